@@ -1,0 +1,31 @@
+# yikatong: `make demo` and `make test` are the quick start (see README.md).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: demo test test-full bench build clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ykt sim run scenarios/demo-canteen.json
+	$(BIN)/ykt sim run scenarios/demo-station.json
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-full: $(STAMP)
+	YKT_FULL=1 $(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m host_tools.bench
+
+build: $(STAMP)
+	$(BIN)/ykt build
+
+clean:
+	rm -rf build .pytest_cache

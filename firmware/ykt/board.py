@@ -1,0 +1,73 @@
+"""Board file -> ``machine`` buses and pins -> drivers.
+
+A board file (JSON, see boards/) names every peripheral with its bus and pins;
+this is the only module that creates ``machine`` objects, so drivers receive
+their buses ready-made and the same code runs on every board.
+"""
+
+import json
+
+import machine
+
+from ykt.ui import Ui
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _pin(no, mode, pull=-1):
+    return machine.Pin(no, mode, pull) if no is not None else None
+
+
+def _uart(spec):
+    return machine.UART(spec["id"], spec.get("baudrate", 115200), tx=spec.get("tx"),
+                        rx=spec.get("rx"), timeout=spec.get("timeout", 0))
+
+
+def nfc_reader(board):
+    """The PN532 driver for the board's reader, on its bus."""
+    from ykt.drivers.pn532 import PN532
+
+    nfc = board["nfc"]
+    irq = _pin(nfc.get("irq"), machine.Pin.IN, machine.Pin.PULL_UP)
+    bus = nfc["bus"]
+    if bus == "spi":
+        from ykt.drivers.pn532_spi import PN532SPI
+
+        s = nfc["spi"]
+        lsb = s.get("lsb_first", False)
+        spi = machine.SPI(s["id"], s.get("baudrate", 1000000), polarity=0, phase=0,
+                          firstbit=machine.SPI.LSB if lsb else machine.SPI.MSB,
+                          sck=machine.Pin(s["sck"]), mosi=machine.Pin(s["mosi"]),
+                          miso=machine.Pin(s["miso"]))
+        cs = machine.Pin(nfc["cs"], machine.Pin.OUT, value=1)
+        transport = PN532SPI(spi, cs, irq=irq, lsb_first=lsb)
+    elif bus == "i2c":
+        from ykt.drivers.pn532_i2c import PN532I2C
+
+        s = nfc["i2c"]
+        i2c = machine.I2C(s["id"], scl=machine.Pin(s["scl"]), sda=machine.Pin(s["sda"]),
+                          freq=s.get("freq", 400000))
+        transport = PN532I2C(i2c, address=nfc.get("address", 0x24), irq=irq)
+    elif bus == "uart":
+        from ykt.drivers.pn532_uart import PN532UART
+
+        transport = PN532UART(_uart(nfc["uart"]), irq=irq)
+    else:
+        raise ValueError("unknown NFC bus %r" % bus)
+    return PN532(transport)
+
+
+def ui(board):
+    """Display, LEDs and buzzer as fitted on the board."""
+    display = None
+    spec = board.get("display")
+    if spec and spec.get("kind") == "pole":
+        from ykt.drivers.pole_display import PoleDisplay
+
+        display = PoleDisplay(_uart(spec["uart"]), spec.get("width", 20))
+    leds = board.get("leds", {})
+    return Ui(display, _pin(leds.get("green"), machine.Pin.OUT),
+              _pin(leds.get("red"), machine.Pin.OUT), _pin(board.get("buzzer"), machine.Pin.OUT))

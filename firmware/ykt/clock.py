@@ -1,0 +1,57 @@
+"""The firmware's one clock.
+
+Monotonic time comes from ``time.ticks_ms`` (wraps; compare with ``elapsed_ms``),
+wall time from the RTC (``machine.RTC().datetime()``, kept by the ESP32 across
+deep sleep and set from the back office or a staff card). Nothing else in the
+firmware reads time, so the simulator can run every terminal on virtual time.
+"""
+
+import time
+
+import machine
+
+_rtc = None
+
+
+def ticks_ms():
+    return time.ticks_ms()
+
+
+def elapsed_ms(since):
+    """Milliseconds since ``since`` (a ticks_ms value), wrap-safe."""
+    return time.ticks_diff(time.ticks_ms(), since)
+
+
+def sleep_ms(ms):
+    time.sleep_ms(ms)
+
+
+def now():
+    """Wall time as ``(year, month, day, hour, minute, second)``."""
+    global _rtc
+    if _rtc is None:
+        _rtc = machine.RTC()
+    t = _rtc.datetime()
+    return (t[0], t[1], t[2], t[4], t[5], t[6])
+
+
+def set_now(year, month, day, hour, minute, second):
+    global _rtc
+    if _rtc is None:
+        _rtc = machine.RTC()
+    _rtc.datetime((year, month, day, 0, hour, minute, second, 0))
+
+
+def _bcd(v):
+    return ((v // 10) << 4) | (v % 10)
+
+
+def bcd7(t=None):
+    """Wall time as 7 BCD bytes YYYYMMDDhhmmss, the card's datetime format."""
+    y, mo, d, h, mi, s = t or now()
+    return bytes((_bcd(y // 100), _bcd(y % 100), _bcd(mo), _bcd(d), _bcd(h), _bcd(mi), _bcd(s)))
+
+
+def iso(t=None):
+    """Wall time as ``YYYY-MM-DDThh:mm:ss``."""
+    return "%04d-%02d-%02dT%02d:%02d:%02d" % (t or now())

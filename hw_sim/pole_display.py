@@ -1,0 +1,34 @@
+"""Model of a two-line customer pole display on a UART (see the firmware driver).
+
+Understands the bytes a real one does: 0x0C clear/home, CR, LF, printable ASCII.
+``lines`` is what a passenger would read right now.
+"""
+
+
+class PoleDisplayModel:
+    def __init__(self, width=20, rows=2):
+        self.width = width
+        self.rows = rows
+        self._text = [""] * rows
+        self._row = 0
+        self.history = []  # every full screen shown, in order
+
+    @property
+    def lines(self):
+        return tuple(self._text)
+
+    def uart_write(self, data):
+        for b in data:
+            if b == 0x0C:
+                self._text = [""] * self.rows
+                self._row = 0
+            elif b == 0x0A:
+                self._row = min(self._row + 1, self.rows - 1)
+            elif b == 0x0D:
+                pass
+            elif 0x20 <= b < 0x7F and len(self._text[self._row]) < self.width:
+                self._text[self._row] += chr(b)
+        self.history.append(self.lines)
+
+    def uart_read(self):
+        return b""

@@ -1,0 +1,73 @@
+"""A simulated terminal: the board's hardware, wired from the same board file.
+
+Builds the virtual clock, the RF field, the PN532 chip model on the bus the
+board file names, the pole display, and a :class:`~hw_sim.wiring.Wiring` that
+the ``machine`` shim routes the firmware to.
+"""
+
+import datetime
+import hashlib
+
+from hw_sim.clock import VirtualClock
+from hw_sim.iso14443 import Card14443, Field
+from hw_sim.pn532 import PN532, PN532I2C, PN532SPI, PN532UART
+from hw_sim.pole_display import PoleDisplayModel
+from hw_sim.wiring import Wiring
+
+EPOCH = datetime.datetime(2000, 1, 1)
+
+
+def card_uid(number):
+    """A 7-byte NXP-style UID (first byte 0x04) derived from the card number."""
+    return b"\x04" + hashlib.sha256(str(number).encode()).digest()[:6]
+
+
+class SimTerminal:
+    """The hardware of one terminal around its firmware."""
+
+    def __init__(self, board, start=None, clock=None):
+        self.board = board
+        self.clock = clock or VirtualClock()
+        self.field = Field()
+        self.chip = PN532(self.clock, self.field)
+        self.wiring = Wiring(self.clock)
+        if start is not None:
+            self.wiring.rtc_base_s = int((start - EPOCH).total_seconds())
+        self.display = None
+        self._wire()
+
+    def _wire(self):
+        w, nfc = self.wiring, self.board["nfc"]
+        bus = nfc["bus"]
+        if bus == "spi":
+            w.attach_spi(nfc["spi"]["id"], nfc["cs"], PN532SPI(self.chip))
+        elif bus == "i2c":
+            w.attach_i2c(nfc["i2c"]["id"], PN532I2C(self.chip, address=nfc.get("address", 0x24)))
+        elif bus == "uart":
+            w.attach_uart(nfc["uart"]["id"], PN532UART(self.chip))
+        else:
+            raise ValueError("board %s: unknown NFC bus %r" % (self.board.get("name"), bus))
+        if nfc.get("irq") is not None:
+            w.drive_pin(nfc["irq"], self.chip.irq_level)
+        spec = self.board.get("display")
+        if spec and spec.get("kind") == "pole":
+            self.display = PoleDisplayModel(spec.get("width", 20))
+            w.attach_uart(spec["uart"]["id"], self.display)
+
+    def activate(self):
+        self.wiring.activate()
+        return self
+
+    def pin(self, name):
+        """Level of a named output (``green``, ``red``, ``buzzer``) as driven now."""
+        leds = self.board.get("leds", {})
+        no = leds.get(name, self.board.get(name))
+        return self.wiring.levels.get(no, 0)
+
+    def wall_time(self):
+        """Virtual wall-clock time (what the terminal's RTC reads)."""
+        return EPOCH + datetime.timedelta(
+            seconds=self.wiring.rtc_base_s, microseconds=self.clock.now_us())
+
+    def new_card(self, app, number):
+        return Card14443(card_uid(number), app)
