@@ -7,6 +7,7 @@ clock. CPython's own ``time.time``/``time.sleep`` are left untouched (the
 firmware does not use them).
 """
 
+import os
 import sys
 import time
 import types
@@ -63,9 +64,15 @@ def _micropython_module():
     return mod
 
 
+FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
+
+
 def install():
-    """Idempotent: make firmware imports resolve to the simulator."""
+    """Idempotent: make the firmware importable and its imports resolve to the simulator."""
     from hw_sim import cryptolib, machine
+
+    if FIRMWARE not in sys.path:
+        sys.path.insert(0, FIRMWARE)
 
     sys.modules["micropython"] = _micropython_module()
     sys.modules["machine"] = machine

@@ -1,0 +1,50 @@
+"""Boot: board file and configuration -> drivers, SAM, records -> the role's loop.
+
+On the board ``main.py`` calls ``start()``, which reads ``/board.json`` and
+``/config.json``; the simulator calls ``run(board, config)`` with the same
+dictionaries.
+"""
+
+import binascii
+import json
+
+from ykt import board as boards
+from ykt import report
+from ykt.payment import Payments
+from ykt.reader import Reader
+from ykt.sam import SoftSam
+from ykt.store.recordlog import RecordLog
+
+
+def _sam(config):
+    keys = {}
+    for name, value in config["keys"].items():
+        keys[name] = binascii.unhexlify(value)
+    return SoftSam(keys, binascii.unhexlify(config["terminal_id"]))
+
+
+def _role(name):
+    if name == "fixed_fare":
+        from ykt.roles.fixed_fare import FixedFareTerminal
+
+        return FixedFareTerminal
+    raise ValueError("unknown role %r" % name)
+
+
+def run(board, config):
+    role = _role(config["role"])
+    ui = boards.ui(board)
+    reader = Reader(boards.nfc_reader(board), poll_ms=int(config.get("poll_ms", 100)))
+    log = RecordLog(config.get("records", "/records.csv"))
+    payments = Payments(_sam(config), log, config.get("name", config["terminal_id"]))
+    report.emit("boot", ("terminal", config.get("name", "")), ("role", config["role"]),
+                ("board", board.get("name", "")))
+    role(reader, payments, ui, config).run()
+
+
+def start():
+    with open("/board.json") as f:
+        board = json.load(f)
+    with open("/config.json") as f:
+        config = json.load(f)
+    run(board, config)

@@ -1,0 +1,117 @@
+"""Software SAM: the only firmware object that holds key material.
+
+Implements the terminal side of docs/purse.md section 5: it diversifies the
+card keys, derives the session keys and makes or checks the MACs. It keeps no
+session state: every call gets what it needs (the pending-transaction values
+of section 6.1 step 4) and recomputes the session key, so a MAC2 that comes
+back later through GET TRANSACTION PROVE is checked the same way as one from
+DEBIT. A hardware PSAM can implement the same methods.
+
+The TAC master key is never here: only the back office checks TACs.
+"""
+
+from micropython import const
+
+from ykt import crypto
+from ykt.errors import YktError
+
+_KEY_VERSION = const(1)
+_ALG_AES = const(0x10)
+_TX_LOAD = const(0x02)
+_SEQ_MASK = const(0xFFFFFFFF)
+
+
+def _equal(a, b):
+    """Compare two MACs without an early exit."""
+    if len(a) != len(b):
+        return False
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0
+
+
+def _tx_msg(amount, tx_type, terminal_id, datetime7):
+    return (
+        amount.to_bytes(4, "big")
+        + bytes((tx_type,))
+        + bytes(terminal_id)
+        + bytes(datetime7)
+    )
+
+
+class SoftSam:
+    """Software SAM over issuer master keys.
+
+    ``keys`` is a dict: ``"purchase"`` (16 bytes, required) and ``"load"``
+    (16 bytes, only on terminals that load or refund). ``sequence`` is the
+    next terminal transaction sequence number (persist ``sequence`` to keep
+    it across reboots).
+    """
+
+    def __init__(self, keys, terminal_id, sequence=0, key_version=_KEY_VERSION):
+        if len(terminal_id) != 6:
+            raise ValueError("terminal id must be 6 bytes")
+        self._purchase = bytes(keys["purchase"])
+        self._load = keys.get("load")
+        self._terminal_id = bytes(terminal_id)
+        self._key_version = key_version
+        self.sequence = sequence
+
+    def terminal_id(self):
+        """The 6-byte terminal id that goes into INITIALIZE and the MACs."""
+        return self._terminal_id
+
+    def next_sequence(self):
+        """Allocate the terminal sequence number for the next purchase."""
+        seq = self.sequence
+        self.sequence = (seq + 1) & _SEQ_MASK
+        return seq
+
+    def supports(self, key_version, algorithm):
+        """True if this SAM holds the keys a card with these ids uses."""
+        return key_version == self._key_version and algorithm == _ALG_AES
+
+    def can_load(self):
+        """True if this SAM holds the load master key."""
+        return self._load is not None
+
+    def _sesp(self, serial8, card_random, atc, term_seq):
+        card_key = crypto.diversify(self._purchase, serial8)
+        return crypto.purchase_session(card_key, card_random, atc, term_seq)
+
+    def _sesl(self, serial8, card_random, online_atc):
+        if self._load is None:
+            raise YktError("SAM has no load key")
+        card_key = crypto.diversify(self._load, serial8)
+        return crypto.load_session(card_key, card_random, online_atc)
+
+    def purchase_mac1(
+        self, serial8, card_random, atc, amount, tx_type, terminal_id, datetime7, term_seq
+    ):
+        """MAC1 for DEBIT FOR PURCHASE (``atc`` as INITIALIZE answered it)."""
+        ses = self._sesp(serial8, card_random, atc, term_seq)
+        return crypto.mac4(ses, _tx_msg(amount, tx_type, terminal_id, datetime7))
+
+    def verify_purchase_mac2(self, serial8, card_random, atc, term_seq, amount, mac2):
+        """Check the card's MAC2 from DEBIT or GET TRANSACTION PROVE."""
+        ses = self._sesp(serial8, card_random, atc, term_seq)
+        return _equal(crypto.mac4(ses, amount.to_bytes(4, "big")), mac2)
+
+    def verify_load_mac1(
+        self, serial8, card_random, online_atc, balance, amount, terminal_id, mac1
+    ):
+        """Check the MAC1 the card answered to INITIALIZE FOR LOAD."""
+        ses = self._sesl(serial8, card_random, online_atc)
+        msg = (
+            balance.to_bytes(4, "big")
+            + amount.to_bytes(4, "big")
+            + bytes((_TX_LOAD,))
+            + bytes(terminal_id)
+        )
+        return _equal(crypto.mac4(ses, msg), mac1)
+
+    def load_mac2(self, serial8, card_random, online_atc, amount, terminal_id, datetime7):
+        """MAC2 for CREDIT FOR LOAD."""
+        ses = self._sesl(serial8, card_random, online_atc)
+        return crypto.mac4(ses, _tx_msg(amount, _TX_LOAD, terminal_id, datetime7))

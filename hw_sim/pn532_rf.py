@@ -1,0 +1,359 @@
+"""The PN532's contactless initiator: 106 kbit/s type A over a ``Field``.
+
+Every frame is broadcast to all powered cards in the field; the cards decide
+whether to answer (state, UID, CID), as on air. Used by the chip core for
+InListPassiveTarget (UM0701 §7.3.5), InDataExchange (§7.3.8),
+InCommunicateThru (§7.3.9), InDeselect/InRelease/InSelect (§7.3.10-12).
+
+Model choices (documented because UM0701 leaves them open):
+
+* Polling sends REQA. If a target was activated since the field was last
+  switched on, a poll first cycles the field (RF reset), so a card that is
+  still lying on the reader is found again, as the PN532 does.
+* Two cards answering: bit-oriented anticollision (ISO 14443-3 §6.4.3),
+  choosing bit 1 at every collision; MaxTg=1 lists that one card.
+* MaxTg=2: target n gets CID n-1 in its RATS. Targets that cannot share the
+  field (layer-3 only, or no CID to tell them apart) are parked in HALT
+  (HLTA / S(DESELECT)) and woken with WUPA + SELECT (+ RATS) when addressed.
+* ISO-DEP: RATS FSDI 8 (FSD 256); I-blocks split to the card's FSC; a
+  time-out or bad CRC is retried twice with R(NAK) (R(ACK) while the card is
+  chaining), then reported as status 0x01 (0x02 for a CRC error).
+"""
+
+from hw_sim.iso14443 import REQA, WUPA, SEL_CODES, HLTA, bcc, cascade_levels
+from hw_sim.iso14443_4 import ats_params, check_crc, crc_a
+
+US_PER_BYTE = 85        # 8 data bits + parity at 106 kbit/s (9 x 9.44 us)
+POLL_MISS_US = 1000     # one REQA round nobody answers
+L3_TIMEOUT_US = 1000    # SELECT / anticollision / HLTA without answer
+ATS_TIMEOUT_US = 4833   # ISO 14443-4 §5.7: FWT during activation, 65536/fc
+FWT_UNIT_US = 302       # ISO 14443-4 §7.2: FWT = 256*16/fc * 2^FWI
+RF_ON_US = 2000         # carrier switched on, guard time before REQA
+RF_RESET_US = 3000      # carrier off then on again
+RATS_FSDI = 8
+ISO_DEP_RETRIES = 2
+
+ERR_TIMEOUT = 0x01
+ERR_CRC = 0x02
+ERR_COLLISION = 0x06
+ERR_PROTOCOL = 0x0B
+ERR_CONTEXT = 0x27
+
+
+class RfError(Exception):
+    def __init__(self, code):
+        super().__init__("PN532 RF error 0x%02X" % code)
+        self.code = code
+
+
+class Target:
+    """One listed target: what InListPassiveTarget reported, plus ISO-DEP state."""
+
+    def __init__(self, tg, sens_res, sel_res, uid):
+        self.tg = tg
+        self.sens_res = sens_res  # MSB first, as the PN532 reports it
+        self.sel_res = sel_res
+        self.uid = uid
+        self.ats = None
+        self.cid = tg - 1
+        self.cid_ok = False
+        self.fsc = 32
+        self.fwt_us = FWT_UNIT_US << 4
+        self.bn = 0
+        self.awake = True
+
+    def set_ats(self, ats):
+        self.ats = ats
+        self.fsc, fwi, self.cid_ok = ats_params(ats)
+        self.fwt_us = FWT_UNIT_US << fwi
+        self.bn = 0
+
+    @property
+    def iso_dep(self):
+        return self.ats is not None
+
+    @property
+    def uses_cid(self):
+        return self.iso_dep and self.cid != 0 and self.cid_ok
+
+    def target_data(self):
+        """``Tg SENS_RES SEL_RES NFCIDLength NFCID1 [ATS]`` (UM0701 §7.3.5)."""
+        return (bytes([self.tg]) + self.sens_res + bytes([self.sel_res, len(self.uid)])
+                + self.uid + (self.ats or b""))
+
+
+def _coexist(a, b):
+    return a.iso_dep and b.iso_dep and (a.uses_cid or b.uses_cid)
+
+
+class Initiator:
+    def __init__(self, field):
+        self.field = field
+        self.targets = {}
+        self.auto_rats = True
+        self.thru_timeout_idx = 0x0A
+        self.fifo = 0x00   # what CIU_FIFOData (0x6339) reads back
+        self.us = 0        # air time charged to the current command
+        self._used = False
+
+    # -- air ----------------------------------------------------------------------
+    def air(self, frame, timeout_us, bits=8):
+        """Send one frame to every powered card; return the list of answers."""
+        self.us += US_PER_BYTE * len(frame)
+        answers, delay = [], 0
+        if self.field.rf_on:
+            for card in list(self.field.cards):
+                answer = card.transceive_frame(frame, bits)
+                if answer is not None:
+                    answers.append(answer)
+                    delay = max(delay, card.last_delay_us)
+        if answers:
+            self.us += delay + US_PER_BYTE * max(len(a) for a in answers)
+        else:
+            self.us += timeout_us
+        return answers
+
+    def _air1(self, body, timeout_us, crc=True, bits=8):
+        answers = self.air(body + crc_a(body) if crc else body, timeout_us, bits)
+        if not answers:
+            raise RfError(ERR_TIMEOUT)
+        if len(set(answers)) > 1:
+            raise RfError(ERR_COLLISION)
+        answer = answers[0]
+        if crc:
+            if not check_crc(answer):
+                raise RfError(ERR_CRC)
+            answer = answer[:-2]
+        return answer
+
+    def rf_switch(self, on):
+        if on and not self.field.rf_on:
+            self.us += RF_ON_US
+        if not on:
+            self.targets.clear()
+            self._used = False
+        self.field.set_rf(on)
+
+    # -- activation -----------------------------------------------------------------
+    def poll(self, max_tg, uid=None):
+        """One activation attempt for up to ``max_tg`` targets; returns them."""
+        self.targets.clear()
+        if not self.field.rf_on:
+            self.rf_switch(True)
+        elif self._used:
+            self.field.set_rf(False)
+            self.field.set_rf(True)
+            self.us += RF_RESET_US
+        self._used = False
+        found = []
+        while len(found) < max_tg:
+            if found and not found[0].iso_dep:
+                self._sleep(found[0])
+            target = self._activate(len(found) + 1, uid)
+            if target is None:
+                break
+            self._used = True
+            found.append(target)
+            self.targets[target.tg] = target
+        if len(found) == 2 and not _coexist(*found):
+            self._sleep(found[0])
+        return found
+
+    def _activate(self, tg, uid):
+        answers = self.air(bytes([REQA]), POLL_MISS_US, bits=7)
+        if not answers:
+            self.fifo = REQA  # the REQA is still in the CIU FIFO
+            return None
+        self.fifo = 0x00
+        atqa = 0
+        for answer in answers:
+            atqa |= int.from_bytes(answer[:2], "little")
+        levels = cascade_levels(uid) if uid else None
+        uid_out = b""
+        for level, sel in enumerate(SEL_CODES):
+            if levels is not None and level >= len(levels):
+                return None
+            cl = levels[level] if levels is not None else self._anticollision(sel)
+            if cl is None:
+                return None
+            sak = self._select(sel, cl)
+            if sak is None:
+                return None
+            if not sak & 0x04:
+                uid_out += cl
+                break
+            uid_out += cl[1:]
+        target = Target(tg, atqa.to_bytes(2, "big"), sak, uid_out)
+        if sak & 0x20 and self.auto_rats and not self._rats(target):
+            return None
+        return target
+
+    def _select(self, sel, cl):
+        try:
+            sak = self._air1(bytes([sel, 0x70]) + cl + bytes([bcc(cl)]), L3_TIMEOUT_US)
+        except RfError:
+            return None
+        return sak[0] if len(sak) == 1 else None
+
+    def _anticollision(self, sel):
+        known, prefix = 0, 0
+        while True:
+            nbytes, nbits = divmod(known, 8)
+            frame = bytes([sel, (2 + nbytes) << 4 | nbits])
+            frame += prefix.to_bytes(nbytes + (1 if nbits else 0), "little")
+            answers = self.air(frame, L3_TIMEOUT_US, bits=nbits or 8)
+            if not answers:
+                return None
+            mask40 = (1 << 40) - 1
+            values = [(prefix | int.from_bytes(a, "little") << (8 * nbytes)) & mask40
+                      for a in answers]
+            diff = 0
+            for value in values:
+                diff |= value ^ values[0]
+            if not diff:
+                full = values[0].to_bytes(5, "little")
+                return full[:4] if bcc(full) == full[4] else None
+            pos = (diff & -diff).bit_length() - 1
+            prefix = (values[0] & ((1 << pos) - 1)) | (1 << pos)
+            known = pos + 1
+
+    def _rats(self, target):
+        try:
+            ats = self._air1(bytes([0xE0, RATS_FSDI << 4 | target.cid]), ATS_TIMEOUT_US)
+        except RfError:
+            return False
+        if not ats or ats[0] != len(ats):
+            return False
+        target.set_ats(ats)
+        return True
+
+    # -- parking and waking targets --------------------------------------------------
+    def _sleep(self, target):
+        if target.iso_dep:
+            try:
+                self._air1(self._block(target, 0xC2, b""), target.fwt_us, crc=False)
+            except RfError:
+                pass
+        else:
+            self.air(HLTA + crc_a(HLTA), L3_TIMEOUT_US)
+        target.awake = False
+
+    def _wake(self, target):
+        if not self.air(bytes([WUPA]), POLL_MISS_US, bits=7):
+            raise RfError(ERR_TIMEOUT)
+        for sel, cl in zip(SEL_CODES, cascade_levels(target.uid)):
+            if self._select(sel, cl) is None:
+                raise RfError(ERR_TIMEOUT)
+        if target.iso_dep and not self._rats(target):
+            raise RfError(ERR_TIMEOUT)
+        target.awake = True
+
+    def make_current(self, tg):
+        target = self.targets.get(tg)
+        if target is None:
+            raise RfError(ERR_CONTEXT)
+        for other in self.targets.values():
+            if other is not target and other.awake and not _coexist(other, target):
+                self._sleep(other)
+        if not target.awake:
+            self._wake(target)
+        return target
+
+    def deselect(self, tg, forget=False):
+        chosen = list(self.targets) if tg == 0 else [tg]
+        if any(t not in self.targets for t in chosen):
+            raise RfError(ERR_CONTEXT)
+        for t in chosen:
+            if self.targets[t].awake:
+                self._sleep(self.targets[t])
+            if forget:
+                del self.targets[t]
+
+    # -- data exchange ------------------------------------------------------------
+    def exchange(self, tg, data):
+        """InDataExchange: ISO-DEP for ISO 14443-4 targets, else data + CRC."""
+        target = self.make_current(tg)
+        if not target.iso_dep:
+            return self._air1(bytes(data), target.fwt_us)
+        return self._iso_dep(target, bytes(data))
+
+    def thru(self, data, tx_crc, rx_crc, bits=8):
+        """InCommunicateThru: one raw frame; CRC per CIU TxMode/RxMode bit 7."""
+        idx = self.thru_timeout_idx
+        timeout = 100 << (idx - 1) if idx else 0
+        data = bytes(data)
+        answer = self._air1(data + crc_a(data) if tx_crc else data, timeout,
+                            crc=False, bits=bits)
+        if rx_crc:
+            if not check_crc(answer):
+                raise RfError(ERR_CRC)
+            answer = answer[:-2]
+        return answer
+
+    def _block(self, target, pcb, inf):
+        head = bytes([pcb | 0x08, target.cid]) if target.uses_cid else bytes([pcb])
+        block = head + inf
+        return block + crc_a(block)
+
+    def _iso_dep(self, target, apdu):
+        room = target.fsc - 3 - (1 if target.uses_cid else 0)
+        parts = [apdu[i:i + room] for i in range(0, len(apdu), room)] or [b""]
+        for k, part in enumerate(parts):
+            chaining = k < len(parts) - 1
+            pcb, inf = self._transfer(target, 0x02 | target.bn | (0x10 if chaining else 0), part)
+            if chaining:
+                if pcb & 0xF6 != 0xA2 or pcb & 1 != target.bn:
+                    raise RfError(ERR_PROTOCOL)
+                target.bn ^= 1
+        data = bytearray()
+        while True:
+            if pcb & 0xE2 != 0x02 or pcb & 1 != target.bn:
+                raise RfError(ERR_PROTOCOL)
+            target.bn ^= 1
+            data += inf
+            if not pcb & 0x10:
+                return bytes(data)
+            pcb, inf = self._transfer(target, 0xA2 | target.bn, b"")
+
+    def _transfer(self, target, pcb, inf):
+        """Send one block, recover per ISO 14443-4 §7.5.4.1; -> (pcb, inf)."""
+        sent = self._block(target, pcb, inf)
+        block, wait, retries, error = sent, target.fwt_us, ISO_DEP_RETRIES, ERR_TIMEOUT
+        while True:
+            answers = self.air(block, wait)
+            wait = target.fwt_us
+            parsed = self._parse(target, answers[0]) if len(answers) == 1 else None
+            if parsed is not None:
+                rpcb, rinf = parsed
+                if rpcb & 0xF7 == 0xF2 and rinf:      # S(WTX): confirm, wait longer
+                    block = self._block(target, 0xF2, rinf[:1])
+                    wait = target.fwt_us * max(1, rinf[0] & 0x3F)
+                    continue
+                resend = pcb & 0xE2 == 0x02 and rpcb & 0xF6 == 0xA2 and rpcb & 1 != target.bn
+                if not resend:
+                    return rpcb, rinf
+            else:
+                error = ERR_CRC if answers else ERR_TIMEOUT
+            if retries == 0:
+                raise RfError(error)
+            retries -= 1
+            if parsed is not None:
+                block = sent                              # rule 6: resend the I-block
+            elif pcb & 0xF6 == 0xA2:
+                block = sent                              # rule 5: R(ACK) again
+            else:
+                block = self._block(target, 0xB2 | target.bn, b"")  # rule 4: R(NAK)
+
+    @staticmethod
+    def _parse(target, answer):
+        if not check_crc(answer):
+            return None
+        body = answer[:-2]
+        pcb, i = body[0], 1
+        if pcb & 0x08:
+            if len(body) < 2 or body[1] & 0x0F != target.cid:
+                return None
+            i = 2
+        if pcb & 0xE2 == 0x02 and pcb & 0x04:
+            i += 1
+        return pcb, body[i:]

@@ -1,0 +1,158 @@
+"""PN532 host interfaces (UM0701 §6.2.5 SPI, §6.2.4 I2C, §6.2.3 HSU).
+
+Each wraps the one chip core and implements a bus device protocol of
+docs/architecture.md "Bus device protocols". All three expose
+``irq_level()`` (the chip's P70_IRQ).
+"""
+
+SPI_DW, SPI_SR, SPI_DR = 0x01, 0x02, 0x03
+I2C_ADDRESS = 0x24
+
+
+class PN532UART:
+    """HSU: a byte stream each way.
+
+    The chip skips anything before a frame's start code, so the wake-up
+    preamble ``55 55 00 00 ...`` is harmless. ``uart_read`` returns every
+    byte of the frames that are ready by now (all at once: the line time of
+    the bytes is not modelled). ``baudrate`` follows SetSerialBaudrate once the
+    host has ACKed the answer.
+    """
+
+    def __init__(self, chip):
+        self.chip = chip
+
+    @property
+    def baudrate(self):
+        return self.chip.baudrate
+
+    def uart_write(self, data):
+        self.chip.host_write(data)
+
+    def uart_read(self):
+        return self.chip.take_ready()
+
+    def irq_level(self):
+        return self.chip.irq_level()
+
+
+class PN532I2C:
+    """I2C slave at 0x24: every read starts with the status byte.
+
+    Status 0x01 = a frame is ready, followed by the frame from its start (and
+    0x00 after its end); 0x00 = busy, followed by 0x00s. A 1-byte read (status
+    only) leaves the frame pending; a longer read consumes it. Each write is
+    one frame (a cut frame is dropped at STOP); an empty write is a probe.
+    """
+
+    def __init__(self, chip, address=I2C_ADDRESS):
+        self.chip = chip
+        self.i2c_address = address
+
+    def i2c_write(self, data):
+        if data:
+            self.chip.host_write(data)
+            self.chip.host_end_of_transfer()
+
+    def i2c_read(self, n):
+        if n <= 0:
+            return b""
+        ready = self.chip.peek()
+        if ready is None:
+            return bytes(n)
+        seq, frame = ready
+        out = (b"\x01" + frame + bytes(n))[:n]
+        if n > 1:
+            self.chip.consume(seq)
+        return out
+
+    def irq_level(self):
+        return self.chip.irq_level()
+
+
+class PN532SPI:
+    """SPI slave, mode 0, LSB first; the first byte after CS falls is the op.
+
+    ``01`` DW: the rest is a host frame. ``02`` SR: every following byte
+    clocked out is the status (bit 0 RDY). ``03`` DR: the following bytes are
+    the ready frame from the read pointer, 0x00 past its end; the frame is
+    consumed when its last byte has gone out.
+
+    The read pointer survives across DR transactions and restarts at 0 when
+    a new frame becomes ready. Once a frame has been partly read, the byte
+    clocked out while the host sends the op byte is the frame byte at the
+    pointer; a ``03`` then moves the pointer past it, any other op byte leaves
+    it (the chip only shifts on DR). This serves both Adafruit (one DR per
+    frame) and libnfc (chunked DRs: pn532_spi.c ``receive_next_chunk``).
+    """
+
+    spi_firstbit = "LSB"
+
+    def __init__(self, chip):
+        self.chip = chip
+        self._op = None
+        self._seq = None
+        self._ptr = 0
+        self._done = False
+
+    def spi_select(self, active):
+        if not active and self._op == SPI_DW:
+            self.chip.host_end_of_transfer()
+        self._op = None
+        self._done = False
+
+    def spi_transfer(self, mosi):
+        miso = bytearray()
+        for pos, byte in enumerate(mosi):
+            if self._op is None:
+                miso.append(self._op_byte(byte))
+            elif self._op == SPI_DW:
+                self.chip.host_write(bytes(mosi[pos:]))
+                miso += bytes(len(mosi) - pos)
+                break
+            elif self._op == SPI_SR:
+                miso.append(self._status())
+            elif self._op == SPI_DR:
+                miso.append(self._data_byte())
+            else:
+                miso.append(0x00)
+        return bytes(miso)
+
+    def irq_level(self):
+        return self.chip.irq_level()
+
+    # -- internals ----------------------------------------------------------------
+    def _frame(self):
+        ready = self.chip.peek()
+        if ready is None:
+            return None
+        if ready[0] != self._seq:
+            self._seq, self._ptr = ready[0], 0
+        return ready[1]
+
+    def _status(self):
+        return 0x01 if self.chip.peek() is not None else 0x00
+
+    def _op_byte(self, op):
+        self._op = op
+        frame = self._frame()
+        if frame is None or self._ptr == 0:
+            return self._status()
+        out = frame[self._ptr]
+        if op == SPI_DR:
+            self._advance(frame)
+        return out
+
+    def _data_byte(self):
+        frame = None if self._done else self._frame()
+        if frame is None:
+            return 0x00
+        out = frame[self._ptr]
+        self._advance(frame)
+        return out
+
+    def _advance(self, frame):
+        self._ptr += 1
+        if self._ptr >= len(frame):
+            self.chip.consume(self._seq)
+            self._done = True

@@ -1,0 +1,289 @@
+"""Scenario files: a terminal, its cards, and timed events, run on virtual time.
+
+A scenario is JSON::
+
+    {"name": "...", "start": "2026-11-29T07:00:00",
+     "issuer_seed": "yikatong-demo-issuer",
+     "terminals": [{"id": "POS01", "role": "fixed_fare", "board": "s3-canteen-pos",
+                    "config": {"fare_fen": 350}}],
+     "cards": [{"name": "teacher", "number": "31012300000000000001",
+                "balance_fen": 5000, "category": 1}],
+     "events": [{"at": "07:00:05", "tap": "teacher", "hold_ms": 1500},
+                {"at": "07:00:09", "tap": "teacher", "tear_at_apdu": 6},
+                {"at": "07:00:20", "tap": ["a", "b"]},
+                {"at": "07:30:00", "set_clock": "2026-11-29T08:00:00"}]}
+
+``at`` is a wall time on the start day (``HH:MM:SS[.fff]``) or seconds after
+the start. Output is JSON Lines: the firmware's console outcomes stamped with
+virtual time, then one ``card`` line per card with its final balance and
+counter (read from the card model). Card numbers are masked.
+"""
+
+import contextlib
+import datetime
+import io
+import json
+import os
+
+from hw_sim.clock import SimulationEnd
+from hw_sim.issuer import IssuerKeys, issue_card
+from hw_sim.terminal import SimTerminal
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOARDS = os.path.join(ROOT, "boards")
+DEFAULT_HOLD_MS = 1500
+SETTLE_MS = 5000
+DEFAULT_SEED = "yikatong-demo-issuer"
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run; the message names the problem."""
+
+
+def _mask(number):
+    return "*" * (len(number) - 4) + number[-4:]
+
+
+def _parse_dt(text, where):
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ScenarioError("%s: %r is not a date-time like 2026-11-29T07:00:00" % (where, text))
+
+
+def _offset_us(at, start, where):
+    if isinstance(at, bool) or at is None:
+        raise ScenarioError("%s: 'at' is missing" % where)
+    if isinstance(at, (int, float)):
+        if at < 0:
+            raise ScenarioError("%s: 'at' must not be negative" % where)
+        return int(at * 1000000)
+    if isinstance(at, str):
+        try:
+            t = datetime.time.fromisoformat(at)
+        except ValueError:
+            raise ScenarioError("%s: 'at' %r is not HH:MM:SS or seconds" % (where, at))
+        when = datetime.datetime.combine(start.date(), t)
+        if when < start:
+            raise ScenarioError("%s: 'at' %s is before the scenario start %s"
+                                % (where, at, start.time().isoformat()))
+        return int((when - start).total_seconds() * 1000000)
+    raise ScenarioError("%s: 'at' must be HH:MM:SS or a number of seconds" % where)
+
+
+def load_board(name):
+    path = os.path.join(BOARDS, name + ".json")
+    if not os.path.exists(path):
+        known = sorted(f[:-5] for f in os.listdir(BOARDS) if f.endswith(".json"))
+        raise ScenarioError("unknown board %r (known: %s)" % (name, ", ".join(known)))
+    with open(path) as f:
+        return json.load(f)
+
+
+class Scenario:
+    """A validated scenario, ready to run on either runtime."""
+
+    def __init__(self, data, source="scenario"):
+        self.source = source
+        if not isinstance(data, dict):
+            raise ScenarioError("%s: top level must be a JSON object" % source)
+        self.name = data.get("name", os.path.basename(source))
+        self.start = _parse_dt(data.get("start", "2026-11-29T07:00:00"), source + ": start")
+        self.seed = str(data.get("issuer_seed", DEFAULT_SEED))
+        self._terminal(data.get("terminals"))
+        self._cards(data.get("cards"))
+        self._events(data.get("events"))
+
+    def _terminal(self, terms):
+        where = self.source + ": terminals"
+        if not isinstance(terms, list) or len(terms) != 1 or not isinstance(terms[0], dict):
+            raise ScenarioError("%s: give exactly one terminal object" % where)
+        t = terms[0]
+        for key in ("id", "role", "board"):
+            if not isinstance(t.get(key), str):
+                raise ScenarioError("%s[0]: %r is missing or not a string" % (where, key))
+        if not isinstance(t.get("config", {}), dict):
+            raise ScenarioError("%s[0]: 'config' must be an object" % where)
+        self.terminal = t
+        self.board = load_board(t["board"])
+
+    def _cards(self, cards):
+        where = self.source + ": cards"
+        if not isinstance(cards, list):
+            raise ScenarioError("%s: must be a list" % where)
+        self.cards = {}
+        for i, c in enumerate(cards):
+            w = "%s[%d]" % (where, i)
+            if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+                raise ScenarioError("%s: needs a 'name'" % w)
+            number = c.get("number")
+            if not (isinstance(number, str) and number.isdigit() and len(number) == 20):
+                raise ScenarioError("%s: 'number' must be a string of 20 digits" % w)
+            bal = c.get("balance_fen", 0)
+            if isinstance(bal, bool) or not isinstance(bal, int) or bal < 0:
+                raise ScenarioError("%s: 'balance_fen' must be a whole number of fen >= 0" % w)
+            if c["name"] in self.cards:
+                raise ScenarioError("%s: card name %r used twice" % (w, c["name"]))
+            self.cards[c["name"]] = c
+
+    def _events(self, events):
+        where = self.source + ": events"
+        if not isinstance(events, list):
+            raise ScenarioError("%s: must be a list" % where)
+        self.events = []
+        for i, e in enumerate(events):
+            w = "%s[%d]" % (where, i)
+            if not isinstance(e, dict):
+                raise ScenarioError("%s: must be an object" % w)
+            at = _offset_us(e.get("at"), self.start, w)
+            if "tap" in e:
+                names = e["tap"] if isinstance(e["tap"], list) else [e["tap"]]
+                for n in names:
+                    if n not in self.cards:
+                        raise ScenarioError("%s: unknown card %r" % (w, n))
+                for key in ("hold_ms", "tear_at_apdu", "remove_after_apdu"):
+                    v = e.get(key)
+                    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                        raise ScenarioError("%s: %r must be a positive whole number" % (w, key))
+            elif "set_clock" in e:
+                _parse_dt(e["set_clock"], w + ": set_clock")
+            else:
+                raise ScenarioError("%s: needs 'tap' or 'set_clock'" % w)
+            self.events.append((at, i, e))
+        self.events.sort(key=lambda x: (x[0], x[1]))
+
+    @classmethod
+    def load(cls, path):
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except OSError as e:
+            raise ScenarioError("%s: cannot read (%s)" % (path, e.strerror))
+        except json.JSONDecodeError as e:
+            raise ScenarioError("%s: not valid JSON (line %d, column %d: %s)"
+                                % (path, e.lineno, e.colno, e.msg))
+        return cls(data, path)
+
+    def terminal_config(self, workdir):
+        keys = IssuerKeys.from_seed(self.seed.encode())
+        cfg = dict(self.terminal.get("config", {}))
+        cfg.setdefault("terminal_id", "290000000001")
+        cfg["name"] = self.terminal["id"]
+        cfg["role"] = self.terminal["role"]
+        cfg["records"] = os.path.join(workdir, "records.csv")
+        cfg["keys"] = {"purchase": keys.purchase_master.hex(), "load": keys.load_master.hex()}
+        return cfg
+
+
+class Run:
+    """One run of a scenario: the simulated hardware, its cards and the output lines."""
+
+    def __init__(self, scenario, workdir):
+        self.scenario = scenario
+        self.workdir = workdir
+        self.sim = SimTerminal(scenario.board, start=scenario.start)
+        self.apps = {}
+        self.cards = {}
+        for name, c in scenario.cards.items():
+            keys = IssuerKeys.from_seed(str(c.get("issuer_seed", scenario.seed)).encode())
+            app = issue_card(c["number"], balance_fen=c.get("balance_fen", 0),
+                             category=c.get("category", 0), issuer_keys=keys)
+            self.apps[name] = app
+            self.cards[name] = self.sim.new_card(app, c["number"])
+        self.lines = []
+        self._schedule()
+
+    def _schedule(self):
+        clock, end = self.sim.clock, 0
+        for at, _, e in self.scenario.events:
+            if "tap" in e:
+                names = e["tap"] if isinstance(e["tap"], list) else [e["tap"]]
+                hold = e.get("hold_ms", DEFAULT_HOLD_MS) * 1000
+                clock.schedule(at, lambda names=names, e=e: self._place(names, e))
+                clock.schedule(at + hold, lambda names=names: self._remove(names))
+                end = max(end, at + hold)
+            else:
+                when = datetime.datetime.fromisoformat(e["set_clock"])
+                clock.schedule(at, lambda when=when: self._set_clock(when))
+                end = max(end, at)
+        clock.end_at_us = end + SETTLE_MS * 1000
+
+    def _place(self, names, e):
+        for n in names:
+            card = self.cards[n]
+            card.tear_at_apdu = e.get("tear_at_apdu")
+            card.remove_after_apdu = e.get("remove_after_apdu")
+            self.sim.field.place(card)
+
+    def _remove(self, names):
+        for n in names:
+            if self.cards[n] in self.sim.field.cards:
+                self.sim.field.remove(self.cards[n])
+
+    def _set_clock(self, when):
+        now_s = self.sim.clock.now_us() // 1000000
+        self.sim.wiring.rtc_base_s = int((when - datetime.datetime(2000, 1, 1)).total_seconds()) - now_s
+
+    def console(self, text):
+        """A line the firmware printed: outcomes become stamped JSON Lines."""
+        text = text.strip()
+        if not text:
+            return
+        try:
+            fields = json.loads(text)
+        except ValueError:
+            fields = {"event": "console", "text": text}
+        if not isinstance(fields, dict):
+            fields = {"event": "console", "text": text}
+        out = {"t": self.sim.wall_time().isoformat(timespec="milliseconds"),
+               "terminal": self.scenario.terminal["id"]}
+        out.update(fields)
+        self.lines.append(json.dumps(out, ensure_ascii=False))
+
+    def finish(self):
+        for name, c in self.scenario.cards.items():
+            app = self.apps[name]
+            self.lines.append(json.dumps({"event": "card", "name": name, "card": _mask(c["number"]),
+                                          "balance": app.balance, "atc": app.offline_atc}))
+        return self.lines
+
+    def run_cpython(self):
+        from hw_sim.runtime import install
+
+        install()
+        from ykt import main as fw_main
+
+        self.sim.activate()
+        buf = _LineSink(self.console)
+        with contextlib.redirect_stdout(buf):
+            try:
+                fw_main.run(self.scenario.board, self.scenario.terminal_config(self.workdir))
+            except SimulationEnd:
+                pass
+        buf.flush()
+        return self.finish()
+
+    def run_micropython(self, mpy_dir, heap=None):
+        from hw_sim import vm_bridge
+
+        vm_bridge.run(self.sim, self.scenario.board, self.scenario.terminal_config(self.workdir),
+                      mpy_dir, self.console, heap=heap or vm_bridge.DEFAULT_HEAP)
+        return self.finish()
+
+
+class _LineSink(io.TextIOBase):
+    def __init__(self, fn):
+        self._fn = fn
+        self._buf = ""
+
+    def write(self, s):
+        self._buf += s
+        while "\n" in self._buf:
+            line, self._buf = self._buf.split("\n", 1)
+            self._fn(line)
+        return len(s)
+
+    def flush(self):
+        if self._buf:
+            self._fn(self._buf)
+            self._buf = ""

@@ -1,0 +1,160 @@
+# MicroPython-side `machine` for the simulator: thin proxies; the real models
+# (hw_sim.machine on CPython) do the work on the other end of the bridge.
+from _rpc import rpc, b
+
+
+def _arg(v):
+    if isinstance(v, Pin):
+        return v.id
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return b(v)
+    return v
+
+
+class _Proxy:
+    def _new(self, cls, args, kw):
+        self._h = rpc("new", cls, [_arg(a) for a in args],
+                      dict((k, _arg(v)) for k, v in kw.items()))
+
+    def _call(self, method, *args):
+        return rpc("call", self._h, method, [_arg(a) for a in args])
+
+
+class Pin(_Proxy):
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 2
+    PULL_DOWN = 1
+    IRQ_FALLING = 2
+    IRQ_RISING = 1
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        self._new("Pin", (id, mode, pull), {} if value is None else {"value": value})
+
+    def value(self, v=None):
+        if v is None:
+            return self._call("value")
+        self._call("value", 1 if v else 0)
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def irq(self, handler=None, trigger=3):
+        return None
+
+
+class SPI(_Proxy):
+    MSB = 0
+    LSB = 1
+
+    def __init__(self, id, baudrate=1000000, **kw):
+        self._new("SPI", (id, baudrate), kw)
+
+    def write(self, buf):
+        self._call("write", buf)
+
+    def read(self, n, write=0):
+        return self._call("read", n, write)
+
+    def readinto(self, buf, write=0):
+        buf[:] = self._call("read", len(buf), write)
+
+    def write_readinto(self, wbuf, rbuf):
+        rbuf[:] = self._call("transfer", wbuf)
+
+
+class SoftSPI(SPI):
+    def __init__(self, baudrate=500000, **kw):
+        self._new("SoftSPI", (baudrate,), kw)
+
+
+class I2C(_Proxy):
+    def __init__(self, id=0, **kw):
+        self._new("I2C", (id,), kw)
+
+    def scan(self):
+        return self._call("scan")
+
+    def writeto(self, addr, buf, stop=True):
+        return self._call("writeto", addr, buf)
+
+    def readfrom(self, addr, n, stop=True):
+        return self._call("readfrom", addr, n)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        buf[:] = self._call("readfrom", addr, len(buf))
+
+
+class SoftI2C(I2C):
+    def __init__(self, scl=None, sda=None, **kw):
+        self._new("SoftI2C", (), kw)
+
+
+class UART(_Proxy):
+    def __init__(self, id, baudrate=115200, **kw):
+        self._new("UART", (id, baudrate), kw)
+
+    def write(self, buf):
+        return self._call("write", buf)
+
+    def any(self):
+        return self._call("any")
+
+    def read(self, n=None):
+        return self._call("read", n)
+
+    def readinto(self, buf, n=None):
+        data = self._call("read", len(buf) if n is None else n)
+        if not data:
+            return None
+        buf[: len(data)] = data
+        return len(data)
+
+    def flush(self):
+        pass
+
+
+class RTC(_Proxy):
+    def __init__(self, id=0):
+        self._new("RTC", (), {})
+
+    def datetime(self, dt=None):
+        if dt is None:
+            return tuple(self._call("datetime"))
+        self._call("datetime", list(dt))
+
+
+class WDT(_Proxy):
+    def __init__(self, id=0, timeout=5000):
+        self._new("WDT", (), {"timeout": timeout})
+
+    def feed(self):
+        self._call("feed")
+
+
+def unique_id():
+    return rpc("unique_id")
+
+
+def reset():
+    rpc("reset")
+    raise SystemExit(0)
+
+
+def freq(hz=None):
+    return 160000000 if hz is None else None
+
+
+def idle():
+    rpc("sleep_us", 1000)
+
+
+PWRON_RESET = 1

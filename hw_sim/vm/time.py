@@ -1,0 +1,34 @@
+# MicroPython-side `time` for the simulator: ticks and sleeps on the virtual clock.
+from _rpc import rpc
+
+_PERIOD = 1 << 30
+_MAX = _PERIOD - 1
+_HALF = _PERIOD // 2
+
+
+def ticks_us():
+    return rpc("ticks_us")
+
+
+def ticks_ms():
+    return rpc("ticks_us") // 1000 & _MAX
+
+
+def ticks_cpu():
+    return ticks_us()
+
+
+def ticks_add(t, d):
+    return (t + d) & _MAX
+
+
+def ticks_diff(a, b):
+    return ((a - b + _HALF) & _MAX) - _HALF
+
+
+def sleep_ms(ms):
+    rpc("sleep_us", int(ms) * 1000)
+
+
+def sleep_us(us):
+    rpc("sleep_us", int(us))
