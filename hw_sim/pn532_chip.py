@@ -147,6 +147,12 @@ class PN532:
             return bytes(p)           # communication line test: echo NumTst + InParam
         if p[0] in (0x01, 0x02):
             return b"\x00"            # ROM / RAM test: OK
+        if p[0] == 0x06:              # ISO 14443-4 card presence (R(NAK) -> answer)
+            try:
+                self.rf.presence()
+            except RfError as err:
+                return bytes([err.code])
+            return b"\x00"
         raise _SyntaxError()
 
     def _get_firmware_version(self, p):

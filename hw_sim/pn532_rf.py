@@ -21,65 +21,17 @@ Model choices (documented because UM0701 leaves them open):
 """
 
 from hw_sim.iso14443 import REQA, WUPA, SEL_CODES, HLTA, bcc, cascade_levels
-from hw_sim.iso14443_4 import ats_params, check_crc, crc_a
+from hw_sim.iso14443_4 import check_crc, crc_a
+from hw_sim.pn532_isodep import (ERR_COLLISION, ERR_CONTEXT, ERR_CRC, ERR_TIMEOUT, RfError,
+                                 Target, block, iso_dep_exchange, parse_block)
 
 US_PER_BYTE = 85        # 8 data bits + parity at 106 kbit/s (9 x 9.44 us)
 POLL_MISS_US = 1000     # one REQA round nobody answers
 L3_TIMEOUT_US = 1000    # SELECT / anticollision / HLTA without answer
 ATS_TIMEOUT_US = 4833   # ISO 14443-4 §5.7: FWT during activation, 65536/fc
-FWT_UNIT_US = 302       # ISO 14443-4 §7.2: FWT = 256*16/fc * 2^FWI
 RF_ON_US = 2000         # carrier switched on, guard time before REQA
 RF_RESET_US = 3000      # carrier off then on again
 RATS_FSDI = 8
-ISO_DEP_RETRIES = 2
-
-ERR_TIMEOUT = 0x01
-ERR_CRC = 0x02
-ERR_COLLISION = 0x06
-ERR_PROTOCOL = 0x0B
-ERR_CONTEXT = 0x27
-
-
-class RfError(Exception):
-    def __init__(self, code):
-        super().__init__("PN532 RF error 0x%02X" % code)
-        self.code = code
-
-
-class Target:
-    """One listed target: what InListPassiveTarget reported, plus ISO-DEP state."""
-
-    def __init__(self, tg, sens_res, sel_res, uid):
-        self.tg = tg
-        self.sens_res = sens_res  # MSB first, as the PN532 reports it
-        self.sel_res = sel_res
-        self.uid = uid
-        self.ats = None
-        self.cid = tg - 1
-        self.cid_ok = False
-        self.fsc = 32
-        self.fwt_us = FWT_UNIT_US << 4
-        self.bn = 0
-        self.awake = True
-
-    def set_ats(self, ats):
-        self.ats = ats
-        self.fsc, fwi, self.cid_ok = ats_params(ats)
-        self.fwt_us = FWT_UNIT_US << fwi
-        self.bn = 0
-
-    @property
-    def iso_dep(self):
-        return self.ats is not None
-
-    @property
-    def uses_cid(self):
-        return self.iso_dep and self.cid != 0 and self.cid_ok
-
-    def target_data(self):
-        """``Tg SENS_RES SEL_RES NFCIDLength NFCID1 [ATS]`` (UM0701 §7.3.5)."""
-        return (bytes([self.tg]) + self.sens_res + bytes([self.sel_res, len(self.uid)])
-                + self.uid + (self.ats or b""))
 
 
 def _coexist(a, b):
@@ -87,6 +39,8 @@ def _coexist(a, b):
 
 
 class Initiator:
+    """The RF half of the chip: targets, activation, data exchange."""
+
     def __init__(self, field):
         self.field = field
         self.targets = {}
@@ -94,6 +48,7 @@ class Initiator:
         self.thru_timeout_idx = 0x0A
         self.fifo = 0x00   # what CIU_FIFOData (0x6339) reads back
         self.us = 0        # air time charged to the current command
+        self.current = None  # the target addressed last (Diagnose 0x06 checks it)
         self._used = False
 
     # -- air ----------------------------------------------------------------------
@@ -157,6 +112,7 @@ class Initiator:
             self.targets[target.tg] = target
         if len(found) == 2 and not _coexist(*found):
             self._sleep(found[0])
+        self.current = found[-1] if found else None
         return found
 
     def _activate(self, tg, uid):
@@ -231,7 +187,7 @@ class Initiator:
     def _sleep(self, target):
         if target.iso_dep:
             try:
-                self._air1(self._block(target, 0xC2, b""), target.fwt_us, crc=False)
+                self._air1(block(target, 0xC2, b""), target.fwt_us, crc=False)
             except RfError:
                 pass
         else:
@@ -257,7 +213,19 @@ class Initiator:
                 self._sleep(other)
         if not target.awake:
             self._wake(target)
+        self.current = target
         return target
+
+    def presence(self):
+        """Diagnose 0x06: R(NAK) to the current ISO-DEP target; it must answer."""
+        target = self.current
+        if target is None or target.tg not in self.targets or not target.iso_dep:
+            raise RfError(ERR_CONTEXT)
+        if not target.awake:
+            raise RfError(ERR_TIMEOUT)
+        answers = self.air(block(target, 0xB2 | target.bn, b""), target.fwt_us)
+        if len(answers) != 1 or parse_block(target, answers[0]) is None:
+            raise RfError(ERR_TIMEOUT)
 
     def deselect(self, tg, forget=False):
         chosen = list(self.targets) if tg == 0 else [tg]
@@ -275,7 +243,7 @@ class Initiator:
         target = self.make_current(tg)
         if not target.iso_dep:
             return self._air1(bytes(data), target.fwt_us)
-        return self._iso_dep(target, bytes(data))
+        return iso_dep_exchange(self.air, target, bytes(data))
 
     def thru(self, data, tx_crc, rx_crc, bits=8):
         """InCommunicateThru: one raw frame; CRC per CIU TxMode/RxMode bit 7."""
@@ -289,71 +257,3 @@ class Initiator:
                 raise RfError(ERR_CRC)
             answer = answer[:-2]
         return answer
-
-    def _block(self, target, pcb, inf):
-        head = bytes([pcb | 0x08, target.cid]) if target.uses_cid else bytes([pcb])
-        block = head + inf
-        return block + crc_a(block)
-
-    def _iso_dep(self, target, apdu):
-        room = target.fsc - 3 - (1 if target.uses_cid else 0)
-        parts = [apdu[i:i + room] for i in range(0, len(apdu), room)] or [b""]
-        for k, part in enumerate(parts):
-            chaining = k < len(parts) - 1
-            pcb, inf = self._transfer(target, 0x02 | target.bn | (0x10 if chaining else 0), part)
-            if chaining:
-                if pcb & 0xF6 != 0xA2 or pcb & 1 != target.bn:
-                    raise RfError(ERR_PROTOCOL)
-                target.bn ^= 1
-        data = bytearray()
-        while True:
-            if pcb & 0xE2 != 0x02 or pcb & 1 != target.bn:
-                raise RfError(ERR_PROTOCOL)
-            target.bn ^= 1
-            data += inf
-            if not pcb & 0x10:
-                return bytes(data)
-            pcb, inf = self._transfer(target, 0xA2 | target.bn, b"")
-
-    def _transfer(self, target, pcb, inf):
-        """Send one block, recover per ISO 14443-4 §7.5.4.1; -> (pcb, inf)."""
-        sent = self._block(target, pcb, inf)
-        block, wait, retries, error = sent, target.fwt_us, ISO_DEP_RETRIES, ERR_TIMEOUT
-        while True:
-            answers = self.air(block, wait)
-            wait = target.fwt_us
-            parsed = self._parse(target, answers[0]) if len(answers) == 1 else None
-            if parsed is not None:
-                rpcb, rinf = parsed
-                if rpcb & 0xF7 == 0xF2 and rinf:      # S(WTX): confirm, wait longer
-                    block = self._block(target, 0xF2, rinf[:1])
-                    wait = target.fwt_us * max(1, rinf[0] & 0x3F)
-                    continue
-                resend = pcb & 0xE2 == 0x02 and rpcb & 0xF6 == 0xA2 and rpcb & 1 != target.bn
-                if not resend:
-                    return rpcb, rinf
-            else:
-                error = ERR_CRC if answers else ERR_TIMEOUT
-            if retries == 0:
-                raise RfError(error)
-            retries -= 1
-            if parsed is not None:
-                block = sent                              # rule 6: resend the I-block
-            elif pcb & 0xF6 == 0xA2:
-                block = sent                              # rule 5: R(ACK) again
-            else:
-                block = self._block(target, 0xB2 | target.bn, b"")  # rule 4: R(NAK)
-
-    @staticmethod
-    def _parse(target, answer):
-        if not check_crc(answer):
-            return None
-        body = answer[:-2]
-        pcb, i = body[0], 1
-        if pcb & 0x08:
-            if len(body) < 2 or body[1] & 0x0F != target.cid:
-                return None
-            i = 2
-        if pcb & 0xE2 == 0x02 and pcb & 0x04:
-            i += 1
-        return pcb, body[i:]

@@ -254,7 +254,8 @@ def test_sim_cryptolib_refuses_to_mix_encrypt_and_decrypt():
 
 
 @pytest.mark.parametrize(
-    "args", [(bytes(15), 1), (bytes(24), 1), (bytes(16), 3), (bytes(16), 2), (bytes(16), 2, bytes(8))]
+    "args",
+    [(bytes(15), 1), (bytes(24), 1), (bytes(16), 3), (bytes(16), 2), (bytes(16), 2, bytes(8))],
 )
 def test_sim_cryptolib_rejects_what_micropython_rejects(args):
     with pytest.raises(ValueError):

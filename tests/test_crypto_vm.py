@@ -36,7 +36,9 @@ def fw():
     from ykt import crypto, errors, iso7816, sam
     from ykt.card import purse
 
-    return types.SimpleNamespace(crypto=crypto, errors=errors, iso7816=iso7816, sam=sam, purse=purse)
+    return types.SimpleNamespace(
+        crypto=crypto, errors=errors, iso7816=iso7816, sam=sam, purse=purse
+    )
 
 
 # ------------------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ def card_key(master):
 
 
 def sesp(rnd, atc, seq, master=KEYS.purchase_master):
-    return ecb(card_key(master), rnd + atc.to_bytes(2, "big") + seq.to_bytes(4, "big") + b"\x80" + bytes(5))
+    block = rnd + atc.to_bytes(2, "big") + seq.to_bytes(4, "big") + b"\x80" + bytes(5)
+    return ecb(card_key(master), block)
 
 
 def sesl(rnd, atc, master=KEYS.load_master):
@@ -78,7 +79,8 @@ def card():
 
 
 def init_purchase(app, amount, p1=0x01):
-    data, sw = send(app, bytes([0x80, 0x50, p1, 0x02, 0x0B, 0x01]) + u32(amount) + TERMINAL + b"\x0f")
+    apdu = bytes([0x80, 0x50, p1, 0x02, 0x0B, 0x01]) + u32(amount) + TERMINAL + b"\x0f"
+    data, sw = send(app, apdu)
     assert sw == "9000", sw
     return data
 

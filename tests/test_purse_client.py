@@ -426,7 +426,8 @@ def test_exchange_encodes_short_apdus(fw, args, apdu):
 
 
 def test_exchange_returns_data_on_9000(fw):
-    assert fw.iso7816.Iso7816(Script(["01029000"])).exchange(0x80, 0x5C, 0, 2, None, 4) == b"\x01\x02"
+    iso = fw.iso7816.Iso7816(Script(["01029000"]))
+    assert iso.exchange(0x80, 0x5C, 0, 2, None, 4) == b"\x01\x02"
 
 
 def test_exchange_follows_61xx_with_get_response(fw):

@@ -36,7 +36,7 @@ def run(board, config):
     ui = boards.ui(board)
     reader = Reader(boards.nfc_reader(board), poll_ms=int(config.get("poll_ms", 100)))
     log = RecordLog(config.get("records", "/records.csv"))
-    payments = Payments(_sam(config), log, config.get("name", config["terminal_id"]))
+    payments = Payments(_sam(config), log)
     report.emit("boot", ("terminal", config.get("name", "")), ("role", config["role"]),
                 ("board", board.get("name", "")))
     role(reader, payments, ui, config).run()

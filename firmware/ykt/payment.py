@@ -16,10 +16,10 @@ from ykt.errors import CardGone
 
 
 class Payments:
-    def __init__(self, sam, log, terminal, max_pending=16):
+    def __init__(self, sam, log, max_pending=16):
         self.sam = sam
         self.log = log
-        self.terminal = terminal
+        self.terminal = sam.terminal_id().hex()
         self.max_pending = max_pending
         self.pending = {}  # card number -> purse.Pending
         self._order = []  # card numbers, oldest pending first
@@ -28,7 +28,7 @@ class Payments:
         t = p.datetime7
         when = "%02x%02x-%02x-%02xT%02x:%02x:%02x" % tuple(t)
         return self.log.append(when, self.terminal, p.card_no, p.atc, p.amount, balance, kind,
-                               tac.hex() if tac else "")
+                               p.term_seq, tac.hex() if tac else "")
 
     def charge(self, card, amount, tx_type=TX_PURCHASE, record=None):
         """Charge ``amount`` fen to the selected ``card``.

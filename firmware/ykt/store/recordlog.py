@@ -1,6 +1,12 @@
 """Plain append-only transaction record file (one CSV line per record).
 
-    seq,time,terminal,card,atc,fen,balance,kind,tac
+    seq,time,terminal,card,atc,fen,balance,kind,tseq,tac
+
+``terminal`` is the 6-byte terminal id in hex, ``atc`` the card's offline
+counter as INITIALIZE FOR PURCHASE answered it (the card holds atc + 1 after
+the debit), ``tseq`` the terminal transaction sequence number that went into
+MAC1, ``tac`` the card's transaction certificate (hex) which only the back
+office can check.
 
 ``kind`` is ``purchase`` (debit confirmed by the card's MAC2), ``pending``
 (DEBIT was sent but its answer was lost: the outcome is decided when the card
@@ -9,7 +15,7 @@ happened). Lines are only ever appended. The power-cut-safe journal replaces
 this file (issue #3); its readers and writers use the same field order.
 """
 
-FIELDS = ("seq", "time", "terminal", "card", "atc", "fen", "balance", "kind", "tac")
+FIELDS = ("seq", "time", "terminal", "card", "atc", "fen", "balance", "kind", "tseq", "tac")
 
 
 class RecordLog:
@@ -19,9 +25,9 @@ class RecordLog:
         for rec in self.records():
             self._seq = rec["seq"]
 
-    def append(self, time, terminal, card, atc, fen, balance, kind, tac=""):
+    def append(self, time, terminal, card, atc, fen, balance, kind, tseq, tac=""):
         self._seq += 1
-        row = (self._seq, time, terminal, card, atc, fen, balance, kind, tac)
+        row = (self._seq, time, terminal, card, atc, fen, balance, kind, tseq, tac)
         with open(self.path, "a") as f:
             f.write(",".join([str(v) for v in row]) + "\n")
         return self._seq
@@ -38,7 +44,7 @@ class RecordLog:
                 if len(parts) != len(FIELDS):
                     continue  # a torn last line (power cut) is not a record
                 rec = dict(zip(FIELDS, parts))
-                for key in ("seq", "atc", "fen", "balance"):
+                for key in ("seq", "atc", "fen", "balance", "tseq"):
                     rec[key] = int(rec[key])
                 out.append(rec)
         return out

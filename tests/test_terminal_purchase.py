@@ -1,0 +1,90 @@
+"""The fixed-fare terminal end to end: firmware + PN532 model + purse cards."""
+
+import pytest
+
+from hw_sim.issuer import IssuerKeys, verify_tac
+from hw_sim.scenario import DEFAULT_SEED
+from simrun import NUMBERS, events, records, run, scenario
+
+BOARDS = ["devkitc-turnstile", "s3-canteen-pos", "bus-validator"]  # SPI, I2C, UART
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_tap_debits_the_fare_once_on_every_reader_bus(tmp_path, board):
+    r = run(scenario([{"at": 1, "tap": "alice"}], board=board), tmp_path)
+    assert r.apps["alice"].balance == 1000 - 350
+    assert r.apps["alice"].offline_atc == 1
+    [debit] = events(r, "debit")
+    assert (debit["fen"], debit["balance"]) == (350, 650)
+
+
+def test_record_file_agrees_with_the_card(tmp_path):
+    r = run(scenario([{"at": 1, "tap": "alice"}, {"at": 5, "tap": "alice"}]), tmp_path)
+    rows = records(r)
+    assert [(x["kind"], x["fen"], x["balance"], x["atc"]) for x in rows] == [
+        ("purchase", 350, 650, 0), ("purchase", 350, 300, 1)]
+    assert r.apps["alice"].balance == rows[-1]["balance"]
+    assert r.apps["alice"].offline_atc == rows[-1]["atc"] + 1
+
+
+def test_recorded_tac_verifies_at_the_back_office(tmp_path):
+    r = run(scenario([{"at": 1, "tap": "alice"}]), tmp_path)
+    [row] = records(r)
+    when = row["time"].replace("-", "").replace("T", "").replace(":", "")
+    assert verify_tac(IssuerKeys.from_seed(DEFAULT_SEED.encode()), NUMBERS["alice"],
+                      bytes.fromhex(row["tac"]), balance_after=row["balance"], atc=row["atc"],
+                      amount=row["fen"], tx_type=0x06, terminal_id=bytes.fromhex(row["terminal"]),
+                      term_seq=row["tseq"], datetime7=bytes.fromhex(when))
+
+
+def test_card_left_on_the_reader_is_charged_once(tmp_path):
+    r = run(scenario([{"at": 1, "tap": "alice", "hold_ms": 20000}]), tmp_path)
+    assert r.apps["alice"].balance == 650
+    assert len(events(r, "debit")) == 1
+
+
+def test_display_shows_fare_paid_and_balance(tmp_path):
+    r = run(scenario([{"at": 1, "tap": "alice"}]), tmp_path)
+    assert ("PAID 3.50", "BAL 6.50") in r.sim.display.history
+
+
+def test_forged_card_is_refused_with_reason_and_not_charged(tmp_path):
+    cards = [{"name": "fake", "number": NUMBERS["alice"], "balance_fen": 1000,
+              "issuer_seed": "some-other-issuer"}]
+    r = run(scenario([{"at": 1, "tap": "fake"}], cards=cards), tmp_path)
+    [refusal] = events(r, "refused")
+    assert "forged card" in refusal["reason"]
+    assert r.apps["fake"].balance == 1000
+    assert records(r) == []
+
+
+def test_insufficient_balance_is_refused_without_touching_the_card(tmp_path):
+    cards = [{"name": "poor", "number": NUMBERS["bob"], "balance_fen": 349}]
+    r = run(scenario([{"at": 1, "tap": "poor"}], cards=cards), tmp_path)
+    [refusal] = events(r, "refused")
+    assert refusal["reason"] == "insufficient balance"
+    app = r.apps["poor"]
+    assert (app.balance, app.offline_atc, app.log) == (349, 0, [])
+    assert records(r) == []
+
+
+def test_two_cards_in_the_field_are_refused_and_neither_charged(tmp_path):
+    r = run(scenario([{"at": 1, "tap": ["alice", "bob"]}]), tmp_path)
+    assert [e["reason"] for e in events(r, "refused")] == ["two cards in the field"]
+    assert r.apps["alice"].balance == r.apps["bob"].balance == 1000
+    assert events(r, "debit") == []
+
+
+def test_expired_card_is_refused(tmp_path):
+    r = run(scenario([{"at": 1, "tap": "alice"}], start="2035-01-02T07:00:00"), tmp_path)
+    [refusal] = events(r, "refused")
+    assert refusal["reason"] == "card expired"
+    assert r.apps["alice"].balance == 1000
+
+
+def test_wrong_terminal_clock_still_charges_and_records_the_terminal_time(tmp_path):
+    r = run(scenario([{"at": 1, "set_clock": "2026-12-01T09:00:00"},
+                      {"at": 2, "tap": "alice"}]), tmp_path)
+    [row] = records(r)
+    assert row["time"] == "2026-12-01T09:00:01"
+    assert r.apps["alice"].balance == 650
