@@ -90,10 +90,13 @@ def run(terminal, board, config, mpy_dir, on_console, heap=DEFAULT_HEAP):
     disp = _Dispatcher(terminal, {"board": board, "config": config})
     terminal.activate()
     ended = False
+    last_console = ""
     try:
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if not line.startswith("\x01"):
+                if line.strip():
+                    last_console = line.strip()
                 on_console(line)
                 continue
             try:
@@ -112,5 +115,6 @@ def run(terminal, board, config, mpy_dir, on_console, heap=DEFAULT_HEAP):
         err = proc.stderr.read().decode("utf-8", "replace")
         code = proc.wait()
     if code != 0 or not ended:
-        tail = err.strip().splitlines()[-1:] or ["exit code %d" % code]
+        # the unix port prints an uncaught exception's traceback on stdout
+        tail = err.strip().splitlines()[-1:] or [last_console or "exit code %d" % code]
         raise RuntimeError("firmware on the MicroPython VM stopped: " + tail[0])

@@ -29,6 +29,7 @@ def scenario(events, *, board="devkitc-turnstile", fare=350, cards=None, config=
 
 def run(data, workdir, runtime="cpython"):
     """Run a scenario dict; return the Run (apps, lines, records path)."""
+    os.makedirs(str(workdir), exist_ok=True)
     r = Run(Scenario(data, "test"), str(workdir))
     if runtime == "micropython":
         from host_tools.build import vm_dir

@@ -1,7 +1,7 @@
 """The PN532 chip model at the byte level (UM0701 §6-7), mostly over the UART transport."""
 
 from hw_sim.clock import VirtualClock
-from hw_sim.iso14443 import Card14443, Field
+from hw_sim.iso14443 import Card14443, Field, crc_a
 from hw_sim.pn532 import PN532, PN532I2C, PN532SPI, PN532UART
 
 ACK = bytes.fromhex("0000ff00ff00")
@@ -15,9 +15,13 @@ ATS = bytes.fromhex("0578807002")
 
 
 def frame(body):
-    """Normal information frame around TFI+data (test-side, by the UM0701 recipe)."""
+    """Information frame around TFI+data (test-side, by the UM0701 §6.2.1 recipe)."""
     n = len(body)
-    return bytes([0, 0, 0xFF, n, -n & 0xFF]) + body + bytes([-sum(body) & 0xFF, 0])
+    if n > 255:
+        head = bytes([0, 0, 0xFF, 0xFF, 0xFF, n >> 8, n & 0xFF, -((n >> 8) + n) & 0xFF])
+    else:
+        head = bytes([0, 0, 0xFF, n, -n & 0xFF])
+    return head + body + bytes([-sum(body) & 0xFF, 0])
 
 
 def cmd(hexstr):
@@ -161,7 +165,7 @@ def test_finite_retries_answer_no_target():
 
 def test_fifo_reads_reqa_after_an_empty_poll():
     rig = Rig()
-    rig.call("320500000000"[:10])
+    rig.call("3205 000000")
     rig.call("4a0100")
     assert rig.call("066339") == rsp("0726")
 
@@ -176,9 +180,9 @@ def test_poll_sends_reqa_anticollision_select_and_rats_to_the_card():
     rig = Rig()
     card = rig.card()
     rig.call("4a0100")
-    sent = [f.hex() for d, f in card.trace if d == ">"]
-    assert sent == ["26", "9320", "93701122334444" + "e8ea"[:0] + sent[2][14:], "e0803173"]
-    assert sent[2][:14] == "93701122334444"
+    select = bytes.fromhex("93701122334444")
+    sent = [f for d, f in card.trace if d == ">"]
+    assert sent == [b"\x26", b"\x93\x20", select + crc_a(select), bytes.fromhex("e0803173")]
 
 
 def test_two_cards_with_maxtg_2_are_both_listed():
@@ -213,7 +217,8 @@ def test_in_data_exchange_runs_the_apdu_over_iso_dep():
     rig.call("4a0100")
     assert rig.call("4001 00a40400") == rsp("4100 0004a400 9000")
     assert app.seen == [bytes.fromhex("00a40400")]
-    assert card.trace[-2] == (">", bytes.fromhex("0200a40400") + card.trace[-2][1][-2:])
+    block = bytes.fromhex("0200a40400")
+    assert card.trace[-2] == (">", block + crc_a(block))
 
 
 def test_in_data_exchange_chains_to_the_card_fsc():
@@ -225,7 +230,7 @@ def test_in_data_exchange_chains_to_the_card_fsc():
     assert rig.call("4001" + apdu.hex()) == rsp("4100" + (apdu[::-1] + b"\x90\x00").hex())
     pcbs = [f[0] for d, f in card.trace if d == ">"][-3:]
     sizes = [len(f) for d, f in card.trace if d == ">"][-3:]
-    assert pcbs == [0x12, 0x13, 0x02] and sizes == [32, 32, 17]
+    assert pcbs == [0x12, 0x13, 0x02] and sizes == [32, 32, 15]  # 29 + 29 + 12 INF bytes
     assert app.seen == [apdu]
 
 
@@ -383,7 +388,7 @@ def test_spi_read_pointer_survives_chunked_reads_like_libnfc():
     got = spi_tx(spi, b"\x03" + bytes(4))[1:]              # 00 00 FF 06
     assert spi_tx(spi, b"\x00") == bytes([FIRMWARE[4]])    # peek: no shift without DR
     got += spi_tx(spi, b"\x03" + bytes(3))                 # op slot carries that byte
-    got += spi_tx(spi, b"\x03" + bytes(5))
+    got += spi_tx(spi, b"\x03" + bytes(4))
     assert got == FIRMWARE
     assert spi_tx(spi, b"\x02\x00")[1] == 0x00
 

@@ -1,0 +1,53 @@
+"""One firmware, two runtimes: CPython and the real MicroPython VM give the same output."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from host_tools.build import FIRMWARE, mpy_cross, sources
+from simrun import records, run, scenario
+
+ROOT = os.path.dirname(FIRMWARE)
+YKT = [sys.executable, "-m", "host_tools.cli"]
+
+
+def _ykt(*args):
+    return subprocess.run(YKT + list(args), cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("module", sources())
+def test_firmware_module_compiles_with_mpy_cross_for_esp32(tmp_path, module):
+    out = tmp_path / "m.mpy"
+    r = subprocess.run([mpy_cross(), "-march=xtensawin", "-o", str(out),
+                        os.path.join(FIRMWARE, module)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_size > 0
+
+
+def test_two_runs_of_a_scenario_are_byte_identical():
+    first = _ykt("sim", "run", "scenarios/demo-canteen.json")
+    second = _ykt("sim", "run", "scenarios/demo-canteen.json")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert '"event": "debit"' in first.stdout
+
+
+@pytest.mark.parametrize("name", ["demo-canteen", "demo-station"])
+def test_micropython_runtime_output_equals_cpython_output(name):
+    cp = _ykt("sim", "run", "scenarios/%s.json" % name)
+    mp = _ykt("sim", "run", "scenarios/%s.json" % name, "--runtime", "micropython")
+    assert mp.returncode == 0, mp.stderr
+    assert mp.stdout == cp.stdout
+
+
+@pytest.mark.parametrize("board", ["devkitc-turnstile", "s3-canteen-pos", "bus-validator"])
+def test_torn_purchase_on_the_vm_matches_cpython_records(tmp_path, board):
+    data = scenario([{"at": 1, "tap": "alice", "tear_at_apdu": 3}, {"at": 4, "tap": "bob"},
+                     {"at": 8, "tap": "alice"}], board=board)
+    cp = run(data, tmp_path / "cp")
+    mp = run(data, tmp_path / "mp", runtime="micropython")
+    assert mp.lines == cp.lines
+    assert records(mp) == records(cp)
+    assert mp.apps["alice"].balance == 650
