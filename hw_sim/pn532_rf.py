@@ -110,7 +110,7 @@ class Initiator:
             self._used = True
             found.append(target)
             self.targets[target.tg] = target
-        if len(found) == 2 and not _coexist(*found):
+        if len(found) == 2 and found[0].awake and not _coexist(*found):
             self._sleep(found[0])
         self.current = found[-1] if found else None
         return found
@@ -185,6 +185,7 @@ class Initiator:
 
     # -- parking and waking targets --------------------------------------------------
     def _sleep(self, target):
+        """Park an awake target in HALT (HLTA reaches every ACTIVE card: only one is)."""
         if target.iso_dep:
             try:
                 self._air1(block(target, 0xC2, b""), target.fwt_us, crc=False)

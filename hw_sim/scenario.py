@@ -266,8 +266,9 @@ class Run:
     def run_micropython(self, mpy_dir, heap=None):
         from hw_sim import vm_bridge
 
-        vm_bridge.run(self.sim, self.scenario.board, self.scenario.terminal_config(self.workdir),
-                      mpy_dir, self.console, heap=heap or vm_bridge.DEFAULT_HEAP)
+        self.vm_stats = vm_bridge.run(
+            self.sim, self.scenario.board, self.scenario.terminal_config(self.workdir),
+            mpy_dir, self.console, heap=heap or vm_bridge.DEFAULT_HEAP)
         return self.finish()
 
 

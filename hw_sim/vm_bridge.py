@@ -82,7 +82,7 @@ class _Dispatcher:
 
 
 def run(terminal, board, config, mpy_dir, on_console, heap=DEFAULT_HEAP):
-    """Run the firmware on the VM until the scenario ends; returns the VM's peak heap note."""
+    """Run the firmware on the VM until the scenario ends; returns its heap figures (bytes)."""
     env = dict(os.environ, MICROPYPATH=VM_DIR + ":" + mpy_dir)
     proc = subprocess.Popen(
         [micropython_binary(), "-X", "heapsize=" + heap, os.path.join(VM_DIR, "boot.py")],
@@ -114,7 +114,15 @@ def run(terminal, board, config, mpy_dir, on_console, heap=DEFAULT_HEAP):
             proc.stdin.close()
         err = proc.stderr.read().decode("utf-8", "replace")
         code = proc.wait()
+    stats = {}
+    for line in err.splitlines():
+        if line.startswith("ykt-vm "):
+            for part in line.split()[1:]:
+                key, _, value = part.partition("=")
+                stats[key] = int(value)
+    err = "\n".join(x for x in err.splitlines() if not x.startswith("ykt-vm "))
     if code != 0 or not ended:
         # the unix port prints an uncaught exception's traceback on stdout
         tail = err.strip().splitlines()[-1:] or [last_console or "exit code %d" % code]
         raise RuntimeError("firmware on the MicroPython VM stopped: " + tail[0])
+    return stats

@@ -402,3 +402,88 @@ def test_spi_split_transfers_in_one_select_form_one_frame():
     spi.spi_select(False)
     rig.clock.advance(2000)
     assert spi_tx(spi, b"\x03" + bytes(6))[1:] == ACK
+
+
+def ready_after(rig, hexstr):
+    """Virtual microseconds from the command frame until its response is readable."""
+    rig.uart.uart_write(cmd(hexstr))
+    start = rig.clock.now_us()
+    while rig.uart.uart_read()[-2:] != bytes([-sum(b"\xd5\x4b\x00") & 0xFF, 0]):
+        rig.clock.advance(100)
+    return rig.clock.now_us() - start
+
+
+def test_each_passive_retry_adds_one_attempt_time():
+    few, many = Rig(), Rig()
+    few.call("3205 ffff00")
+    many.call("3205 ffff05")
+    assert ready_after(many, "4a0100") - ready_after(few, "4a0100") == 5 * 1000
+
+
+def test_card_placed_during_a_finite_poll_is_found():
+    rig = Rig()
+    rig.call("3205 ffff20")                                 # 33 attempts: about 35 ms
+    rig.uart.uart_write(cmd("4a0100"))
+    rig.clock.advance(5_000)
+    rig.card()
+    rig.clock.advance(200_000)
+    assert rig.uart.uart_read() == ACK + rsp("4b 01 01 0004 20 04 11223344" + ATS.hex())
+
+
+def test_deselected_target_is_woken_with_wupa_for_the_next_exchange():
+    rig = Rig()
+    card = rig.card()
+    rig.call("4a0100")
+    assert rig.call("4401") == rsp("4500")
+    assert card.state == "HALT"
+    assert rig.call("4001 0102") == rsp("4100 0201 9000")
+    select, block = bytes.fromhex("93701122334444"), b"\x02\x01\x02"
+    sent = [f for d, f in card.trace if d == ">"]
+    assert sent[-4:] == [b"\x52", select + crc_a(select), bytes.fromhex("e0803173"),
+                         block + crc_a(block)]
+
+
+def test_second_target_is_addressed_with_its_cid():
+    rig = Rig()
+    rig.card(bytes.fromhex("11223344"))
+    second = rig.card(bytes.fromhex("10223344"))
+    rig.call("4a0200")
+    assert rig.call("4002 0102") == rsp("4100 0201 9000")
+    block = bytes.fromhex("0a01 0102")                      # I-block, CID 1 follows
+    assert (">", block + crc_a(block)) in second.trace
+
+
+def test_card_wtx_request_is_confirmed_by_the_chip():
+    rig = Rig()
+    card = rig.card()
+    card.wtx_rounds = 1
+    rig.call("4a0100")
+    assert rig.call("4001 0102") == rsp("4100 0201 9000")
+    assert (">", b"\xf2\x01" + crc_a(b"\xf2\x01")) in card.trace
+
+
+def test_power_down_answers_and_switches_the_carrier_off():
+    rig = Rig()
+    card = rig.card()
+    rig.call("4a0100")
+    assert rig.call("16b000") == rsp("1700")
+    assert not rig.field.rf_on and card.state == "OFF"
+    assert rig.call("066304") == rsp("0780")               # CIU_TxControl: Tx1/Tx2RFEn off
+
+
+def test_presence_check_answers_while_the_card_is_there():
+    rig = Rig()
+    card = rig.card()
+    rig.call("4a0100")
+    rig.call("4001 0102")
+    assert rig.call("0006") == rsp("0100")
+    rig.field.remove(card)
+    assert rig.call("0006") == rsp("0101")
+
+
+def test_irq_stays_high_when_sam_configuration_disables_it():
+    rig = Rig()
+    rig.call("14010000")
+    rig.uart.uart_write(GET_FIRMWARE)
+    rig.clock.advance(2000)
+    assert rig.chip.irq_level() == 1

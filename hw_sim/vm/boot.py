@@ -1,8 +1,16 @@
 # Entry point on the MicroPython VM: fetch board and configuration from the
 # simulator, then run the firmware exactly as main.py does on the board.
+# When the scenario ends, heap figures go to stderr for the benchmark.
+import sys
+import gc
 from _rpc import rpc
 
 _cfg = rpc("boot")
-import ykt.main
+try:
+    import ykt.main
 
-ykt.main.run(_cfg["board"], _cfg["config"])
+    ykt.main.run(_cfg["board"], _cfg["config"])
+finally:
+    gc.collect()
+    sys.stderr.write("ykt-vm heap_live=%d heap_total=%d\n"
+                     % (gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))

@@ -21,7 +21,10 @@ class FixedFareTerminal:
         self.reader = reader
         self.payments = payments
         self.ui = ui
-        self.fare = int(config["fare_fen"])
+        fare = config.get("fare_fen")
+        if not isinstance(fare, int) or isinstance(fare, bool) or fare < 0:
+            raise ValueError("config: 'fare_fen' must be a whole number of fen >= 0")
+        self.fare = fare
         self.label = config.get("label", "TAP CARD")
         self.repeat_ms = int(config.get("repeat_ms", 3000))
         self._last = None  # (card number, ticks) of the last paid tap
