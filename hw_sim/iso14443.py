@@ -18,6 +18,9 @@ carry no CRC. Multi-byte values travel LSB first, so the ATQA a card sends is
 ``atqa[::-1]`` when ``atqa`` is written MSB first (PN532 SENS_RES order).
 """
 
+import collections
+
+
 from hw_sim.iso14443_4 import IsoDepPicc, crc_a, check_crc
 
 __all__ = ["crc_a", "check_crc", "Field", "Card14443"]
@@ -33,6 +36,9 @@ FDT_L3_US = 86  # ISO 14443-3 §6.2.1.1: 1172/fc, the card's layer-3 answer dela
 
 OFF, IDLE, READY, ACTIVE, HALT, PROTOCOL = (
     "OFF", "IDLE", "READY", "ACTIVE", "HALT", "PROTOCOL")
+
+
+TRACE_FRAMES = 512  # frames a card remembers (bounded: simulated days are long)
 
 
 class Field:
@@ -112,7 +118,7 @@ class Card14443:
     the card answers APDU n (all blocks of it) and then leaves its field.
     ``tear_at_apdu=n``: ``app.process`` runs for APDU n, the answer is lost
     and the card leaves. ``wtx_rounds``: S(WTX) requests sent before each
-    answer. ``apdu_us``: the application's processing time. ``trace`` keeps
+    answer. ``apdu_us``: the application's processing time. ``trace`` keeps the last TRACE_FRAMES entries of
     ``(">", frame)`` / ``("<", answer)`` for every frame the card received.
     """
 
@@ -136,7 +142,7 @@ class Card14443:
         self.wtx_rounds = 0
         self.apdu_us = 2000
         self.last_delay_us = 0
-        self.trace = []
+        self.trace = collections.deque(maxlen=TRACE_FRAMES)
         self._level = 0
         self._from_halt = False
         self.picc = IsoDepPicc(self)

@@ -123,7 +123,8 @@ def test_bit_anticollision_answers_only_when_the_known_bits_match():
     _, card = placed(UID4)  # 0x11 = 0b00010001, LSB first on air
     card.transceive_frame(b"\x26", last_bits=7)
     # NVB 0x21: SEL, NVB + 1 bit; first UID bit is 1 -> answer, that bit zeroed.
-    assert card.transceive_frame(b"\x93\x21\x01", last_bits=1) == bytes([0x10]) + UID4[1:] + b"\x44"
+    rest = card.transceive_frame(b"\x93\x21\x01", last_bits=1)
+    assert rest == bytes([0x10]) + UID4[1:] + b"\x44"
     assert card.transceive_frame(b"\x93\x21\x00", last_bits=1) is None
     assert card.state == "READY"
 
