@@ -806,7 +806,7 @@ def test_release_deselect_and_presence(clock):
     assert chip.commands == [b"\xd4\x52\x00", b"\xd4\x44\x01", b"\xd4\x00\x06", b"\xd4\x00\x06"]
 
 
-# -- IsoDep ----------------------------------------------------------------------------------------
+# -- IsoDep --------------------------------------------------------------------------------
 
 def _target(ats=ATS):
     return Target(1, 0x0044, 0x20, UID7, ats)

@@ -91,7 +91,8 @@ class Chip:
             r = b"\x2b"
         elif cmd == 0x40 and len(data) == 3 and self.parts:
             self.parts -= 1
-            r = (b"\x40" if self.parts else b"\x00") + bytes(200) + (b"" if self.parts else b"\x90\x00")
+            last = not self.parts
+            r = (b"\x00" if last else b"\x40") + bytes(200) + (b"\x90\x00" if last else b"")
         elif cmd == 0x40 and len(data) > 200:
             r = b"\x00" + bytes(data[3:]) + b"\x90\x00"
         elif cmd == 0x40:
