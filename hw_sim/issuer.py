@@ -94,35 +94,17 @@ def issue_card(
     *,
     balance_fen: int,
     issuer_keys: IssuerKeys,
-    category: int = 0,
-    start: int = 20240101,
-    end: int = 20341231,
-    city: int = 0x2900,
-    issuer_code: int = 0x0001,
-    industry: int = 0x0001,
-    app_type: int = 0x01,
-    app_version: int = 0x01,
     max_balance: int = DEFAULT_MAX_BALANCE,
     records: dict | None = None,
     blocked: bool = False,
     fci_public_info: bool = True,
     rng_seed=None,
+    **info,
 ) -> PurseApplication:
-    """Personalise a purse card."""
+    """Personalise a purse card; ``info`` are the ``public_info`` fields (category, dates, ...)."""
     dpk, dlk, dtk = issuer_keys.card_keys(number)
-    info = public_info(
-        number,
-        category=category,
-        start=start,
-        end=end,
-        city=city,
-        issuer_code=issuer_code,
-        industry=industry,
-        app_type=app_type,
-        app_version=app_version,
-    )
     return PurseApplication(
-        public_info=info,
+        public_info=public_info(number, **info),
         purchase_key=dpk,
         load_key=dlk,
         tac_key=dtk,

@@ -1,37 +1,13 @@
 """ykt.crypto, ykt.sam and hw_sim.cryptolib (docs/purse.md section 5)."""
 
 import random
-import sys
-import types
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
-# ---- local shims: firmware under CPython (to be replaced by the shared conftest) ----------
-_ROOT = Path(__file__).resolve().parents[1]
-for _p in (str(_ROOT), str(_ROOT / "firmware")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 
-
-@pytest.fixture(scope="module")
-def fw():
-    import hw_sim.cryptolib
-
-    mp = types.ModuleType("micropython")
-    mp.const = lambda x: x
-    sys.modules.setdefault("micropython", mp)
-    sys.modules["cryptolib"] = hw_sim.cryptolib
-    from ykt import crypto, errors, sam
-
-    return types.SimpleNamespace(crypto=crypto, sam=sam, errors=errors)
-
-
-# ------------------------------------------------------------------------------------------
-
-from hw_sim import cryptolib as simcrypto  # noqa: E402
+from hw_sim import cryptolib as simcrypto
 
 NIST_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
 NIST_MSG = bytes.fromhex(

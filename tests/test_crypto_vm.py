@@ -6,8 +6,6 @@ Each test writes a small script, runs ``.venv/bin/micropython -X heapsize=96K`` 
 
 import json
 import subprocess
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -19,32 +17,9 @@ FIRMWARE = _ROOT / "firmware"
 
 pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="no MicroPython unix port")
 
-# ---- local shims: firmware under CPython (to be replaced by the shared conftest) ----------
-for _p in (str(_ROOT), str(FIRMWARE)):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 
-
-@pytest.fixture(scope="module")
-def fw():
-    import hw_sim.cryptolib
-
-    mp = types.ModuleType("micropython")
-    mp.const = lambda x: x
-    sys.modules.setdefault("micropython", mp)
-    sys.modules["cryptolib"] = hw_sim.cryptolib
-    from ykt import crypto, errors, iso7816, sam
-    from ykt.card import purse
-
-    return types.SimpleNamespace(
-        crypto=crypto, errors=errors, iso7816=iso7816, sam=sam, purse=purse
-    )
-
-
-# ------------------------------------------------------------------------------------------
-
-from hw_sim import cryptolib as simcrypto  # noqa: E402
-from hw_sim.issuer import IssuerKeys, issue_card  # noqa: E402
+from hw_sim import cryptolib as simcrypto
+from hw_sim.issuer import IssuerKeys, issue_card
 
 _PRELUDE = """\
 import sys, json, binascii

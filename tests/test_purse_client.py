@@ -4,36 +4,11 @@ The link is in memory: ``transceive`` is the card application's ``process``; it 
 every C-APDU so tests can check what the terminal did (and did not) send.
 """
 
-import sys
-import types
-from pathlib import Path
 
 import pytest
 
-# ---- local shims: firmware under CPython (to be replaced by the shared conftest) ----------
-_ROOT = Path(__file__).resolve().parents[1]
-for _p in (str(_ROOT), str(_ROOT / "firmware")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 
-
-@pytest.fixture(scope="module")
-def fw():
-    import hw_sim.cryptolib
-
-    mp = types.ModuleType("micropython")
-    mp.const = lambda x: x
-    sys.modules.setdefault("micropython", mp)
-    sys.modules["cryptolib"] = hw_sim.cryptolib
-    from ykt import errors, iso7816, sam
-    from ykt.card import purse
-
-    return types.SimpleNamespace(errors=errors, iso7816=iso7816, sam=sam, purse=purse)
-
-
-# ------------------------------------------------------------------------------------------
-
-from hw_sim.issuer import IssuerKeys, issue_card, verify_load_tac, verify_tac  # noqa: E402
+from hw_sim.issuer import IssuerKeys, issue_card, verify_load_tac, verify_tac
 
 KEYS = IssuerKeys.from_seed(b"shanghai-test")
 FORGER = IssuerKeys.from_seed(b"forger")
