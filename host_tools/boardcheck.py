@@ -6,11 +6,7 @@ chip does not have, a partition that does not fit), ``warning:`` for what works
 but bites (strapping pins, UART0 which carries the REPL console).
 """
 
-import json
-import os
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BOARDS = os.path.join(ROOT, "boards")
+from hw_sim.boards import BoardError, load  # noqa: F401  (re-exported for the CLI)
 
 # ESP32 datasheet §2.2 (pin list) and ESP32-S3 datasheet §2.3; MicroPython esp32 port bus ids.
 CHIPS = {
@@ -33,24 +29,6 @@ CHIPS = {
 }
 
 OUT, IN, BIDIR = "output", "input", "in/out"
-
-
-class BoardError(ValueError):
-    pass
-
-
-def load(name_or_path):
-    path = name_or_path
-    if not os.path.exists(path):
-        path = os.path.join(BOARDS, name_or_path + ".json")
-    if not os.path.exists(path):
-        known = sorted(f[:-5] for f in os.listdir(BOARDS) if f.endswith(".json"))
-        raise BoardError("unknown board %r (known: %s)" % (name_or_path, ", ".join(known)))
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise BoardError("%s: not valid JSON (line %d: %s)" % (path, e.lineno, e.msg))
 
 
 def _bus_pins(kind, spec):

@@ -25,12 +25,12 @@ import io
 import json
 import os
 
+from hw_sim import boards
 from hw_sim.clock import SimulationEnd
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.terminal import SimTerminal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BOARDS = os.path.join(ROOT, "boards")
 DEFAULT_HOLD_MS = 1500
 SETTLE_MS = 5000
 DEFAULT_SEED = "yikatong-demo-issuer"
@@ -72,12 +72,10 @@ def _offset_us(at, start, where):
 
 
 def load_board(name):
-    path = os.path.join(BOARDS, name + ".json")
-    if not os.path.exists(path):
-        known = sorted(f[:-5] for f in os.listdir(BOARDS) if f.endswith(".json"))
-        raise ScenarioError("unknown board %r (known: %s)" % (name, ", ".join(known)))
-    with open(path) as f:
-        return json.load(f)
+    try:
+        return boards.load(name)
+    except boards.BoardError as e:
+        raise ScenarioError(str(e))
 
 
 class Scenario:
