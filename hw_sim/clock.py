@@ -25,6 +25,7 @@ class VirtualClock:
         self._queue = []
         self._seq = 0
         self.end_at_us = None  # once passed, sleep() raises SimulationEnd
+        self.on_sleep = None  # set by the scheduler: sleeps hand control back to it
 
     def now_us(self):
         return self._now
@@ -53,7 +54,11 @@ class VirtualClock:
         self._now = target
 
     def sleep_us(self, us):
-        """What the firmware's sleep does: advance, or end the run when done."""
+        """What the firmware's sleep does: yield to the scheduler, or advance
+        (ending the run once ``end_at_us`` has passed) when there is none."""
+        if self.on_sleep is not None:
+            self.on_sleep(us)
+            return
         if self.end_at_us is not None and self._now >= self.end_at_us:
             raise SimulationEnd()
         self.advance(us)

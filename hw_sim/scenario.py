@@ -26,7 +26,7 @@ import json
 import os
 
 from hw_sim import boards
-from hw_sim.clock import SimulationEnd
+from hw_sim.scheduler import Scheduler, ThreadProcess
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.terminal import SimTerminal
 
@@ -88,22 +88,30 @@ class Scenario:
         self.name = data.get("name", os.path.basename(source))
         self.start = _parse_dt(data.get("start", "2026-11-29T07:00:00"), source + ": start")
         self.seed = str(data.get("issuer_seed", DEFAULT_SEED))
-        self._terminal(data.get("terminals"))
+        self._terminals(data.get("terminals"))
         self._cards(data.get("cards"))
         self._events(data.get("events"))
 
-    def _terminal(self, terms):
+    def _terminals(self, terms):
         where = self.source + ": terminals"
-        if not isinstance(terms, list) or len(terms) != 1 or not isinstance(terms[0], dict):
-            raise ScenarioError("%s: give exactly one terminal object" % where)
-        t = terms[0]
-        for key in ("id", "role", "board"):
-            if not isinstance(t.get(key), str):
-                raise ScenarioError("%s[0]: %r is missing or not a string" % (where, key))
-        if not isinstance(t.get("config", {}), dict):
-            raise ScenarioError("%s[0]: 'config' must be an object" % where)
-        self.terminal = t
-        self.board = load_board(t["board"])
+        if not isinstance(terms, list) or not terms:
+            raise ScenarioError("%s: give a list of at least one terminal" % where)
+        self.terminals = []
+        for i, t in enumerate(terms):
+            w = "%s[%d]" % (where, i)
+            if not isinstance(t, dict):
+                raise ScenarioError("%s: must be an object" % w)
+            for key in ("id", "role", "board"):
+                if not isinstance(t.get(key), str):
+                    raise ScenarioError("%s: %r is missing or not a string" % (w, key))
+            if not isinstance(t.get("config", {}), dict):
+                raise ScenarioError("%s: 'config' must be an object" % w)
+            if t["id"] in [x["id"] for x in self.terminals]:
+                raise ScenarioError("%s: terminal id %r used twice" % (w, t["id"]))
+            t = dict(t, board_data=load_board(t["board"]))
+            self.terminals.append(t)
+        self.terminal = self.terminals[0]
+        self.board = self.terminal["board_data"]
 
     def _cards(self, cards):
         where = self.source + ": cards"
@@ -134,6 +142,13 @@ class Scenario:
             if not isinstance(e, dict):
                 raise ScenarioError("%s: must be an object" % w)
             at = _offset_us(e.get("at"), self.start, w)
+            term = e.get("terminal")
+            ids = [t["id"] for t in self.terminals]
+            if term is None and "tap" in e:
+                if len(ids) > 1:
+                    raise ScenarioError("%s: say which 'terminal' (one of %s)" % (w, ", ".join(ids)))
+            elif term is not None and term not in ids:
+                raise ScenarioError("%s: unknown terminal %r" % (w, term))
             if "tap" in e:
                 names = e["tap"] if isinstance(e["tap"], list) else [e["tap"]]
                 for n in names:
@@ -162,24 +177,29 @@ class Scenario:
                                 % (path, e.lineno, e.colno, e.msg))
         return cls(data, path)
 
-    def terminal_config(self, workdir):
+    def terminal_config(self, workdir, terminal=None):
+        terminal = terminal or self.terminal
         keys = IssuerKeys.from_seed(self.seed.encode())
-        cfg = dict(self.terminal.get("config", {}))
-        cfg.setdefault("terminal_id", "290000000001")
-        cfg["name"] = self.terminal["id"]
-        cfg["role"] = self.terminal["role"]
+        cfg = dict(terminal.get("config", {}))
+        cfg.setdefault("terminal_id", "2900000000%02d" % (self.terminals.index(terminal) + 1))
+        cfg["name"] = terminal["id"]
+        cfg["role"] = terminal["role"]
         cfg["records"] = os.path.join(workdir, "records.csv")
         cfg["keys"] = {"purchase": keys.purchase_master.hex(), "load": keys.load_master.hex()}
         return cfg
 
 
 class Run:
-    """One run of a scenario: the simulated hardware, its cards and the output lines."""
+    """One run of a scenario: the simulated terminals, the cards and the output lines."""
 
     def __init__(self, scenario, workdir):
         self.scenario = scenario
         self.workdir = workdir
-        self.sim = SimTerminal(scenario.board, start=scenario.start)
+        self.terms = {}  # terminal id -> SimTerminal (all on their own virtual clocks)
+        for t in scenario.terminals:
+            self.terms[t["id"]] = SimTerminal(t["board_data"], start=scenario.start)
+            os.makedirs(self.term_dir(t["id"]), exist_ok=True)
+        self.sim = self.terms[scenario.terminal["id"]]
         self.apps = {}
         self.cards = {}
         for name, c in scenario.cards.items():
@@ -189,52 +209,67 @@ class Run:
             self.apps[name] = app
             self.cards[name] = self.sim.new_card(app, c["number"])
         self.lines = []
+        self.end_us = 0
         self._schedule()
 
-    def _schedule(self):
-        clock, end = self.sim.clock, 0
-        for at, _, e in self.scenario.events:
-            if "tap" in e:
-                names = e["tap"] if isinstance(e["tap"], list) else [e["tap"]]
-                hold = e.get("hold_ms", DEFAULT_HOLD_MS) * 1000
-                clock.schedule(at, lambda names=names, e=e: self._place(names, e))
-                clock.schedule(at + hold, lambda names=names: self._remove(names))
-                end = max(end, at + hold)
-            else:
-                when = datetime.datetime.fromisoformat(e["set_clock"])
-                clock.schedule(at, lambda when=when: self._set_clock(when))
-                end = max(end, at)
-        clock.end_at_us = end + SETTLE_MS * 1000
+    def term_dir(self, term_id):
+        if len(self.scenario.terminals) == 1:
+            return self.workdir
+        return os.path.join(self.workdir, term_id)
 
-    def _place(self, names, e):
+    def _targets(self, e):
+        if e.get("terminal"):
+            return [self.terms[e["terminal"]]]
+        return list(self.terms.values())
+
+    def _schedule(self):
+        end = 0
+        for at, _, e in self.scenario.events:
+            for sim in self._targets(e):
+                clock = sim.clock
+                if "tap" in e:
+                    names = e["tap"] if isinstance(e["tap"], list) else [e["tap"]]
+                    hold = e.get("hold_ms", DEFAULT_HOLD_MS) * 1000
+                    clock.schedule(at, lambda sim=sim, names=names, e=e: self._place(sim, names, e))
+                    clock.schedule(at + hold, lambda sim=sim, names=names: self._remove(sim, names))
+                    end = max(end, at + hold)
+                else:
+                    when = datetime.datetime.fromisoformat(e["set_clock"])
+                    clock.schedule(at, lambda sim=sim, when=when: self._set_clock(sim, when))
+                    end = max(end, at)
+        self.end_us = end + SETTLE_MS * 1000
+
+    def _place(self, sim, names, e):
         for n in names:
             card = self.cards[n]
+            if card.field is not None:
+                card.field.remove(card)  # a card is in one place at a time
             card.tear_at_apdu = e.get("tear_at_apdu")
             card.remove_after_apdu = e.get("remove_after_apdu")
-            self.sim.field.place(card)
+            sim.field.place(card)
 
-    def _remove(self, names):
+    def _remove(self, sim, names):
         for n in names:
-            if self.cards[n] in self.sim.field.cards:
-                self.sim.field.remove(self.cards[n])
+            if self.cards[n] in sim.field.cards:
+                sim.field.remove(self.cards[n])
 
-    def _set_clock(self, when):
-        now_s = self.sim.clock.now_us() // 1000000
-        self.sim.wiring.rtc_base_s = int((when - datetime.datetime(2000, 1, 1)).total_seconds()) - now_s
+    def _set_clock(self, sim, when):
+        now_s = sim.clock.now_us() // 1000000
+        sim.wiring.rtc_base_s = int((when - datetime.datetime(2000, 1, 1)).total_seconds()) - now_s
 
-    def console(self, text):
-        """A line the firmware printed: outcomes become stamped JSON Lines."""
+    def console(self, term_id, text):
+        """A line a terminal printed: outcomes become stamped JSON Lines."""
         text = text.strip()
         if not text:
             return
         try:
             fields = json.loads(text)
         except ValueError:
-            fields = {"event": "console", "text": text}
+            fields = None
         if not isinstance(fields, dict):
             fields = {"event": "console", "text": text}
-        out = {"t": self.sim.wall_time().isoformat(timespec="milliseconds"),
-               "terminal": self.scenario.terminal["id"]}
+        out = {"t": self.terms[term_id].wall_time().isoformat(timespec="milliseconds"),
+               "terminal": term_id}
         out.update(fields)
         self.lines.append(json.dumps(out, ensure_ascii=False))
 
@@ -245,29 +280,68 @@ class Run:
                                           "balance": app.balance, "atc": app.offline_atc}))
         return self.lines
 
+    def _process(self, t, runtime, mpy_dir=None, heap=None):
+        term_id = t["id"]
+        sim = self.terms[term_id]
+        cfg = self.scenario.terminal_config(self.term_dir(term_id), t)
+        if runtime == "micropython":
+            from hw_sim.vm_bridge import DEFAULT_HEAP, VmProcess
+
+            return VmProcess(sim, {"board": t["board_data"], "config": cfg}, mpy_dir,
+                             lambda line: self.console(term_id, line), heap or DEFAULT_HEAP)
+        from ykt import main as fw_main
+
+        return ThreadProcess(sim, lambda: fw_main.run(t["board_data"], cfg))
+
+    def _run(self, runtime, mpy_dir=None, heap=None):
+        sched = Scheduler(self.end_us, on_exit=self._exited)
+        self._sched = sched
+        sinks = {id(sim): _LineSink(lambda line, tid=tid: self.console(tid, line))
+                 for tid, sim in self.terms.items()}
+        out = _Router(sched, sinks)
+        with contextlib.redirect_stdout(out):
+            for order, t in enumerate(self.scenario.terminals):
+                sched.add(order, self._process(t, runtime, mpy_dir, heap))
+            sched.run()
+        for sink in sinks.values():
+            sink.flush()
+        if self.errors:
+            raise RuntimeError(self.errors[0])
+        return self.finish()
+
+    errors = ()
+
+    def _exited(self, order, proc):
+        """A terminal stopped on its own: report it (a power cut reboots later)."""
+        if proc.error:
+            term = self.scenario.terminals[order]["id"]
+            self.errors = list(self.errors) + ["terminal %s stopped: %s" % (term, proc.error)]
+        self.vm_stats = getattr(proc, "stats", {})
+        return None
+
     def run_cpython(self):
         from hw_sim.runtime import install
 
         install()
-        from ykt import main as fw_main
-
-        self.sim.activate()
-        buf = _LineSink(self.console)
-        with contextlib.redirect_stdout(buf):
-            try:
-                fw_main.run(self.scenario.board, self.scenario.terminal_config(self.workdir))
-            except SimulationEnd:
-                pass
-        buf.flush()
-        return self.finish()
+        return self._run("cpython")
 
     def run_micropython(self, mpy_dir, heap=None):
-        from hw_sim import vm_bridge
+        lines = self._run("micropython", mpy_dir, heap)
+        return lines
 
-        self.vm_stats = vm_bridge.run(
-            self.sim, self.scenario.board, self.scenario.terminal_config(self.workdir),
-            mpy_dir, self.console, heap=heap or vm_bridge.DEFAULT_HEAP)
-        return self.finish()
+
+class _Router(io.TextIOBase):
+    """stdout while terminals run: each line goes to the terminal running now."""
+
+    def __init__(self, sched, sinks):
+        self._sched = sched
+        self._sinks = sinks
+
+    def write(self, s):
+        proc = self._sched.current
+        if proc is not None:
+            self._sinks[id(proc.terminal)].write(s)
+        return len(s)
 
 
 class _LineSink(io.TextIOBase):

@@ -5,9 +5,11 @@ The firmware runs inside the MicroPython unix port (``micropython`` from the
 front of its path: there ``machine`` and ``time`` are thin proxies that send
 each bus transaction, pin access, tick read and sleep as one line to this
 process, which executes it on the same :mod:`hw_sim.machine` objects the
-CPython runtime uses. Console lines (anything else the firmware prints) are
-handed to ``on_console``. When the scenario is over a sleep answers ``end``
-and the VM exits.
+CPython runtime uses. Any other line is the firmware's console.
+
+:class:`VmProcess` is one terminal's firmware as a scheduler process (see
+:mod:`hw_sim.scheduler`): it runs until the firmware sleeps, and the sleep is
+answered when the scheduler resumes it (or with ``end`` when the run is over).
 """
 
 import json
@@ -17,7 +19,7 @@ import subprocess
 import sys
 
 from hw_sim import machine as sim_machine
-from hw_sim.clock import SimulationEnd
+from hw_sim.scheduler import END, ERROR, POWER_CUT, power_cut_types
 
 VM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vm")
 DEFAULT_HEAP = "96K"
@@ -48,20 +50,36 @@ def _dec(v):
     return v
 
 
-class _Dispatcher:
-    def __init__(self, terminal, boot_cfg):
+class _Sleep(Exception):
+    def __init__(self, us):
+        self.us = us
+
+
+class VmProcess:
+    """One terminal's firmware on the MicroPython VM."""
+
+    def __init__(self, terminal, boot_cfg, mpy_dir, on_console, heap=DEFAULT_HEAP):
         self.terminal = terminal
         self.boot_cfg = boot_cfg
+        self.mpy_dir = mpy_dir
+        self.on_console = on_console
+        self.heap = heap
         self.objects = []
+        self.wake_us = None
+        self.exited = None
+        self.error = None
+        self.stats = {}
+        self._proc = None
+        self._last_console = ""
 
-    def handle(self, req):
+    # -- requests from the VM ----------------------------------------------------
+    def _handle(self, req):
         op = req[0]
         clock = self.terminal.clock
         if op == "ticks_us":
             return clock.now_us() & ((1 << 30) - 1)
         if op == "sleep_us":
-            clock.sleep_us(req[1])
-            return None
+            raise _Sleep(req[1])
         if op == "new":
             cls = getattr(sim_machine, req[1])
             kwargs = {k: _dec(v) for k, v in req[3].items()}
@@ -78,51 +96,83 @@ class _Dispatcher:
         if op == "reset":
             self.terminal.wiring.resets += 1
             return None
+        if op.startswith("flash_"):
+            from hw_sim import vm_flash
+
+            return vm_flash.handle(self.terminal.flash, req)
         raise ValueError("unknown bridge request %r" % (op,))
 
+    def _reply(self, value):
+        self._proc.stdin.write((json.dumps(value) + "\n").encode())
+        self._proc.stdin.flush()
 
-def run(terminal, board, config, mpy_dir, on_console, heap=DEFAULT_HEAP):
-    """Run the firmware on the VM until the scenario ends; returns its heap figures (bytes)."""
-    env = dict(os.environ, MICROPYPATH=VM_DIR + ":" + mpy_dir)
-    proc = subprocess.Popen(
-        [micropython_binary(), "-X", "heapsize=" + heap, os.path.join(VM_DIR, "boot.py")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    disp = _Dispatcher(terminal, {"board": board, "config": config})
-    terminal.activate()
-    ended = False
-    last_console = ""
-    try:
-        for raw in proc.stdout:
+    def _serve(self):
+        """Answer requests until the firmware sleeps (wake_us set) or exits."""
+        for raw in self._proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if not line.startswith("\x01"):
                 if line.strip():
-                    last_console = line.strip()
-                on_console(line)
+                    self._last_console = line.strip()
+                self.on_console(line)
                 continue
             try:
-                reply = _enc(disp.handle(json.loads(line[1:])))
-            except SimulationEnd:
-                reply, ended = {"end": 1}, True
+                reply = _enc(self._handle(json.loads(line[1:])))
+            except _Sleep as s:
+                self.wake_us = self.terminal.clock.now_us() + max(0, int(s.us))
+                return
+            except power_cut_types():
+                self._reply({"end": 1})
+                self._finish(POWER_CUT)
+                return
             except OSError as e:
                 reply = {"oserror": e.errno or 5}
             except ValueError as e:
                 reply = {"error": str(e)}
-            proc.stdin.write((json.dumps(reply) + "\n").encode())
-            proc.stdin.flush()
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        err = proc.stderr.read().decode("utf-8", "replace")
-        code = proc.wait()
-    stats = {}
-    for line in err.splitlines():
-        if line.startswith("ykt-vm "):
-            for part in line.split()[1:]:
-                key, _, value = part.partition("=")
-                stats[key] = int(value)
-    err = "\n".join(x for x in err.splitlines() if not x.startswith("ykt-vm "))
-    if code != 0 or not ended:
-        # the unix port prints an uncaught exception's traceback on stdout
-        tail = err.strip().splitlines()[-1:] or [last_console or "exit code %d" % code]
-        raise RuntimeError("firmware on the MicroPython VM stopped: " + tail[0])
-    return stats
+            self._reply(reply)
+        self._finish(None)
+
+    def _finish(self, how):
+        self.wake_us = None
+        self._proc.stdin.close()
+        err = self._proc.stderr.read().decode("utf-8", "replace")
+        code = self._proc.wait()
+        for line in err.splitlines():
+            if line.startswith("ykt-vm "):
+                for part in line.split()[1:]:
+                    key, _, value = part.partition("=")
+                    self.stats[key] = int(value)
+        err = "\n".join(x for x in err.splitlines() if not x.startswith("ykt-vm "))
+        if how is not None:
+            self.exited = how
+        elif code == 0 and self._ending:
+            self.exited = END
+        else:
+            # the unix port prints an uncaught exception's traceback on stdout
+            tail = err.strip().splitlines()[-1:] or [self._last_console or "exit code %d" % code]
+            self.exited, self.error = ERROR, tail[0]
+
+    # -- the scheduler's side ---------------------------------------------------
+    _ending = False
+
+    def start(self):
+        env = dict(os.environ, MICROPYPATH=VM_DIR + ":" + self.mpy_dir)
+        self._proc = subprocess.Popen(
+            [micropython_binary(), "-X", "heapsize=" + self.heap, os.path.join(VM_DIR, "boot.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.terminal.wiring.activate()
+        self._serve()
+
+    def resume(self):
+        self.terminal.wiring.activate()
+        clock = self.terminal.clock
+        clock.advance(self.wake_us - clock.now_us())
+        self.wake_us = None
+        self._reply(None)
+        self._serve()
+
+    def stop(self):
+        if self.exited is None:
+            self.terminal.wiring.activate()
+            self._ending = True
+            self._reply({"end": 1})
+            self._serve()

@@ -5,14 +5,18 @@ or a pin, so the firmware code is the same as on the chip. See
 docs/architecture.md "Bus device protocols" for what a device implements.
 """
 
-_active = None
+import threading
+
+_active = None  # the process-wide default
+_local = threading.local()  # per firmware thread (several terminals in one run)
 
 
 def active():
-    """The wiring the firmware is talking to right now."""
-    if _active is None:
+    """The wiring the firmware running in this thread is talking to."""
+    w = getattr(_local, "wiring", None) or _active
+    if w is None:
         raise RuntimeError("no simulated board is active (hw_sim.wiring.Wiring.activate)")
-    return _active
+    return w
 
 
 class Wiring:
@@ -29,8 +33,10 @@ class Wiring:
         self.rtc_base_s = 0  # RTC seconds since 2000-01-01 at virtual time 0
 
     def activate(self):
+        """Route this thread's ``machine`` calls here (and make it the default)."""
         global _active
         _active = self
+        _local.wiring = self
         return self
 
     # -- attaching devices -------------------------------------------------

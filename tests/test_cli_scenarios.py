@@ -35,7 +35,8 @@ def _bad(**changes):
 @pytest.mark.parametrize("content, words", [
     ("{not json", "not valid JSON (line 1"),
     ([], "top level must be a JSON object"),
-    (_bad(terminals=[]), "give exactly one terminal"),
+    (_bad(terminals=[]), "give a list of at least one terminal"),
+    (_bad(terminals=GOOD["terminals"] * 2), "terminal id 'T1' used twice"),
     (_bad(terminals=[{"id": "T1", "role": "fixed_fare", "board": "nope"}]), "unknown board 'nope'"),
     (_bad(cards=[{"name": "a", "number": "12", "balance_fen": 1}]), "'number' must be a string of 20 digits"),
     (_bad(cards=[{"name": "a", "number": "31012300000000000001", "balance_fen": 1.5}]),

@@ -1,0 +1,51 @@
+"""Several terminals in one scenario share virtual time, deterministically, on both runtimes."""
+
+import pytest
+
+from hw_sim.scenario import Scenario, ScenarioError
+from simrun import events, run, scenario
+
+
+def _two_terminals(evts):
+    data = scenario(evts, fare=200)
+    data["terminals"] = [
+        {"id": "BUS-A", "role": "fixed_fare", "board": "bus-validator",
+         "config": {"fare_fen": 200}},
+        {"id": "CANTEEN", "role": "fixed_fare", "board": "s3-canteen-pos",
+         "config": {"fare_fen": 600}},
+    ]
+    return data
+
+
+EVENTS = [
+    {"at": 1, "terminal": "BUS-A", "tap": "alice"},
+    {"at": 1, "terminal": "CANTEEN", "tap": "bob"},
+    {"at": 3, "terminal": "CANTEEN", "tap": "alice"},
+    {"at": 5, "terminal": "BUS-A", "tap": "bob", "tear_at_apdu": 3},
+    {"at": 9, "terminal": "BUS-A", "tap": "bob"},
+]
+
+
+def test_a_card_pays_at_two_terminals_in_time_order(tmp_path):
+    r = run(_two_terminals(EVENTS), tmp_path)
+    paid = [(e["terminal"], e["fen"], e["balance"]) for e in events(r, "debit")
+            if e["card"].endswith("0001")]
+    assert paid == [("BUS-A", 200, 800), ("CANTEEN", 600, 200)]
+    assert r.apps["bob"].balance == 1000 - 600 - 200
+
+
+def test_output_lines_are_in_virtual_time_order(tmp_path):
+    r = run(_two_terminals(EVENTS), tmp_path)
+    stamps = [e["t"] for e in events(r) if "t" in e]
+    assert stamps == sorted(stamps)
+
+
+def test_multi_terminal_run_is_identical_on_the_vm(tmp_path):
+    cp = run(_two_terminals(EVENTS), tmp_path / "cp")
+    mp = run(_two_terminals(EVENTS), tmp_path / "mp", runtime="micropython")
+    assert mp.lines == cp.lines
+
+
+def test_tap_without_terminal_is_refused_when_there_are_several():
+    with pytest.raises(ScenarioError, match=r"events\[0\]: say which 'terminal'"):
+        Scenario(_two_terminals([{"at": 1, "tap": "alice"}]), "s")
