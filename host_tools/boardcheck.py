@@ -61,7 +61,7 @@ def uses(board):
     gate = board.get("gate", {})
     if "open" in gate:
         pins.append(("gate.open", gate["open"], OUT, None))
-    for key in ("passage_entry", "passage_exit", "emergency"):
+    for key in ("passage", "emergency"):
         if key in gate:
             pins.append(("gate." + key, gate[key], IN, None))
     for what in ("display", "printer"):

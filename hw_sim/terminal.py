@@ -9,6 +9,7 @@ import datetime
 import hashlib
 
 from hw_sim.clock import VirtualClock
+from hw_sim.gate import GateModel
 from hw_sim.iso14443 import Card14443, Field
 from hw_sim.pn532 import PN532, PN532I2C, PN532SPI, PN532UART
 from hw_sim.pole_display import PoleDisplayModel
@@ -49,6 +50,10 @@ class SimTerminal:
             raise ValueError("board %s: unknown NFC bus %r" % (self.board.get("name"), bus))
         if nfc.get("irq") is not None:
             w.drive_pin(nfc["irq"], self.chip.irq_level)
+        self.gate = None
+        gate = self.board.get("gate")
+        if gate:
+            self.gate = GateModel(w, gate["open"], gate["passage"], gate.get("emergency"))
         spec = self.board.get("display")
         if spec and spec.get("kind") == "pole":
             self.display = PoleDisplayModel(spec.get("width", 20))

@@ -71,3 +71,14 @@ def ui(board):
     leds = board.get("leds", {})
     return Ui(display, _pin(leds.get("green"), machine.Pin.OUT),
               _pin(leds.get("red"), machine.Pin.OUT), _pin(board.get("buzzer"), machine.Pin.OUT))
+
+
+def gate(board):
+    """The gate's actuator, passage sensor and emergency input, or None if not fitted."""
+    spec = board.get("gate")
+    if not spec:
+        return None
+    from ykt.drivers.gate import Gate
+
+    return Gate(machine.Pin(spec["open"], machine.Pin.OUT), machine.Pin(spec["passage"], machine.Pin.IN),
+                emergency=_pin(spec.get("emergency"), machine.Pin.IN))
