@@ -184,7 +184,8 @@ class Scenario:
         cfg.setdefault("terminal_id", "2900000000%02d" % (self.terminals.index(terminal) + 1))
         cfg["name"] = terminal["id"]
         cfg["role"] = terminal["role"]
-        cfg["records"] = os.path.join(workdir, "records.csv")
+        cfg["records"] = "/records.csv"
+        cfg["data_dir"] = "/flash"  # where the VM mounts the terminal's LittleFS
         cfg["keys"] = {"purchase": keys.purchase_master.hex(), "load": keys.load_master.hex()}
         return cfg
 
@@ -291,7 +292,7 @@ class Run:
                              lambda line: self.console(term_id, line), heap or DEFAULT_HEAP)
         from ykt import main as fw_main
 
-        return ThreadProcess(sim, lambda: fw_main.run(t["board_data"], cfg))
+        return ThreadProcess(sim, lambda: fw_main.run(t["board_data"], cfg, sim.filesystem()))
 
     def _run(self, runtime, mpy_dir=None, heap=None):
         sched = Scheduler(self.end_us, on_exit=self._exited)

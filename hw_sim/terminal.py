@@ -9,6 +9,7 @@ import datetime
 import hashlib
 
 from hw_sim.clock import VirtualClock
+from hw_sim.flash import NorFlash
 from hw_sim.gate import GateModel
 from hw_sim.iso14443 import Card14443, Field
 from hw_sim.pn532 import PN532, PN532I2C, PN532SPI, PN532UART
@@ -16,6 +17,7 @@ from hw_sim.pole_display import PoleDisplayModel
 from hw_sim.wiring import Wiring
 
 EPOCH = datetime.datetime(2000, 1, 1)
+DEFAULT_VFS_SIZE = 2 * 1024 * 1024
 
 
 def card_uid(number):
@@ -35,6 +37,8 @@ class SimTerminal:
         if start is not None:
             self.wiring.rtc_base_s = int((start - EPOCH).total_seconds())
         self.display = None
+        vfs = board.get("partitions", {}).get("vfs", {})
+        self.flash = NorFlash(vfs.get("size", DEFAULT_VFS_SIZE))
         self._wire()
 
     def _wire(self):
@@ -73,6 +77,13 @@ class SimTerminal:
         """Virtual wall-clock time (what the terminal's RTC reads)."""
         return EPOCH + datetime.timedelta(
             seconds=self.wiring.rtc_base_s, microseconds=self.clock.now_us())
+
+    def filesystem(self):
+        """The terminal's LittleFS as CPython firmware sees it (formatted on first use,
+        as the ESP32 port does on first boot; mounted as is after a power cut)."""
+        from hw_sim.lfs import mount_or_format
+
+        return mount_or_format(self.flash)
 
     def new_card(self, app, number):
         return Card14443(card_uid(number), app)

@@ -45,15 +45,20 @@ def events(r, kind=None):
     return [e for e in out if kind is None or e["event"] == kind]
 
 
-def records(r):
-    path = os.path.join(r.workdir, "records.csv")
-    if not os.path.exists(path):
+def records(r, terminal=None):
+    """The terminal's record file, read from its flash with littlefs-python."""
+    from hw_sim.lfs import LfsVfs
+
+    sim = r.terms[terminal] if terminal else r.sim
+    try:
+        with LfsVfs(sim.flash).open("/records.csv", "rb") as f:
+            text = f.read().decode()
+    except OSError:
         return []
     rows = []
-    with open(path) as f:
-        for line in f:
-            seq, time, term, card, atc, fen, bal, kind, tseq, tac = line.strip().split(",")
-            rows.append({"time": time, "terminal": term, "card": card, "atc": int(atc),
-                         "fen": int(fen), "balance": int(bal), "kind": kind, "tseq": int(tseq),
-                         "tac": tac})
+    for line in text.splitlines():
+        seq, time, term, card, atc, fen, bal, kind, tseq, tac = line.strip().split(",")
+        rows.append({"time": time, "terminal": term, "card": card, "atc": int(atc),
+                     "fen": int(fen), "balance": int(bal), "kind": kind, "tseq": int(tseq),
+                     "tac": tac})
     return rows

@@ -31,11 +31,20 @@ def _role(name):
     raise ValueError("unknown role %r" % name)
 
 
-def run(board, config):
+def run(board, config, fs=None):
+    """Build everything from the board file and configuration and serve forever.
+
+    ``fs`` is the filesystem the stores use (``ykt.store.vfs.Vfs`` over the
+    mounted flash unless given, e.g. by the simulator under CPython).
+    """
+    if fs is None:
+        from ykt.store.vfs import Vfs
+
+        fs = Vfs(config.get("data_dir", "/"))
     role = _role(config["role"])
     ui = boards.ui(board)
     reader = Reader(boards.nfc_reader(board), poll_ms=int(config.get("poll_ms", 100)))
-    log = RecordLog(config.get("records", "/records.csv"))
+    log = RecordLog(fs, config.get("records", "/records.csv"))
     payments = Payments(_sam(config), log)
     report.emit("boot", ("terminal", config.get("name", "")), ("role", config["role"]),
                 ("board", board.get("name", "")))

@@ -6,6 +6,10 @@ import gc
 from _rpc import rpc
 
 _cfg = rpc("boot")
+if _cfg["config"].get("data_dir") == "/flash":
+    import flashdev
+
+    flashdev.mount("/flash")
 try:
     import ykt.main
 

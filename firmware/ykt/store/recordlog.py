@@ -19,7 +19,8 @@ FIELDS = ("seq", "time", "terminal", "card", "atc", "fen", "balance", "kind", "t
 
 
 class RecordLog:
-    def __init__(self, path):
+    def __init__(self, fs, path):
+        self.fs = fs
         self.path = path
         self._seq = 0
         for rec in self.records():
@@ -28,23 +29,24 @@ class RecordLog:
     def append(self, time, terminal, card, atc, fen, balance, kind, tseq, tac=""):
         self._seq += 1
         row = (self._seq, time, terminal, card, atc, fen, balance, kind, tseq, tac)
-        with open(self.path, "a") as f:
-            f.write(",".join([str(v) for v in row]) + "\n")
+        with self.fs.open(self.path, "ab") as f:
+            f.write((",".join([str(v) for v in row]) + "\n").encode())
         return self._seq
 
     def records(self):
         out = []
         try:
-            f = open(self.path)
+            f = self.fs.open(self.path, "rb")
         except OSError:
             return out
         with f:
-            for text in f:
-                parts = text.strip().split(",")
-                if len(parts) != len(FIELDS):
-                    continue  # a torn last line (power cut) is not a record
-                rec = dict(zip(FIELDS, parts))
-                for key in ("seq", "atc", "fen", "balance", "tseq"):
-                    rec[key] = int(rec[key])
-                out.append(rec)
+            data = f.read()
+        for text in data.decode().split("\n"):
+            parts = text.strip().split(",")
+            if len(parts) != len(FIELDS):
+                continue  # a torn last line (power cut) is not a record
+            rec = dict(zip(FIELDS, parts))
+            for key in ("seq", "atc", "fen", "balance", "tseq"):
+                rec[key] = int(rec[key])
+            out.append(rec)
         return out
