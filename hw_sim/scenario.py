@@ -26,13 +26,14 @@ import json
 import os
 
 from hw_sim import boards
-from hw_sim.scheduler import Scheduler, ThreadProcess
+from hw_sim.scheduler import POWER_CUT, Scheduler, ThreadProcess
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.terminal import SimTerminal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_HOLD_MS = 1500
 SETTLE_MS = 5000
+BOOT_MS = 300  # power back on -> firmware running again
 DEFAULT_SEED = "yikatong-demo-issuer"
 
 
@@ -76,6 +77,10 @@ def load_board(name):
         return boards.load(name)
     except boards.BoardError as e:
         raise ScenarioError(str(e))
+
+
+def _whole(v, low):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
 class Scenario:
@@ -160,8 +165,14 @@ class Scenario:
                         raise ScenarioError("%s: %r must be a positive whole number" % (w, key))
             elif "set_clock" in e:
                 _parse_dt(e["set_clock"], w + ": set_clock")
+            elif "power_cut" in e:
+                spec = e["power_cut"]
+                if not isinstance(spec, dict) or not _whole(spec.get("after_ops", 1), 1):
+                    raise ScenarioError("%s: 'power_cut' needs 'after_ops' >= 1" % w)
+                if spec.get("partial") is not None and not _whole(spec["partial"], 0):
+                    raise ScenarioError("%s: 'partial' must be a whole number of bytes" % w)
             else:
-                raise ScenarioError("%s: needs 'tap' or 'set_clock'" % w)
+                raise ScenarioError("%s: needs 'tap', 'set_clock' or 'power_cut'" % w)
             self.events.append((at, i, e))
         self.events.sort(key=lambda x: (x[0], x[1]))
 
@@ -234,9 +245,14 @@ class Run:
                     clock.schedule(at, lambda sim=sim, names=names, e=e: self._place(sim, names, e))
                     clock.schedule(at + hold, lambda sim=sim, names=names: self._remove(sim, names))
                     end = max(end, at + hold)
-                else:
+                elif "set_clock" in e:
                     when = datetime.datetime.fromisoformat(e["set_clock"])
                     clock.schedule(at, lambda sim=sim, when=when: self._set_clock(sim, when))
+                    end = max(end, at)
+                else:
+                    spec = e["power_cut"]
+                    clock.schedule(at, lambda sim=sim, spec=spec: sim.flash.cut_at(
+                        spec.get("after_ops", 1), spec.get("partial")))
                     end = max(end, at)
         self.end_us = end + SETTLE_MS * 1000
 
@@ -295,6 +311,8 @@ class Run:
         return ThreadProcess(sim, lambda: fw_main.run(t["board_data"], cfg, sim.filesystem()))
 
     def _run(self, runtime, mpy_dir=None, heap=None):
+        self._runtime, self._mpy_dir, self._heap = runtime, mpy_dir, heap
+        self.power_cuts = []
         sched = Scheduler(self.end_us, on_exit=self._exited)
         self._sched = sched
         sinks = {id(sim): _LineSink(lambda line, tid=tid: self.console(tid, line))
@@ -313,11 +331,18 @@ class Run:
     errors = ()
 
     def _exited(self, order, proc):
-        """A terminal stopped on its own: report it (a power cut reboots later)."""
-        if proc.error:
-            term = self.scenario.terminals[order]["id"]
-            self.errors = list(self.errors) + ["terminal %s stopped: %s" % (term, proc.error)]
+        """A terminal stopped on its own: a power cut boots it again from its
+        flash after ``BOOT_MS``; anything else is reported."""
+        t = self.scenario.terminals[order]
         self.vm_stats = getattr(proc, "stats", {})
+        if proc.exited == POWER_CUT:
+            sim = self.terms[t["id"]]
+            self.power_cuts.append((t["id"], sim.clock.now_us()))
+            sim.power_cycle()
+            sim.clock.advance(BOOT_MS * 1000)
+            return self._process(t, self._runtime, self._mpy_dir, self._heap)
+        if proc.error:
+            self.errors = list(self.errors) + ["terminal %s stopped: %s" % (t["id"], proc.error)]
         return None
 
     def run_cpython(self):

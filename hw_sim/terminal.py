@@ -32,13 +32,24 @@ class SimTerminal:
         self.board = board
         self.clock = clock or VirtualClock()
         self.field = Field()
-        self.chip = PN532(self.clock, self.field)
-        self.wiring = Wiring(self.clock)
-        if start is not None:
-            self.wiring.rtc_base_s = int((start - EPOCH).total_seconds())
         self.display = None
+        self.gate = None
         vfs = board.get("partitions", {}).get("vfs", {})
         self.flash = NorFlash(vfs.get("size", DEFAULT_VFS_SIZE))
+        self.boots = 0
+        self._power_up(int((start - EPOCH).total_seconds()) if start is not None else 0)
+
+    def power_cycle(self):
+        """Power came back after a cut: every chip resets; the flash keeps its
+        contents, the RTC (battery-backed) its time, the cards stay where they are."""
+        self.flash.power_on()
+        self._power_up(self.wiring.rtc_base_s)
+
+    def _power_up(self, rtc_base_s):
+        self.boots += 1
+        self.chip = PN532(self.clock, self.field)
+        self.wiring = Wiring(self.clock)
+        self.wiring.rtc_base_s = rtc_base_s
         self._wire()
 
     def _wire(self):
@@ -54,13 +65,13 @@ class SimTerminal:
             raise ValueError("board %s: unknown NFC bus %r" % (self.board.get("name"), bus))
         if nfc.get("irq") is not None:
             w.drive_pin(nfc["irq"], self.chip.irq_level)
-        self.gate = None
         gate = self.board.get("gate")
         if gate:
             self.gate = GateModel(w, gate["open"], gate["passage"], gate.get("emergency"))
         spec = self.board.get("display")
         if spec and spec.get("kind") == "pole":
-            self.display = PoleDisplayModel(spec.get("width", 20))
+            if self.display is None:
+                self.display = PoleDisplayModel(spec.get("width", 20))
             w.attach_uart(spec["uart"]["id"], self.display)
 
     def activate(self):
