@@ -41,7 +41,7 @@ def tariff(src=None, version=1):
 
 def secs(text):
     """``"2026-11-30T08:00"`` -> seconds since 2000 (firmware caltime)."""
-    from ykt.fare import caltime
+    from ykt import caltime
 
     d, t = text.split("T")
     y, mo, dd = (int(x) for x in d.split("-"))

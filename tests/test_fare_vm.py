@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="no MicroPython
 # Runs unchanged on both runtimes.
 CASES = r'''
 import binascii
-from ykt.fare import engine, caltime
+from ykt import caltime
+from ykt.fare import engine
 from ykt.fare.tariff import Tariff, BUS
 from ykt.fare.transit_record import TransitState, encode
 

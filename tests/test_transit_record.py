@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from ykt.fare import caltime
+from ykt import caltime
 from ykt.fare import transit_record as tr
 
 

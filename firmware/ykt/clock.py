@@ -55,3 +55,10 @@ def bcd7(t=None):
 def iso(t=None):
     """Wall time as ``YYYY-MM-DDThh:mm:ss``."""
     return "%04d-%02d-%02dT%02d:%02d:%02d" % (t or now())
+
+
+def seconds(t=None):
+    """Wall time as seconds since 2000-01-01 00:00 local (the journal's and tariff's epoch)."""
+    from ykt import caltime
+
+    return caltime.secs(*(t or now()))

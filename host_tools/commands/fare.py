@@ -107,7 +107,8 @@ def _quote(args):
 
     hw_sim.install()
     from ykt.errors import CardRefused
-    from ykt.fare import caltime, engine
+    from ykt import caltime
+    from ykt.fare import engine
     from ykt.fare.tariff import TariffError
     from ykt.money import yuan
 

@@ -25,7 +25,7 @@ no discount. Every step that changes the amount is listed in ``Quote.steps`` as
 """
 
 from ykt.errors import CardRefused
-from ykt.fare import caltime
+from ykt import caltime
 from ykt.fare.tariff import (
     BUS,
     CROSSING_SPLIT,
