@@ -1,0 +1,392 @@
+"""Authenticated, versioned update files (docs/stores.md, "Update files").
+
+An envelope is a 20-byte header (magic, format, kind, terminal id, content
+version, payload length), the payload and an AES-CMAC over both under this
+device's update key (``device_key``). ``Updates(fs, key, terminal_id)``
+checks envelopes (``check``), installs them atomically (``install``: payload
+to ``<target>.new``, re-read and re-MAC, rename over the target, record the
+version in ``/versions``, delete the inbox file) and works through an inbox
+(``scan_inbox``). Files are streamed in 512-byte chunks: payloads may be far
+larger than the heap.
+"""
+
+from micropython import const
+from collections import namedtuple
+import binascii
+import cryptolib
+import json
+import struct
+
+from ykt import crypto
+from ykt.errors import YktError
+from ykt.store import denylist
+
+MAGIC = b"YKUP"
+FORMAT = const(1)
+HEADER_SIZE = const(20)
+MAC_SIZE = const(16)
+HEADER_FMT = ">4sBB6sII"  # magic, format, kind, terminal id, version, payload length
+VERSIONS_PATH = "/versions"
+
+KIND_TARIFF = const(1)
+KIND_DENYLIST = const(2)
+KIND_DENYLIST_DELTA = const(3)
+KIND_CONFIG = const(4)
+KIND_STAFF = const(5)
+
+# code: (name, installed file)
+KINDS = {
+    1: ("tariff", "/tariff.bin"),
+    2: ("denylist", "/denylist.bin"),
+    3: ("denylist-delta", "/denylist.delta"),
+    4: ("config", "/config.json"),
+    5: ("staff", "/staff.bin"),
+}
+
+_CHUNK = const(512)
+_CBC = const(2)
+_ENOENT = const(2)
+_EIO = const(5)
+_S_IFDIR = const(0x4000)
+
+Outcome = namedtuple("Outcome", ("name", "kind", "version", "installed", "reason"))
+
+
+class UpdateRefused(YktError):
+    """An update file that must not be installed; ``reason`` says why."""
+
+    def __init__(self, reason, kind=None, version=0):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind  # kind name, when the header could be read
+        self.version = version
+
+
+def device_key(update_master, terminal_id):
+    """This device's update key: diversify(master, FF FF || terminal id (6))."""
+    if len(terminal_id) != 6:
+        raise ValueError("terminal id must be 6 bytes")
+    return crypto.diversify(update_master, b"\xff\xff" + bytes(terminal_id))
+
+
+def kind_code(kind):
+    """Kind code of a code or name; ValueError if unknown."""
+    if kind in KINDS:
+        return kind
+    for code in KINDS:
+        if KINDS[code][0] == kind:
+            return code
+    raise ValueError("unknown update kind %r" % (kind,))
+
+
+class _Cmac:
+    """AES-CMAC over a message of known length fed in pieces of any size."""
+
+    def __init__(self, key, total):
+        k1, k2 = crypto.subkeys(key)
+        r = total % 16
+        if total and not r:
+            self._full = total - 16
+            self._sub = k1
+        else:
+            self._full = total - r
+            self._sub = k2
+        self._total = total
+        self._aes = cryptolib.aes(key, _CBC, bytes(16))
+        self._blk = bytearray(16)  # a partial block of the CBC part, or the last block
+        self._n = 0
+        self._pos = 0
+        self._out = bytearray(_CHUNK)
+
+    def update(self, data):
+        mv = memoryview(data)
+        n = len(mv)
+        i = 0
+        if self._pos + n > self._total:
+            raise ValueError("more data than announced")
+        while i < n:
+            if self._pos < self._full:
+                if self._n == 0 and n - i >= 16:
+                    k = min(n - i, self._full - self._pos, _CHUNK) & ~15
+                    self._aes.encrypt(mv[i : i + k], memoryview(self._out)[:k])
+                else:
+                    k = min(16 - self._n, n - i)
+                    self._blk[self._n : self._n + k] = mv[i : i + k]
+                    self._n += k
+                    if self._n == 16:
+                        self._aes.encrypt(self._blk, self._out)
+                        self._n = 0
+            else:
+                k = n - i
+                off = self._pos - self._full
+                self._blk[off : off + k] = mv[i : i + k]
+            i += k
+            self._pos += k
+
+    def digest(self):
+        blk = self._blk
+        r = self._total - self._full
+        if r < 16:
+            blk[r] = 0x80
+            for j in range(r + 1, 16):
+                blk[j] = 0
+        sub = self._sub
+        for j in range(16):
+            blk[j] ^= sub[j]
+        return self._aes.encrypt(blk)
+
+
+def _same(a, b):
+    if len(a) != len(b):
+        return False
+    d = 0
+    for i in range(len(a)):
+        d |= a[i] ^ b[i]
+    return d == 0
+
+
+def _missing(e):
+    return e.args and e.args[0] == _ENOENT
+
+
+class Updates:
+    """Check and install update files for the terminal ``terminal_id`` (6 bytes)."""
+
+    def __init__(self, fs, device_update_key, terminal_id, versions_path=VERSIONS_PATH):
+        if len(terminal_id) != 6:
+            raise ValueError("terminal id must be 6 bytes")
+        self.fs = fs
+        self.key = bytes(device_update_key)
+        self.terminal_id = bytes(terminal_id)
+        self.versions_path = versions_path
+        self._versions = None
+        self._buf = bytearray(_CHUNK)
+
+    # -- installed versions ------------------------------------------------
+
+    def _load_versions(self):
+        if self._versions is None:
+            try:
+                with self.fs.open(self.versions_path, "rb") as f:
+                    text = f.read()
+            except OSError as e:
+                if not _missing(e):
+                    raise
+                text = b"{}"
+            try:
+                self._versions = json.loads(text)
+            except ValueError:
+                raise YktError("versions file corrupt")
+        return self._versions
+
+    def _installed(self, kind):
+        """(version, MAC hex) of the installed file of kind; (0, "") if none."""
+        rec = self._load_versions().get(KINDS[kind_code(kind)][0])
+        return (rec[0], rec[1]) if rec else (0, "")
+
+    def installed_version(self, kind):
+        """Version of the installed file of ``kind`` (code or name); 0 if none."""
+        return self._installed(kind)[0]
+
+    def _set_version(self, kind, version, mac):
+        table = dict(self._load_versions())
+        table[KINDS[kind][0]] = [version, binascii.hexlify(mac).decode()]
+        tmp = self.versions_path + ".new"
+        with self.fs.open(tmp, "wb") as f:
+            f.write(json.dumps(table).encode())
+            f.flush()
+        self.fs.rename(tmp, self.versions_path)
+        self._versions = table
+
+    # -- checking ----------------------------------------------------------
+
+    def _header(self, head, size):
+        """Parse and check the header; returns (kind, version, payload length)."""
+        n = min(size, HEADER_SIZE)
+        if bytes(head[: min(n, 4)]) != MAGIC[: min(n, 4)]:
+            raise UpdateRefused("bad magic")
+        if n < HEADER_SIZE:
+            raise UpdateRefused("truncated")
+        magic, fmt, kind, tid, version, plen = struct.unpack(HEADER_FMT, head)
+        if fmt != FORMAT:
+            raise UpdateRefused("unsupported format %d" % fmt)
+        name = KINDS[kind][0] if kind in KINDS else None
+        total = HEADER_SIZE + plen + MAC_SIZE
+        if size < total:
+            raise UpdateRefused("truncated", name, version)
+        if size > total:
+            raise UpdateRefused("corrupt (trailing bytes)", name, version)
+        if tid != self.terminal_id:
+            raise UpdateRefused("not for this device", name, version)
+        return kind, version, plen
+
+    def _accept(self, kind, version, phead, mac=None):
+        """After the MAC: kind, version and payload checks. True when ``mac`` is
+        that of the installed file (the same envelope again: already installed)."""
+        if kind not in KINDS:
+            raise UpdateRefused("unknown kind", None, version)
+        name = KINDS[kind][0]
+        have, have_mac = self._installed(kind)
+        if version <= have:
+            if version == have and mac and binascii.hexlify(mac).decode() == have_mac:
+                return True
+            reason = "older than installed (v%d <= v%d)" % (version, have)
+            raise UpdateRefused(reason, name, version)
+        if kind == KIND_DENYLIST or kind == KIND_DENYLIST_DELTA:
+            delta = kind == KIND_DENYLIST_DELTA
+            fmt = denylist.DELTA_FMT if delta else denylist.HEADER_FMT
+            size = struct.calcsize(fmt)
+            if len(phead) < size:
+                raise UpdateRefused("bad payload (not a %s file)" % name, name, version)
+            h = struct.unpack(fmt, phead[:size])
+            magic = denylist.DELTA_MAGIC if delta else denylist.MAGIC
+            pver = h[5] if delta else h[4]
+            if h[0] != magic or h[1] != denylist.FORMAT or pver != version:
+                raise UpdateRefused(
+                    "bad payload (not a %s file of v%d)" % (name, version), name, version
+                )
+            if delta:
+                base = self.installed_version(KIND_DENYLIST)
+                if h[4] != base:
+                    raise UpdateRefused(
+                        "delta for denylist v%d, installed is v%d" % (h[4], base), name, version
+                    )
+        return False
+
+    def _mac_file(self, head, f, off, length):
+        """CMAC of head || length bytes of f from off."""
+        mac = _Cmac(self.key, len(head) + length)
+        mac.update(head)
+        f.seek(off)
+        buf = self._buf
+        left = length
+        while left:
+            n = f.readinto(buf) if left >= _CHUNK else f.readinto(memoryview(buf)[:left])
+            if not n:
+                raise UpdateRefused("truncated")
+            mac.update(memoryview(buf)[:n])
+            left -= n
+        return mac.digest()
+
+    def _verify_file(self, path, again=False):
+        """(kind, version, payload length, header, MAC, already installed) of a good
+        envelope file; with ``again`` the installed envelope itself is good too."""
+        size = self.fs.stat(path)[6]
+        with self.fs.open(path, "rb") as f:
+            head = f.read(HEADER_SIZE)
+            kind, version, plen = self._header(head, size)
+            name = KINDS[kind][0] if kind in KINDS else None
+            f.seek(HEADER_SIZE + plen)
+            want = f.read(MAC_SIZE)
+            if not _same(self._mac_file(head, f, HEADER_SIZE, plen), want):
+                raise UpdateRefused("corrupt (MAC mismatch)", name, version)
+            f.seek(HEADER_SIZE)
+            phead = f.read(32)
+        already = self._accept(kind, version, phead, want if again else None)
+        return kind, version, plen, head, want, already
+
+    def check(self, src):
+        """Verify an envelope (bytes, or a path on the fs) -> (kind, version, payload).
+
+        ``payload`` is the payload bytes for bytes input, and ``(offset, length)``
+        inside the file for a path (payloads can exceed RAM). Raises UpdateRefused.
+        """
+        if isinstance(src, str):
+            kind, version, plen, _, _, _ = self._verify_file(src)
+            return kind, version, (HEADER_SIZE, plen)
+        data = memoryview(src)
+        kind, version, plen = self._header(data[:HEADER_SIZE], len(data))
+        name = KINDS[kind][0] if kind in KINDS else None
+        end = HEADER_SIZE + plen
+        if not _same(crypto.cmac(self.key, data[:end]), data[end:]):
+            raise UpdateRefused("corrupt (MAC mismatch)", name, version)
+        self._accept(kind, version, data[HEADER_SIZE : HEADER_SIZE + 32])
+        return kind, version, bytes(data[HEADER_SIZE:end])
+
+    # -- installing --------------------------------------------------------
+
+    def install(self, path):
+        """Verify and install the envelope at ``path`` -> (kind, version, already).
+
+        ``already`` is True when this very envelope was installed before (an install
+        cut before the inbox file was removed, or a resend): only the file goes.
+        Raises UpdateRefused (the installed file stays in force) or OSError.
+        """
+        kind, version, plen, head, want, already = self._verify_file(path, True)
+        if already:
+            self.fs.remove(path)
+            return kind, version, True
+        target = KINDS[kind][1]
+        tmp = target + ".new"
+        try:
+            self._copy(path, HEADER_SIZE, plen, tmp)
+            with self.fs.open(tmp, "rb") as f:
+                ok = _same(self._mac_file(head, f, 0, plen), want)
+            if not ok or self.fs.stat(tmp)[6] != plen:
+                raise OSError(_EIO)
+            self.fs.rename(tmp, target)
+        except OSError:
+            self._remove(tmp)
+            raise
+        self._set_version(kind, version, want)
+        self.fs.remove(path)
+        return kind, version, False
+
+    def _copy(self, src, off, length, dst):
+        buf = self._buf
+        with self.fs.open(src, "rb") as fi:
+            fi.seek(off)
+            with self.fs.open(dst, "wb") as fo:
+                left = length
+                while left:
+                    n = fi.readinto(buf) if left >= _CHUNK else fi.readinto(
+                        memoryview(buf)[:left]
+                    )
+                    if not n:
+                        raise OSError(_EIO)
+                    fo.write(memoryview(buf)[:n])
+                    left -= n
+                fo.flush()
+
+    def _remove(self, path):
+        try:
+            self.fs.remove(path)
+        except OSError as e:
+            if not _missing(e):
+                raise
+
+    def cleanup(self):
+        """Remove what an interrupted install left behind (``.new`` files)."""
+        for code in KINDS:
+            self._remove(KINDS[code][1] + ".new")
+        self._remove(self.versions_path + ".new")
+
+    def scan_inbox(self, inbox="/inbox"):
+        """Install every file in ``inbox`` in name order -> [Outcome].
+
+        Refused files are deleted (their outcome says why); a file whose install
+        failed on an I/O error stays for the next scan.
+        """
+        self.cleanup()
+        try:
+            names = sorted(self.fs.listdir(inbox))
+        except OSError as e:
+            if _missing(e):
+                return []
+            raise
+        out = []
+        for name in names:
+            path = inbox.rstrip("/") + "/" + name
+            if self.fs.stat(path)[0] & _S_IFDIR:
+                continue
+            try:
+                kind, version, already = self.install(path)
+                note = "already installed" if already else ""
+                out.append(Outcome(name, KINDS[kind][0], version, True, note))
+            except UpdateRefused as e:
+                self._remove(path)
+                out.append(Outcome(name, e.kind, e.version, False, e.reason))
+            except OSError as e:
+                code = e.args[0] if e.args else 0
+                out.append(Outcome(name, None, 0, False, "I/O error %s" % code))
+        return out

@@ -1,0 +1,50 @@
+"""`ykt update sign|show`: authenticated update files for a terminal (docs/stores.md)."""
+
+import json
+
+
+def _sign(args):
+    from host_tools import updates
+
+    key = updates.read_key_file(args.master_key_file)
+    tid = updates.terminal_id(args.device)
+    with open(args.payload, "rb") as f:
+        payload = f.read()
+    data = updates.sign(args.kind, args.version, tid, payload, key)
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print("signed %s v%d for terminal %s: %d bytes -> %s"
+          % (updates.kind_name(updates.kind_code(args.kind)), args.version, tid.hex(),
+             len(data), args.out))
+    return 0
+
+
+def _show(args):
+    from host_tools import updates
+
+    with open(args.file, "rb") as f:
+        data = f.read()
+    info = updates.parse(data)
+    if args.master_key_file:
+        info["mac_ok"] = updates.verify(data, updates.read_key_file(args.master_key_file))
+    print(json.dumps(info))
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("update", help="sign and inspect update files (tariff, denylist, ...)")
+    cmds = p.add_subparsers(dest="update_cmd", required=True)
+    s = cmds.add_parser("sign", help="wrap a payload in an envelope MACed for one terminal")
+    s.add_argument("--kind", required=True,
+                   help="tariff, denylist, denylist-delta, config or staff")
+    s.add_argument("--version", type=int, required=True, help="content version (1..2^32-1)")
+    s.add_argument("--device", required=True, help="terminal id, 12 hex digits")
+    s.add_argument("--master-key-file", required=True,
+                   help="file with the update master key (32 hex digits)")
+    s.add_argument("payload", help="the file to install (e.g. from `ykt denylist build`)")
+    s.add_argument("-o", "--out", required=True)
+    s.set_defaults(fn=_sign)
+    v = cmds.add_parser("show", help="print an update file's header (and check its MAC)")
+    v.add_argument("file")
+    v.add_argument("--master-key-file", help="also check the MAC with this master key")
+    v.set_defaults(fn=_show)
