@@ -139,9 +139,6 @@ class Repl:
         return ("exec", source.decode("utf-8", "replace"), kind)
 
     # -- friendly REPL -----------------------------------------------------------------
-    def _prompt(self):
-        return b"... " if self._block else b">>> "
-
     def _feed_friendly(self, c):
         line = self._line
         empty = not line and not self._block
@@ -172,27 +169,32 @@ class Repl:
     def _enter(self):
         text = bytes(self._line).decode("utf-8", "replace")
         self._line.clear()
-        if self._block:
-            if text.strip():
-                self._block.append(text)
-                self.out += b"... "
-                return None
-            text, self._block = "\n".join(self._block) + "\n", []
-            return self._exec(text.encode(), "single", "friendly")
-        if not text.strip():
+        if not self._block and not text.strip():
             self.out += b">>> "
             return None
-        if _continues(text):
-            self._block = [text]
+        self._block.append(text)
+        source = "\n".join(self._block)
+        if _continues(source, blank=not text.strip()):
             self.out += b"... "
             return None
-        return self._exec(text.encode(), "single", "friendly")
+        self._block = []
+        return self._exec((source + "\n").encode(), "single", "friendly")
 
 
-def _continues(text):
-    """Whether MicroPython's REPL would ask for more input after this first line."""
-    stripped = text.rstrip()
-    if stripped.endswith(":") or stripped.endswith("\\"):
+_COMPOUND = ("if", "while", "for", "def", "class", "try", "with", "async", "@")
+
+
+def _continues(source, blank):
+    """Whether MicroPython's REPL asks for more input (py/repl.c, simplified).
+
+    Open brackets, an open triple quote or a trailing backslash continue; so
+    does a compound statement, until an empty line.
+    """
+    depth = sum(source.count(ch) for ch in "([{") - sum(source.count(ch) for ch in ")]}")
+    if depth > 0 or source.count('"""') % 2 or source.count("'''") % 2:
         return True
-    depth = sum(stripped.count(ch) for ch in "([{") - sum(stripped.count(ch) for ch in ")]}")
-    return depth > 0 or stripped.count('"""') % 2 == 1 or stripped.count("'''") % 2 == 1
+    if source.rstrip().endswith("\\"):
+        return True
+    first = source.split("\n", 1)[0].strip()
+    compound = first.endswith(":") or first.split(" ", 1)[0].split("(", 1)[0] in _COMPOUND
+    return compound and not blank

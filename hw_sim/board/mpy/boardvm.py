@@ -1,0 +1,196 @@
+# Runs on the MicroPython unix port: one boot of the virtual ESP32 (hw_sim/board/vm.py).
+#
+# Two pipes (fd numbers in argv: board -> VM, VM -> board) carry messages: u32 LE length + JSON.
+# stdout/stderr are the board's UART (the board adds the \r of \r\n).
+# VM -> board: [seq, op, args...] requests (seq > 0, answered ["r", seq, value]) and
+# [0, event, ...] notices ("run" before executing Python code, "booted", "done").
+# board -> VM: replies, and ["exec", id, source, kind] when the VM is idle.
+# The VM asks "hello" for its configuration, imports the modules the board preloads
+# (machine, ...) from the board's host directories, then swaps the host filesystem
+# for the board's LittleFS partition at "/" (as ports/esp32 _boot.py does,
+# formatting an empty partition on first boot), runs boot.py, and main.py on a
+# friendly boot. rpc() (also the module `_rpc`, the API of hw_sim/vm/_rpc.py)
+# sends any other request: the board answers it or hands it to its hooks.
+# Ctrl-C arrives as SIGINT (KeyboardInterrupt). A reply that an interrupt
+# abandoned is recognised by its seq and dropped, so the link never desyncs.
+import sys
+import os
+import io
+import json
+import struct
+import vfs
+
+_cin = open("/dev/fd/" + sys.argv[1], "rb")
+_cout = open("/dev/fd/" + sys.argv[2], "wb")
+_SELF = 'File "%s"' % sys.argv[0]
+_g = {"__name__": "__main__"}
+
+
+def _send(msg):
+    body = json.dumps(msg).encode()
+    _cout.write(struct.pack("<I", len(body)) + body)
+
+
+def _recv():
+    head = _cin.read(4)
+    return json.loads(_cin.read(struct.unpack("<I", head)[0]).decode())
+
+
+_seq = [0]
+
+
+def _call(req):
+    _seq[0] += 1
+    n = _seq[0]
+    _send([n] + req)
+    while True:
+        m = _recv()
+        if m[0] == "r" and m[1] == n:
+            return m[2]
+
+
+def rpc(*req):
+    v = _call(list(req))
+    if isinstance(v, dict):
+        if "end" in v:
+            raise SystemExit(0)
+        if "oserror" in v:
+            raise OSError(v["oserror"])
+        if "error" in v:
+            raise ValueError(v["error"])
+        if "b" in v:
+            return bytes.fromhex(v["b"])
+    return v
+
+
+def _b(data):
+    return {"b": bytes(data).hex()}
+
+
+class _RpcModule:
+    rpc = staticmethod(rpc)
+    b = staticmethod(_b)
+
+
+sys.modules["_rpc"] = _RpcModule
+
+
+class _Partition:
+    # The "vfs" data partition as esp32.Partition offers it to VfsLfs2.
+    # The board does the work (writeblocks without offset erases first), so
+    # these hold no Python-level branch where a Ctrl-C could land.
+    def readblocks(self, n, buf, off=0):
+        buf[:] = bytes.fromhex(_call(["flash_read", n, off, len(buf)]))
+
+    def writeblocks(self, n, buf, off=None):
+        _call(["flash_write", n, off, bytes(buf).hex()])
+
+    def ioctl(self, op, arg):
+        return _call(["flash_ioctl", op, arg])
+
+
+def _traceback(e):
+    s = io.StringIO()
+    sys.print_exception(e, s)
+    lines = s.getvalue().split("\n")
+    return "\n".join(x for x in lines if _SELF not in x)
+
+
+def _execute(src, name, kind):
+    _send([0, "run", name])
+    try:
+        exec(compile(src, name, kind), _g)
+    except SystemExit:
+        return ["", True]
+    except BaseException as e:
+        return [_traceback(e), False]
+    return ["", False]
+
+
+def _run_file(name):
+    # pyexec_file_if_exists(): (ran without an exception, asked for a soft reset)
+    try:
+        with open(name) as f:
+            src = f.read()
+    except OSError:
+        return True, False
+    text, leave = _execute(src, name, "exec")
+    sys.stdout.write(text)
+    return not text, leave
+
+
+def _mount():
+    part = _Partition()
+    try:
+        vfs.mount(vfs.VfsLfs2(part), "/")
+        return
+    except OSError:
+        pass
+    buf = bytearray(4096)
+    part.readblocks(0, buf)
+    if buf != b"\xff" * 4096:
+        _send([0, "run", "_boot.py"])
+        while True:  # as ports/esp32 inisetup.fs_corrupted(): Ctrl-C leaves it
+            print("The filesystem appears to be corrupted. If you had important data there,"
+                  " you\nmay want to make a flash snapshot to try to recover it. Otherwise,"
+                  " perform\nfactory reprogramming of MicroPython firmware (completely erase"
+                  " flash, followed\nby firmware programming).\n")
+            import time
+            time.sleep(3)
+    print("Performing initial setup")
+    vfs.VfsLfs2.mkfs(part)
+    vfs.mount(vfs.VfsLfs2(part), "/")
+    with open("/boot.py", "w") as f:
+        f.write("# This file is executed on every boot (including wake-boot from deepsleep)\n"
+                "#import esp\n#esp.osdebug(None)\n#import webrepl\n#webrepl.start()\n")
+
+
+def _boot(cfg):
+    del sys.path[:]
+    sys.path.extend(cfg["path"])
+    for name in cfg["preload"]:
+        try:
+            __import__(name)
+        except Exception as e:
+            sys.stdout.write(_traceback(e))
+    del sys.path[:]
+    sys.path.extend(["", ".frozen", "/lib"])
+    vfs.umount("/")
+    try:
+        _mount()
+    except KeyboardInterrupt as e:
+        sys.stdout.write(_traceback(e))
+    os.chdir("/")
+    ok, leave = _run_file("boot.py")
+    if ok and not leave and cfg["main"]:  # ports/esp32 main.c skips main.py after a failed boot.py
+        ok, leave = _run_file("main.py")
+    return leave
+
+
+def _serve():
+    cur = None
+    res = None
+    while True:
+        try:
+            if cur is not None:
+                _send([0, "done", cur, res[0], res[1]])
+                cur = None
+            res = None
+            m = _recv()
+            if m[0] != "exec":
+                continue  # a reply an interrupt abandoned
+            cur = m[1]
+            res = _execute(m[2], "<stdin>", m[3])
+        except KeyboardInterrupt as e:  # a Ctrl-C that came in around the executed code
+            if cur is not None and res is None:
+                res = [_traceback(e), False]
+
+
+_cfg = rpc("hello", {"version": list(sys.implementation.version[:3])})
+try:
+    _left = _boot(_cfg)
+except KeyboardInterrupt as e:
+    sys.stdout.write(_traceback(e))
+    _left = False
+_send([0, "booted", bool(_left)])
+_serve()

@@ -1,0 +1,142 @@
+"""One boot of the virtual board's application: a real MicroPython unix-port process.
+
+:class:`BoardVM` starts ``micropython hw_sim/board/mpy/boardvm.py`` (see that
+file for the VM side) with:
+
+* stdout and stderr: the board's UART output, read without blocking
+  (:meth:`read_output`);
+* a command pipe (board -> VM) and a control pipe (VM -> board) passed as
+  extra file descriptors; messages are a u32 little-endian length + JSON,
+  each written with one ``write`` so a Ctrl-C never splits one;
+* SIGINT for Ctrl-C (:meth:`interrupt`): the unix port turns it into
+  KeyboardInterrupt while its script runs.
+
+The process has no filesystem of its own once booted: its ``/`` is the board's
+LittleFS partition, read and written through control-pipe requests that the
+board serves from its flash. A soft reset, a hard reset or entering the ROM
+bootloader ends the process (:meth:`stop`); the next boot is a new one, so the
+heap, ``sys.modules`` and the REPL globals start fresh as on the chip.
+"""
+
+import json
+import os
+import signal
+import struct
+import subprocess
+
+from hw_sim.vm_bridge import micropython_binary
+
+MPY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpy")
+SCRIPT = os.path.join(MPY_DIR, "boardvm.py")
+DEFAULT_HEAP = "128K"  # ESP32 without PSRAM: ~110 KB GC heap, plus room for boardvm.py
+
+
+class BoardVM:
+    def __init__(self, heap=DEFAULT_HEAP, executable=None):
+        self.heap = heap
+        self.executable = executable or micropython_binary()
+        self.proc = None
+        self._cmd_w = self._ctl_r = None
+        self._ctl_buf = bytearray()
+        self.exit_code = None
+
+    # -- life ------------------------------------------------------------------------
+    def start(self):
+        cmd_r, self._cmd_w = os.pipe()
+        self._ctl_r, ctl_w = os.pipe()
+        try:  # the VM opens /dev/fd/<cmd_r> and /dev/fd/<ctl_w>
+            self.proc = subprocess.Popen(
+                [self.executable, "-X", "heapsize=" + self.heap, SCRIPT, str(cmd_r), str(ctl_w)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                pass_fds=(cmd_r, ctl_w), cwd=MPY_DIR)
+        finally:
+            os.close(cmd_r)
+            os.close(ctl_w)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        os.set_blocking(self._ctl_r, False)
+        self._ctl_buf.clear()
+        self.exit_code = None
+
+    def stop(self):
+        """End the process (any state); returns the output it left unread."""
+        if self.proc is None:
+            return b""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.exit_code = self.proc.wait(timeout=10)
+        rest = self.read_output()
+        self.proc.stdout.close()
+        for fd in (self._cmd_w, self._ctl_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.proc = None
+        return rest
+
+    @property
+    def running(self):
+        return self.proc is not None
+
+    def fds(self):
+        """File descriptors to wait on: UART output, control messages."""
+        if self.proc is None:
+            return []
+        return [self.proc.stdout.fileno(), self._ctl_r]
+
+    # -- traffic -----------------------------------------------------------------------
+    def read_output(self):
+        if self.proc is None:
+            return b""
+        out = bytearray()
+        while True:
+            try:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+
+    def read_messages(self):
+        """Complete control messages received so far; None once the VM has gone."""
+        closed = False
+        while True:
+            try:
+                chunk = os.read(self._ctl_r, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                closed = True
+                break
+            self._ctl_buf += chunk
+        msgs = []
+        buf = self._ctl_buf
+        while len(buf) >= 4:
+            (n,) = struct.unpack_from("<I", buf)
+            if len(buf) < 4 + n:
+                break
+            msgs.append(json.loads(bytes(buf[4:4 + n]).decode()))
+            del buf[:4 + n]
+        if closed and not msgs:
+            return None
+        return msgs
+
+    def send(self, msg):
+        """One message to the VM (a reply or an ``exec``); False if the VM has gone."""
+        body = json.dumps(msg).encode()
+        data = struct.pack("<I", len(body)) + body
+        try:
+            while data:
+                data = data[os.write(self._cmd_w, data):]
+        except (BrokenPipeError, OSError):
+            return False
+        return True
+
+    def reply(self, seq, value):
+        return self.send(["r", seq, value])
+
+    def interrupt(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
