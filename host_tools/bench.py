@@ -40,9 +40,9 @@ def _run(data, runtime="cpython", heap=None):
     r = Run(Scenario(data, "bench"), work)
     t0 = time.perf_counter()
     if runtime == "micropython":
-        from host_tools.build import vm_dir
+        from host_tools.build import vm_path
 
-        r.run_micropython(vm_dir(), heap=heap)
+        r.run_micropython(vm_path(), heap=heap)
     else:
         r.run_cpython()
     return r, time.perf_counter() - t0
@@ -76,7 +76,7 @@ def bench_vm_bridge(taps=30):
     return wall / taps, r.vm_stats
 
 
-def min_heap_kb(lo=48, hi=96):
+def min_heap_kb(lo=64, hi=192):
     """Smallest heap (KB, 4 KB steps) the tap loop with a torn purchase runs in."""
     data = _scenario(3, tear=True)
     while hi - lo > 4:

@@ -21,23 +21,23 @@ def mpy_cross():
     return exe
 
 
-def sources():
+def sources(top=FIRMWARE):
     """Firmware .py files, relative to firmware/, in a stable order."""
     out = []
-    for base, dirs, files in os.walk(FIRMWARE):
+    for base, dirs, files in os.walk(top):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for f in sorted(files):
             if f.endswith(".py"):
-                out.append(os.path.relpath(os.path.join(base, f), FIRMWARE))
+                out.append(os.path.relpath(os.path.join(base, f), top))
     return out
 
 
-def build_mpy(out_dir, march=None):
-    """Compile every firmware module into ``out_dir``; skip files already up to date."""
+def build_mpy(out_dir, march=None, top=FIRMWARE):
+    """Compile every module under ``top`` into ``out_dir``; skip files already up to date."""
     exe = mpy_cross()
     built = []
-    for rel in sources():
-        src = os.path.join(FIRMWARE, rel)
+    for rel in sources(top):
+        src = os.path.join(top, rel)
         dst = os.path.join(out_dir, rel[:-3] + ".mpy")
         if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
             built.append(dst)
@@ -50,7 +50,8 @@ def build_mpy(out_dir, march=None):
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             msg = (r.stderr or r.stdout).strip().splitlines()
-            raise BuildError("mpy-cross failed on firmware/%s: %s" % (rel, msg[-1] if msg else "?"))
+            raise BuildError("mpy-cross failed on %s: %s" % (os.path.relpath(src, ROOT),
+                                                             msg[-1] if msg else "?"))
         built.append(dst)
     # drop .mpy files whose source is gone
     wanted = set(built)
@@ -62,8 +63,20 @@ def build_mpy(out_dir, march=None):
     return built
 
 
+VM_SHIMS = os.path.join(ROOT, "hw_sim", "vm")
+
+
 def vm_dir():
-    """The .mpy tree the simulator's MicroPython runtime loads (built on demand)."""
+    """The firmware as .mpy files for the MicroPython VM (built on demand)."""
     out = os.path.join(ROOT, "build", "vm")
     build_mpy(out)
     return out
+
+
+def vm_path():
+    """MICROPYPATH for the simulator's VM runtime: the bridge's ``machine``/``time``
+    stand-ins (C code on a board, so compiled here too rather than costing the
+    heap a compile) in front of the firmware."""
+    shims = os.path.join(ROOT, "build", "vm-shims")
+    build_mpy(shims, top=VM_SHIMS)
+    return shims + ":" + vm_dir()

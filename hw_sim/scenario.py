@@ -21,6 +21,7 @@ counter (read from the card model). Card numbers are masked.
 
 import contextlib
 import datetime
+import hashlib
 import io
 import json
 import os
@@ -79,6 +80,16 @@ def load_board(name):
         raise ScenarioError(str(e))
 
 
+_CACHE = {}
+
+
+def _cached(key, fn):
+    """Compiled tariffs are the same for every run of a process: build each once."""
+    if key not in _CACHE:
+        _CACHE[key] = fn()
+    return _CACHE[key]
+
+
 def _whole(v, low):
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
 
@@ -96,6 +107,9 @@ class Scenario:
         self._terminals(data.get("terminals"))
         self._cards(data.get("cards"))
         self._events(data.get("events"))
+        self.denied = data.get("denylist", [])
+        if not isinstance(self.denied, list) or any(n not in self.cards for n in self.denied):
+            raise ScenarioError("%s: 'denylist' must list card names" % source)
 
     def _terminals(self, terms):
         where = self.source + ": terminals"
@@ -188,17 +202,48 @@ class Scenario:
                                 % (path, e.lineno, e.colno, e.msg))
         return cls(data, path)
 
-    def terminal_config(self, workdir, terminal=None):
+    def terminal_config(self, terminal=None):
+        """The configuration provisioning gives this terminal (ids and its own keys)."""
+        from host_tools.updates import device_key
+
         terminal = terminal or self.terminal
         keys = IssuerKeys.from_seed(self.seed.encode())
         cfg = dict(terminal.get("config", {}))
         cfg.setdefault("terminal_id", "2900000000%02d" % (self.terminals.index(terminal) + 1))
+        tid = bytes.fromhex(cfg["terminal_id"])
         cfg["name"] = terminal["id"]
         cfg["role"] = terminal["role"]
-        cfg["records"] = "/records.csv"
         cfg["data_dir"] = "/flash"  # where the VM mounts the terminal's LittleFS
-        cfg["keys"] = {"purchase": keys.purchase_master.hex(), "load": keys.load_master.hex()}
+        cfg["keys"] = {
+            "purchase": keys.purchase_master.hex(),
+            "load": keys.load_master.hex(),
+            "device": hashlib.sha256(b"ykt-device|" + self.seed.encode() + tid).digest()[:16].hex(),
+            "update": device_key(self.update_master(), tid).hex(),
+        }
+        cfg.pop("tariff", None)
         return cfg
+
+    def update_master(self):
+        return hashlib.sha256(b"ykt-update-master|" + self.seed.encode()).digest()[:16]
+
+    def deliveries(self, terminal):
+        """Signed update files the back office has left for this terminal: (name, bytes)."""
+        from host_tools import denylist, tariff, updates
+
+        cfg = terminal.get("config", {})
+        tid = bytes.fromhex(self.terminal_config(terminal)["terminal_id"])
+        out = []
+        if cfg.get("tariff"):
+            src = cfg["tariff"]
+            path = src if os.path.isabs(src) else os.path.join(ROOT, src)
+            payload = _cached(("tariff", path), lambda: tariff.build(path, 1))
+            out.append(("tariff.upd", updates.sign("tariff", 1, tid, payload, self.update_master())))
+        if self.denied:
+            entries = [(self.cards[n]["number"], 1) for n in self.denied]
+            payload = denylist.build_base(entries, 1)
+            out.append(("denylist.upd", updates.sign("denylist", 1, tid, payload,
+                                                     self.update_master())))
+        return out
 
 
 class Run:
@@ -209,8 +254,9 @@ class Run:
         self.workdir = workdir
         self.terms = {}  # terminal id -> SimTerminal (all on their own virtual clocks)
         for t in scenario.terminals:
-            self.terms[t["id"]] = SimTerminal(t["board_data"], start=scenario.start)
-            os.makedirs(self.term_dir(t["id"]), exist_ok=True)
+            sim = SimTerminal(t["board_data"], start=scenario.start)
+            self.terms[t["id"]] = sim
+            self._provision(sim, scenario.deliveries(t))
         self.sim = self.terms[scenario.terminal["id"]]
         self.apps = {}
         self.cards = {}
@@ -224,10 +270,14 @@ class Run:
         self.end_us = 0
         self._schedule()
 
-    def term_dir(self, term_id):
-        if len(self.scenario.terminals) == 1:
-            return self.workdir
-        return os.path.join(self.workdir, term_id)
+    @staticmethod
+    def _provision(sim, files):
+        """Format the terminal's flash and leave the update files in its inbox."""
+        fs = sim.filesystem()
+        fs.mkdir("/inbox")
+        for name, data in files:
+            with fs.open("/inbox/" + name, "wb") as f:
+                f.write(data)
 
     def _targets(self, e):
         if e.get("terminal"):
@@ -300,7 +350,7 @@ class Run:
     def _process(self, t, runtime, mpy_dir=None, heap=None):
         term_id = t["id"]
         sim = self.terms[term_id]
-        cfg = self.scenario.terminal_config(self.term_dir(term_id), t)
+        cfg = self.scenario.terminal_config(t)
         if runtime == "micropython":
             from hw_sim.vm_bridge import DEFAULT_HEAP, VmProcess
 

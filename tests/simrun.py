@@ -32,9 +32,9 @@ def run(data, workdir, runtime="cpython"):
     os.makedirs(str(workdir), exist_ok=True)
     r = Run(Scenario(data, "test"), str(workdir))
     if runtime == "micropython":
-        from host_tools.build import vm_dir
+        from host_tools.build import vm_path
 
-        r.run_micropython(vm_dir())
+        r.run_micropython(vm_path())
     else:
         r.run_cpython()
     return r
@@ -45,20 +45,27 @@ def events(r, kind=None):
     return [e for e in out if kind is None or e["event"] == kind]
 
 
-def records(r, terminal=None):
-    """The terminal's record file, read from its flash with littlefs-python."""
+def journal(r, terminal=None):
+    """Every journal record of a terminal, read from its flash with littlefs-python."""
+    from host_tools.journal import dump
     from hw_sim.lfs import LfsVfs
 
     sim = r.terms[terminal] if terminal else r.sim
+    fs = LfsVfs(sim.flash)
     try:
-        with LfsVfs(sim.flash).open("/records.csv", "rb") as f:
-            text = f.read().decode()
+        names = sorted(fs.listdir("/journal"))
     except OSError:
         return []
-    rows = []
-    for line in text.splitlines():
-        seq, time, term, card, atc, fen, bal, kind, tseq, tac = line.strip().split(",")
-        rows.append({"time": time, "terminal": term, "card": card, "atc": int(atc),
-                     "fen": int(fen), "balance": int(bal), "kind": kind, "tseq": int(tseq),
-                     "tac": tac})
-    return rows
+    files = {}
+    for name in names:
+        with fs.open("/journal/" + name, "rb") as f:
+            files[name] = f.read()
+    return list(dump(files))
+
+
+SALES = ("purchase-intent", "purchase", "unpaid", "abandoned", "entry", "exit")
+
+
+def records(r, terminal=None):
+    """The sale records of the journal (boot, update and denial records left out)."""
+    return [dict(x, fen=x["amount"]) for x in journal(r, terminal) if x["kind"] in SALES]

@@ -42,14 +42,15 @@ def test_card_pulled_after_apdu_is_charged_exactly_once_after_retap(tmp_path, n)
 
 def test_torn_debit_is_proven_on_return_not_charged_again(tmp_path):
     r = run(scenario(_retap("tear_at_apdu", 3)), tmp_path)
-    assert [x["kind"] for x in records(r)] == ["pending", "purchase"]
+    assert [x["kind"] for x in records(r)] == ["purchase-intent", "purchase"]
     [debit] = events(r, "debit")
     assert debit["recovered"] is True
 
 
 def test_debit_that_never_reached_the_card_is_recorded_unpaid_then_charged(tmp_path):
     r = run(scenario(_retap("remove_after_apdu", 2)), tmp_path)
-    assert [x["kind"] for x in records(r)] == ["pending", "unpaid", "purchase"]
+    assert [x["kind"] for x in records(r)] == [
+        "purchase-intent", "unpaid", "purchase-intent", "purchase"]
     [debit] = events(r, "debit")
     assert debit["recovered"] is False
 
@@ -58,7 +59,7 @@ def test_torn_card_without_retap_stays_pending(tmp_path):
     r = run(scenario([{"at": 1, "tap": "alice", "tear_at_apdu": 3}]), tmp_path)
     [pending] = events(r, "pending")
     assert pending["fen"] == 350
-    assert [x["kind"] for x in records(r)] == ["pending"]
+    assert [x["kind"] for x in records(r)] == ["purchase-intent"]
 
 
 def test_other_card_is_served_while_a_purchase_is_pending(tmp_path):

@@ -18,18 +18,25 @@ def test_tap_debits_the_fare_once_on_every_reader_bus(tmp_path, board):
     assert (debit["fen"], debit["balance"]) == (350, 650)
 
 
-def test_record_file_agrees_with_the_card(tmp_path):
+def test_journal_brackets_each_debit_with_intent_and_completion(tmp_path):
     r = run(scenario([{"at": 1, "tap": "alice"}, {"at": 5, "tap": "alice"}]), tmp_path)
     rows = records(r)
     assert [(x["kind"], x["fen"], x["balance"], x["atc"]) for x in rows] == [
-        ("purchase", 350, 650, 0), ("purchase", 350, 300, 1)]
+        ("purchase-intent", 350, 1000, 0), ("purchase", 350, 650, 0),
+        ("purchase-intent", 350, 650, 1), ("purchase", 350, 300, 1)]
+    assert [x["link"] for x in rows] == [0, rows[0]["seq"], 0, rows[2]["seq"]]
+
+
+def test_journal_agrees_with_the_card(tmp_path):
+    r = run(scenario([{"at": 1, "tap": "alice"}, {"at": 5, "tap": "alice"}]), tmp_path)
+    rows = [x for x in records(r) if x["kind"] == "purchase"]
     assert r.apps["alice"].balance == rows[-1]["balance"]
     assert r.apps["alice"].offline_atc == rows[-1]["atc"] + 1
 
 
 def test_recorded_tac_verifies_at_the_back_office(tmp_path):
     r = run(scenario([{"at": 1, "tap": "alice"}]), tmp_path)
-    [row] = records(r)
+    [row] = [x for x in records(r) if x["kind"] == "purchase"]
     when = row["time"].replace("-", "").replace("T", "").replace(":", "")
     assert verify_tac(IssuerKeys.from_seed(DEFAULT_SEED.encode()), NUMBERS["alice"],
                       bytes.fromhex(row["tac"]), balance_after=row["balance"], atc=row["atc"],
@@ -55,7 +62,7 @@ def test_forged_card_is_refused_with_reason_and_not_charged(tmp_path):
     [refusal] = events(r, "refused")
     assert "forged card" in refusal["reason"]
     assert r.apps["fake"].balance == 1000
-    assert records(r) == []
+    assert [x["kind"] for x in records(r)] == ["purchase-intent", "abandoned"]
 
 
 def test_insufficient_balance_is_refused_without_touching_the_card(tmp_path):
@@ -85,6 +92,6 @@ def test_expired_card_is_refused(tmp_path):
 def test_wrong_terminal_clock_still_charges_and_records_the_terminal_time(tmp_path):
     r = run(scenario([{"at": 1, "set_clock": "2026-12-01T09:00:00"},
                       {"at": 2, "tap": "alice"}]), tmp_path)
-    [row] = records(r)
+    [row] = [x for x in records(r) if x["kind"] == "purchase"]
     assert row["time"] == "2026-12-01T09:00:01"
     assert r.apps["alice"].balance == 650

@@ -52,6 +52,16 @@ def bcd7(t=None):
     return bytes((_bcd(y // 100), _bcd(y % 100), _bcd(mo), _bcd(d), _bcd(h), _bcd(mi), _bcd(s)))
 
 
+def _unbcd(b):
+    return (b >> 4) * 10 + (b & 15)
+
+
+def unbcd7(d):
+    """7 BCD bytes YYYYMMDDhhmmss -> ``(year, month, day, hour, minute, second)``."""
+    return (_unbcd(d[0]) * 100 + _unbcd(d[1]), _unbcd(d[2]), _unbcd(d[3]), _unbcd(d[4]),
+            _unbcd(d[5]), _unbcd(d[6]))
+
+
 def iso(t=None):
     """Wall time as ``YYYY-MM-DDThh:mm:ss``."""
     return "%04d-%02d-%02dT%02d:%02d:%02d" % (t or now())

@@ -1,26 +1,122 @@
-"""Boot: board file and configuration -> drivers, SAM, records -> the role's loop.
+"""Boot: board file and configuration -> drivers, SAM, stores -> the role's loop.
 
 On the board ``main.py`` calls ``start()``, which reads ``/board.json`` and
-``/config.json``; the simulator calls ``run(board, config)`` with the same
+``/config.json``; the simulator calls ``run(board, config, fs)`` with the same
 dictionaries.
 """
 
 import binascii
+import gc
 import json
+import sys
 
 from ykt import board as boards
-from ykt import report
+from ykt import clock, report
+from ykt.errors import CardRefused, YktError
 from ykt.payment import Payments
 from ykt.reader import Reader
 from ykt.sam import SoftSam
-from ykt.store.recordlog import RecordLog
+from ykt.store import journal as jr
 
 
-def _sam(config):
-    keys = {}
-    for name, value in config["keys"].items():
-        keys[name] = binascii.unhexlify(value)
-    return SoftSam(keys, binascii.unhexlify(config["terminal_id"]))
+def _unhex(config, name):
+    return binascii.unhexlify(config["keys"][name])
+
+
+class Context:
+    """What a role works with: the reader, the screen, the stores, the SAM."""
+
+    def __init__(self, board, config, fs):
+        self.board = board
+        self.config = config
+        self.fs = fs
+        self.terminal_id = binascii.unhexlify(config["terminal_id"])
+        keys = {"purchase": _unhex(config, "purchase")}
+        if "load" in config["keys"]:
+            keys["load"] = _unhex(config, "load")
+        self.sam = SoftSam(keys, self.terminal_id)
+        self.ui = boards.ui(board)
+        self.reader = Reader(boards.nfc_reader(board), poll_ms=int(config.get("poll_ms", 100)))
+        self.gate = boards.gate(board)
+        self.journal = jr.Journal(fs, _unhex(config, "device"), self.terminal_id,
+                               capacity_records=int(config.get("journal_records", 8192)))
+        self.journal.open()
+        self.payments = Payments(self.sam, self.journal)
+        self._denylist = None  # opened on first use, if one is installed
+        self._tariff = None
+
+    def log(self, kind, **fields):
+        """Journal a non-sale event (boot, denial, update); a full journal only loses it."""
+        try:
+            self.journal.append(kind, time=clock.seconds(), **fields)
+        except (YktError, ValueError) as e:
+            report.emit("error", ("reason", "journal: %s" % e))
+
+    def install_updates(self):
+        """Install whatever the back office left in /inbox (MAC and version checked).
+
+        The installer is loaded only when there is something to install and
+        dropped afterwards: RAM on the ESP32 is for the tap loop.
+        """
+        try:
+            if not self.fs.listdir("/inbox"):
+                return
+        except OSError:
+            return
+        from ykt.store.updates import Updates
+
+        outcomes = Updates(self.fs, _unhex(self.config, "update"),
+                           self.terminal_id).scan_inbox("/inbox")
+        del Updates
+        sys.modules.pop("ykt.store.updates", None)
+        gc.collect()
+        for o in outcomes:
+            if o.installed:
+                report.emit("update", ("kind", o.kind), ("version", o.version))
+                self.log("update-installed", tseq=o.version)
+                self._tariff = None
+                self._denylist = None
+            else:
+                report.emit("update-refused", ("file", o.name), ("reason", o.reason))
+                self.log("update-refused")
+
+    def denylist(self):
+        """The installed denylist, or False when none is installed."""
+        if self._denylist is None:
+            self._denylist = False
+            for path in ("/denylist.bin", "/denylist.delta"):
+                try:
+                    self.fs.stat(path)
+                except OSError:
+                    continue
+                from ykt.store.denylist import Denylist
+
+                self._denylist = Denylist(self.fs)
+                break
+        return self._denylist
+
+    def check_denylist(self, card_no):
+        denylist = self.denylist()
+        if not denylist:
+            return
+        try:
+            denied, reason = denylist.contains(card_no)
+        except YktError as e:
+            report.emit("error", ("reason", "denylist unreadable: %s" % e))
+            return
+        if denied:
+            self.log("denied", card=card_no)
+            from ykt.store.denylist import reason_text
+
+            raise CardRefused("card blocked: %s" % reason_text(reason))
+
+    def tariff(self):
+        """The installed tariff (opened on first use; raises if none is installed)."""
+        if self._tariff is None:
+            from ykt.fare.tariff import Tariff
+
+            self._tariff = Tariff.open(self.fs, "/tariff.bin")
+        return self._tariff
 
 
 def _role(name):
@@ -28,6 +124,14 @@ def _role(name):
         from ykt.roles.fixed_fare import FixedFareTerminal
 
         return FixedFareTerminal
+    if name in ("gate", "entry_gate", "exit_gate"):
+        from ykt.roles.gate import GateTerminal
+
+        return GateTerminal
+    if name == "validator":
+        from ykt.roles.validator import Validator
+
+        return Validator
     raise ValueError("unknown role %r" % name)
 
 
@@ -42,13 +146,14 @@ def run(board, config, fs=None):
 
         fs = Vfs(config.get("data_dir", "/"))
     role = _role(config["role"])
-    ui = boards.ui(board)
-    reader = Reader(boards.nfc_reader(board), poll_ms=int(config.get("poll_ms", 100)))
-    log = RecordLog(fs, config.get("records", "/records.csv"))
-    payments = Payments(_sam(config), log)
+    ctx = Context(board, config, fs)
+    pending = ctx.payments.restore()
     report.emit("boot", ("terminal", config.get("name", "")), ("role", config["role"]),
-                ("board", board.get("name", "")))
-    role(reader, payments, ui, config).run()
+                ("board", board.get("name", "")), ("journal", ctx.journal.last_seq),
+                ("pending", pending))
+    ctx.log("boot")
+    ctx.install_updates()
+    role(ctx, config).run()
 
 
 def start():

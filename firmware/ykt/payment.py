@@ -1,72 +1,91 @@
-"""Purchases that survive a card leaving mid-transaction (afc.md §3.1).
+"""Purchases that are charged exactly once, through torn cards and power cuts.
 
-If the answer to DEBIT FOR PURCHASE is lost, nobody knows whether the card
-committed the debit. The purchase is kept as *pending* (by card number) and
-written to the record file as such; other cards are served meanwhile. When
-that card comes back, GET TRANSACTION PROVE settles it: the card proves the
-debit (its MAC2 is checked and the purchase is recorded, nothing more is
-charged) or it has no such debit (it is recorded as unpaid and a fresh purchase
-runs). The card's offline counter only moves when a debit commits, so a
-purchase is charged exactly once or not at all.
+Every debit is bracketed in the journal (docs/stores.md): a ``purchase-intent``
+record is on flash *before* DEBIT FOR PURCHASE is sent, and a completion
+record (``purchase``, ``entry``, ``exit``) linked to it after the card's MAC2
+checks out. If the DEBIT answer is lost (the card left, or the power died),
+the intent stays unresolved -- in RAM as *pending* and on flash, so it
+survives a reboot (``restore()``). When that card comes back, GET
+TRANSACTION PROVE settles it (afc.md §3.1): the card proves the debit (the
+completion is recorded, nothing more is charged) or has no such debit
+(``unpaid``, then a fresh purchase). An intent whose DEBIT was never sent is
+closed as ``abandoned``. The card's offline counter only moves when a debit
+commits, so a purchase is charged exactly once or not at all.
 """
 
-from ykt import clock
-from ykt.card.purse import TX_PURCHASE
+from ykt import caltime, clock
+from ykt.card.purse import TX_PURCHASE, Pending
 from ykt.errors import CardGone
 
 
+def _serial8(card_no):
+    return bytes(int(card_no[i:i + 2], 16) for i in range(4, 20, 2))
+
+
 class Payments:
-    def __init__(self, sam, log, max_pending=16):
+    def __init__(self, sam, journal):
         self.sam = sam
-        self.log = log
-        self.terminal = sam.terminal_id().hex()
-        self.max_pending = max_pending
-        self.pending = {}  # card number -> purse.Pending
-        self._order = []  # card numbers, oldest pending first
+        self.journal = journal
+        self.pending = {}  # card number -> (intent seq, purse.Pending)
 
-    def _record(self, p, kind, balance, tac=b""):
-        t = p.datetime7
-        when = "%02x%02x-%02x-%02xT%02x:%02x:%02x" % tuple(t)
-        return self.log.append(when, self.terminal, p.card_no, p.atc, p.amount, balance, kind,
-                               p.term_seq, tac.hex() if tac else "")
+    def restore(self):
+        """After boot: every unresolved intent in the journal is pending again."""
+        top = self.sam.sequence
+        for r in self.journal.unresolved():
+            t = caltime.civil(r.time)
+            p = Pending(r.card, _serial8(r.card), r.balance, r.atc, bytes(r.random), r.amount,
+                        r.tx_type, bytes(r.terminal), clock.bcd7(t), r.tseq)
+            self.pending[r.card] = (r.seq, p)
+            top = max(top, r.tseq + 1)
+        self.sam.sequence = top
+        return len(self.pending)
 
-    def charge(self, card, amount, tx_type=TX_PURCHASE, record=None):
-        """Charge ``amount`` fen to the selected ``card``.
+    def _complete(self, kind, intent, p, balance, tac):
+        self.journal.append(kind, time=self._secs(p), card=p.card_no, atc=p.atc, amount=p.amount,
+                            balance=balance, tx_type=p.tx_type, tac=tac, random=p.random,
+                            link=intent, tseq=p.term_seq)
+
+    @staticmethod
+    def _secs(p):
+        return caltime.secs(*clock.unbcd7(p.datetime7))
+
+    def charge(self, card, amount, tx_type=TX_PURCHASE, record=None, kind="purchase"):
+        """Charge ``amount`` fen to the selected ``card`` (``record``: (no, 48 bytes));
+        ``kind`` is the journal code of the completion (purchase, entry, exit).
 
         Returns ``(result, recovered)``: ``recovered`` is True when ``result``
         is an earlier torn purchase now proven (nothing new was charged).
-        Raises CardGone (the purchase is pending if DEBIT was sent) and
-        CardRefused.
+        Raises CardGone (the purchase stays pending if DEBIT was sent),
+        CardRefused, or JournalFull (nothing was sent to the card).
         """
         card_no = card.info.card_no
-        p = self.pending.get(card_no)
-        if p is not None:
+        held = self.pending.get(card_no)
+        if held is not None:
+            intent, p = held
             result = card.recover(self.sam, p)
-            self._drop(card_no)
+            del self.pending[card_no]
             if result is not None:
-                self._record(p, "purchase", result.balance, result.tac)
+                self._complete(kind, intent, p, result.balance, result.tac)
                 return result, True
-            self._record(p, "unpaid", p.balance)
-        p = card.init_purchase(self.sam, amount, tx_type, clock.bcd7())
-        if record is not None:
-            card.update_record(record[0], record[1])
+            self._complete("unpaid", intent, p, p.balance, None)
+        t = clock.now()
+        p = card.init_purchase(self.sam, amount, tx_type, clock.bcd7(t))
+        intent = self.journal.append("purchase-intent", time=caltime.secs(*t), card=card_no,
+                                     atc=p.atc, amount=amount, balance=p.balance,
+                                     tx_type=tx_type, random=p.random, tseq=p.term_seq)
         try:
+            if record is not None:
+                card.update_record(record[0], record[1])
             result = card.debit(self.sam, p)
         except CardGone:
             if card.pending is not None:
-                self._keep(p)
+                self.pending[card_no] = (intent, p)
+            else:
+                self._complete("abandoned", intent, p, p.balance, None)
             raise
-        self._record(p, "purchase", result.balance, result.tac)
+        except Exception:
+            # the card answered (refused MAC1, low balance, bad MAC2): no debit to prove
+            self._complete("abandoned", intent, p, p.balance, None)
+            raise
+        self._complete(kind, intent, p, result.balance, result.tac)
         return result, False
-
-    def _drop(self, card_no):
-        del self.pending[card_no]
-        self._order.remove(card_no)
-
-    def _keep(self, p):
-        if len(self._order) >= self.max_pending:
-            # The oldest stays in the record file as pending for the back office.
-            self._drop(self._order[0])
-        self.pending[p.card_no] = p
-        self._order.append(p.card_no)
-        self._record(p, "pending", p.balance - p.amount)

@@ -1,4 +1,4 @@
-"""`ykt sim run SCENARIO.json [--runtime cpython|micropython] [--heap 96K]`."""
+"""`ykt sim run SCENARIO.json [--runtime cpython|micropython] [--heap 160K]`."""
 
 import tempfile
 
@@ -10,9 +10,9 @@ def _run(args):
     with tempfile.TemporaryDirectory(prefix="ykt-sim-") as work:
         run = Run(scenario, work)
         if args.runtime == "micropython":
-            from host_tools.build import vm_dir
+            from host_tools.build import vm_path
 
-            lines = run.run_micropython(vm_dir(), heap=args.heap)
+            lines = run.run_micropython(vm_path(), heap=args.heap)
         else:
             lines = run.run_cpython()
     for line in lines:
@@ -26,5 +26,10 @@ def register(sub):
     run = simsub.add_parser("run", help="run a scenario on virtual time, print JSON Lines")
     run.add_argument("scenario")
     run.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython")
-    run.add_argument("--heap", default="96K", help="MicroPython heap size (default 96K)")
+    run.add_argument("--heap", default="160K",
+                     help="firmware heap on the MicroPython VM (default 160K; see README)")
     run.set_defaults(fn=_run)
+
+    from hw_sim.board.server import add_board_parser
+
+    add_board_parser(simsub)

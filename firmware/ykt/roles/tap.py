@@ -1,0 +1,152 @@
+"""What every card-tapping terminal does around the sale itself.
+
+Poll the reader (two cards in the field are refused and neither is charged),
+select the purse, check validity dates and the denylist, hand the card to the
+role's ``serve()``, show and report the outcome, then wait for the card to
+leave. Between taps ``idle()`` runs (installing updates, watching inputs).
+Nothing a card, the reader or flash does ends the loop.
+"""
+
+from ykt import clock, report
+from ykt.card.purse import PurseCard
+from ykt.errors import ApduError, CardGone, CardRefused, ReaderError, YktError
+from ykt.iso7816 import Iso7816
+
+_RETRY_READER_MS = 2000
+
+
+class TapRole:
+    def __init__(self, ctx, config):
+        self.ctx = ctx
+        self.reader = ctx.reader
+        self.payments = ctx.payments
+        self.ui = ctx.ui
+        self.config = config
+        self.repeat_ms = int(config.get("repeat_ms", 3000))
+        self._last = None  # (card number, ticks) of the last completed tap
+        self.shown = None  # masked number of the card being served
+
+    # -- for the roles --------------------------------------------------------
+    def idle_screen(self):
+        return ("TAP CARD", "")
+
+    def ready_fields(self):
+        return ()
+
+    def idle(self):
+        """Called between polls while no card is in the field."""
+
+    def serve(self, card, info):
+        """Sell to the selected card; raise CardRefused to refuse it."""
+        raise NotImplementedError
+
+    def charge(self, card, info, fen, tx_type, record=None, kind="purchase"):
+        """Charge through ``Payments``; ``None`` if the card left during DEBIT (the
+        purchase is pending until it returns), else ``(result, recovered)``."""
+        try:
+            out = self.payments.charge(card, fen, tx_type, record, kind)
+        except CardGone:
+            if info.card_no in self.payments.pending:
+                report.emit("pending", ("card", self.shown), ("fen", fen),
+                            ("reason", "card left during debit; tap again"))
+                self.ui.fail("TAP CARD AGAIN", "")
+                return None
+            raise
+        self._last = (info.card_no, clock.ticks_ms())
+        return out
+
+    # -- the loop -------------------------------------------------------------
+    def run(self):
+        self._start_reader()
+        while True:
+            self.serve_one()
+
+    def _start_reader(self):
+        while True:
+            try:
+                self.reader.start()
+                report.emit("ready", ("reader", "PN532 %d.%d" % self.reader.version[1:3]),
+                            *self.ready_fields())
+                self._idle_screen()
+                return
+            except ReaderError as e:
+                report.emit("error", ("reason", "reader not answering: %s" % e))
+                self.ui.fail("READER FAULT", "SEE STAFF")
+                clock.sleep_ms(_RETRY_READER_MS)
+
+    def _idle_screen(self):
+        line1, line2 = self.idle_screen()
+        self.ui.idle(line1, line2)
+
+    def _wait_for_cards(self):
+        while True:
+            targets = self.reader.poll()
+            if targets:
+                return targets
+            self.idle()
+            clock.sleep_ms(self.reader.poll_ms)
+
+    def serve_one(self):
+        """Serve one tap (or one refusal); returns when the field is clear again."""
+        try:
+            targets = self._wait_for_cards()
+        except ReaderError as e:
+            report.emit("error", ("reason", "reader: %s" % e))
+            clock.sleep_ms(self.reader.poll_ms)
+            return
+        if len(targets) > 1:
+            report.emit("refused", ("reason", "two cards in the field"))
+            self.ui.fail("ONE CARD ONLY", "PLEASE")
+            self._settle(None)
+            return
+        uid = targets[0].uid
+        self.shown = None
+        try:
+            self._tap(self.reader.open(targets[0]))
+        except CardGone:
+            report.emit("error", ("card", self.shown), ("reason", "card removed too early"))
+            self.ui.fail("TAP AGAIN", "HOLD CARD STILL")
+        except CardRefused as e:
+            report.emit("refused", ("card", self.shown), ("reason", str(e)))
+            self.ui.fail("REFUSED", str(e)[:20])
+        except ApduError as e:
+            report.emit("refused", ("card", self.shown), ("reason", "card error %04X" % e.sw))
+            self.ui.fail("CARD ERROR", "%04X" % e.sw)
+        except ReaderError as e:
+            report.emit("error", ("reason", "reader: %s" % e))
+            self.ui.fail("READ ERROR", "TAP AGAIN")
+        except YktError as e:
+            report.emit("error", ("card", self.shown), ("reason", str(e)))
+            self.ui.fail("ERROR", str(e)[:20])
+        self._settle(uid)
+
+    def _settle(self, uid):
+        """Release the card and wait until it (or every card) has left."""
+        self.reader.release()
+        try:
+            if uid is None:
+                while self.reader.poll():
+                    clock.sleep_ms(self.reader.poll_ms)
+            else:
+                self.reader.wait_removed(uid)
+        except ReaderError:
+            pass
+        self._idle_screen()
+
+    def _tap(self, link):
+        card = PurseCard(Iso7816(link))
+        info = card.select()
+        self.shown = report.mask(info.card_no)
+        report.emit("read", ("card", self.shown), ("category", info.category))
+        y, m, d = clock.now()[:3]
+        today = y * 10000 + m * 100 + d
+        if today < info.start:
+            raise CardRefused("card not yet valid")
+        if today > info.end:
+            raise CardRefused("card expired")
+        self.ctx.check_denylist(info.card_no)
+        last = self._last
+        if (last and last[0] == info.card_no and clock.elapsed_ms(last[1]) < self.repeat_ms
+                and info.card_no not in self.payments.pending):
+            raise CardRefused("already paid")
+        self.serve(card, info)
