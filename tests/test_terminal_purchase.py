@@ -95,3 +95,26 @@ def test_wrong_terminal_clock_still_charges_and_records_the_terminal_time(tmp_pa
     [row] = [x for x in records(r) if x["kind"] == "purchase"]
     assert row["time"] == "2026-12-01T09:00:01"
     assert r.apps["alice"].balance == 650
+
+
+def test_nearly_full_journal_warns_then_full_journal_refuses_sales(tmp_path):
+    taps = [{"at": 1 + 4 * i, "tap": "alice"} for i in range(6)]
+    cards = [{"name": "alice", "number": NUMBERS["alice"], "balance_fen": 5000}]
+    r = run(scenario(taps, cards=cards, config={"journal_records": 10}), tmp_path)
+    [warning] = events(r, "warning")
+    assert warning["reason"] == "journal nearly full"
+    refusals = [e["reason"] for e in events(r, "refused")]
+    assert refusals and all(x.startswith("journal full") for x in refusals)
+    paid = [x for x in records(r) if x["kind"] == "purchase"]
+    assert r.apps["alice"].balance == 5000 - 350 * len(paid)
+    assert ("RECORDS FULL", "SALES STOPPED") in r.sim.display.history
+
+
+def test_denylisted_card_is_refused_with_reason_and_journaled(tmp_path):
+    r = run(scenario([{"at": 1, "tap": "bob"}, {"at": 4, "tap": "alice"}], denylist=["bob"]),
+            tmp_path)
+    [refusal] = events(r, "refused")
+    assert refusal["reason"] == "card blocked: lost"
+    assert r.apps["bob"].balance == 1000 and r.apps["alice"].balance == 650
+    from simrun import journal
+    assert [x["card"] for x in journal(r) if x["kind"] == "denied"] == [NUMBERS["bob"]]

@@ -11,6 +11,7 @@ from ykt import clock, report
 from ykt.card.purse import PurseCard
 from ykt.errors import ApduError, CardGone, CardRefused, ReaderError, YktError
 from ykt.iso7816 import Iso7816
+from ykt.store.journal import JournalFull
 
 _RETRY_READER_MS = 2000
 
@@ -25,6 +26,7 @@ class TapRole:
         self.repeat_ms = int(config.get("repeat_ms", 3000))
         self._last = None  # (card number, ticks) of the last completed tap
         self.shown = None  # masked number of the card being served
+        self._warned = False  # "journal nearly full" said once
 
     # -- for the roles --------------------------------------------------------
     def idle_screen(self):
@@ -76,6 +78,15 @@ class TapRole:
 
     def _idle_screen(self):
         line1, line2 = self.idle_screen()
+        state = self.ctx.journal.state()
+        if state.full:
+            line2 = "RECORDS FULL"
+        elif state.warn:
+            line2 = "UPLOAD RECORDS"
+            if not self._warned:
+                self._warned = True
+                report.emit("warning", ("reason", "journal nearly full"), ("used", state.used),
+                            ("free", state.free))
         self.ui.idle(line1, line2)
 
     def _wait_for_cards(self):
@@ -115,6 +126,9 @@ class TapRole:
         except ReaderError as e:
             report.emit("error", ("reason", "reader: %s" % e))
             self.ui.fail("READ ERROR", "TAP AGAIN")
+        except JournalFull as e:
+            report.emit("refused", ("card", self.shown), ("reason", str(e)))
+            self.ui.fail("RECORDS FULL", "SALES STOPPED")
         except YktError as e:
             report.emit("error", ("card", self.shown), ("reason", str(e)))
             self.ui.fail("ERROR", str(e)[:20])
