@@ -76,6 +76,21 @@ def bench_vm_bridge(taps=30):
     return wall / taps, r.vm_stats
 
 
+def bench_flash(taps=200):
+    """Flash bytes programmed and erases per purchase (LittleFS included), and how many
+    journal records a 2 MB vfs partition holds."""
+    data = _scenario(taps)
+    r, _ = _run(data)
+    flash = r.sim.flash
+    from hw_sim.lfs import LfsVfs
+
+    fs = LfsVfs(flash)
+    free = fs.statvfs("/")
+    record_bytes = 64
+    records_2mb = (2 * 1024 * 1024 - 16 * 4096) // record_bytes  # less LittleFS metadata
+    return (flash.programmed / taps, flash.erases / taps, free[3] * free[0], records_2mb)
+
+
 def min_heap_kb(lo=64, hi=192):
     """Smallest heap (KB, 4 KB steps) the tap loop with a torn purchase runs in."""
     data = _scenario(3, tear=True)
@@ -153,19 +168,35 @@ def bench_vm_compute(n=200):
 
 def main():
     sys.path.insert(0, ROOT)
+    global SHIM_HEAP_KB, DEFAULT_HEAP
+    from hw_sim.vm_bridge import DEFAULT_HEAP, SHIM_HEAP_KB
     print("yikatong bench (figures, not tests)")
     print("\n[CPython, virtual time] 300 taps per board")
     for board, rate, mean, worst in bench_cpython():
         print("  %-18s %7.0f taps/s wall   tap->debit %.1f ms mean, %.1f ms worst (virtual)"
               % (board, rate, mean, worst))
     per_tap, stats = bench_vm_bridge()
-    print("\n[MicroPython VM, -X heapsize=96K]")
+    print("\n[MicroPython VM, firmware heap %s]" % DEFAULT_HEAP)
     print("  per tap through the bridge:        %.1f ms wall" % (per_tap * 1000))
     print("  firmware compute per purchase:     %.2f ms (purse client + SAM, no bridge)"
           % (bench_vm_compute() / 1000))
     print("  live heap after GC at end:         %.1f KB of %.1f KB"
           % (stats.get("heap_live", 0) / 1024, stats.get("heap_total", 0) / 1024))
-    print("  smallest heap the tap loop runs in: %d KB" % min_heap_kb())
+    print("  smallest heap the tap loop runs in: %d KB (+%d KB for the bridge's machine/time"
+          " stand-ins)" % (min_heap_kb(), SHIM_HEAP_KB))
+    per_buy, erases, free, records = bench_flash()
+    print("\n[flash, LittleFS on simulated NOR, 200 purchases]")
+    print("  bytes programmed per purchase:     %.0f (2 journal records of 64 bytes + LittleFS)"
+          % per_buy)
+    print("  erases per purchase:               %.2f (4 KB blocks)" % erases)
+    print("  journal records per 2 MB partition: ~%d (64-byte records; capacity is configured)"
+          % records)
+    from host_tools.denylist import bench_denylist
+
+    size, us, read = bench_denylist()
+    print("\n[denylist, 250,000 cards]")
+    print("  file size:                         %d bytes" % size)
+    print("  lookup on the MicroPython VM:      %.0f us mean, %d bytes read" % (us, read))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class NorFlash:
         self.ops = 0  # program + erase operations started with power on
         self.programs = 0
         self.erases = 0
+        self.programmed = 0  # bytes programmed (wear and time on a real chip)
         self.powered = True
         self.cuts = 0
         self._cut_op = None  # value of ``ops`` at which the power dies
@@ -125,6 +126,7 @@ class NorFlash:
         if cut:
             n = min(n, self._partial or 0)
         d = self._data
+        self.programmed += n
         for i in range(n):
             d[offset + i] &= data[i]
         if cut:

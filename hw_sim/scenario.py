@@ -354,8 +354,10 @@ class Run:
         if runtime == "micropython":
             from hw_sim.vm_bridge import DEFAULT_HEAP, VmProcess
 
-            return VmProcess(sim, {"board": t["board_data"], "config": cfg}, mpy_dir,
+            proc = VmProcess(sim, {"board": t["board_data"], "config": cfg}, mpy_dir,
                              lambda line: self.console(term_id, line), heap or DEFAULT_HEAP)
+            self.vm_stats = proc.stats  # filled in when the VM exits
+            return proc
         from ykt import main as fw_main
 
         return ThreadProcess(sim, lambda: fw_main.run(t["board_data"], cfg, sim.filesystem()))
@@ -379,12 +381,12 @@ class Run:
         return self.finish()
 
     errors = ()
+    vm_stats = {}
 
     def _exited(self, order, proc):
         """A terminal stopped on its own: a power cut boots it again from its
         flash after ``BOOT_MS``; anything else is reported."""
         t = self.scenario.terminals[order]
-        self.vm_stats = getattr(proc, "stats", {})
         if proc.exited == POWER_CUT:
             sim = self.terms[t["id"]]
             self.power_cuts.append((t["id"], sim.clock.now_us()))
