@@ -179,6 +179,9 @@ class Scenario:
                         raise ScenarioError("%s: %r must be a positive whole number" % (w, key))
             elif "set_clock" in e:
                 _parse_dt(e["set_clock"], w + ": set_clock")
+            elif "emergency" in e:
+                if not isinstance(e["emergency"], bool):
+                    raise ScenarioError("%s: 'emergency' must be true or false" % w)
             elif "power_cut" in e:
                 spec = e["power_cut"]
                 if not isinstance(spec, dict) or not _whole(spec.get("after_ops", 1), 1):
@@ -186,7 +189,7 @@ class Scenario:
                 if spec.get("partial") is not None and not _whole(spec["partial"], 0):
                     raise ScenarioError("%s: 'partial' must be a whole number of bytes" % w)
             else:
-                raise ScenarioError("%s: needs 'tap', 'set_clock' or 'power_cut'" % w)
+                raise ScenarioError("%s: needs 'tap', 'set_clock', 'emergency' or 'power_cut'" % w)
             self.events.append((at, i, e))
         self.events.sort(key=lambda x: (x[0], x[1]))
 
@@ -295,6 +298,10 @@ class Run:
                     clock.schedule(at, lambda sim=sim, names=names, e=e: self._place(sim, names, e))
                     clock.schedule(at + hold, lambda sim=sim, names=names: self._remove(sim, names))
                     end = max(end, at + hold)
+                elif "emergency" in e:
+                    clock.schedule(at, lambda sim=sim, on=e["emergency"]: sim.gate and
+                                   sim.gate.set_emergency(on))
+                    end = max(end, at)
                 elif "set_clock" in e:
                     when = datetime.datetime.fromisoformat(e["set_clock"])
                     clock.schedule(at, lambda sim=sim, when=when: self._set_clock(sim, when))
@@ -314,6 +321,8 @@ class Run:
             card.tear_at_apdu = e.get("tear_at_apdu")
             card.remove_after_apdu = e.get("remove_after_apdu")
             sim.field.place(card)
+        if sim.gate is not None:  # the passenger walks through if the barrier opens
+            sim.gate.waiting = 0 if e.get("walk") is False else 1
 
     def _remove(self, sim, names):
         for n in names:

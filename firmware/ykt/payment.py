@@ -49,6 +49,26 @@ class Payments:
     def _secs(p):
         return caltime.secs(*clock.unbcd7(p.datetime7))
 
+    def settle(self, card, kind="purchase"):
+        """Settle a pending purchase of the selected ``card``, if it has one.
+
+        Returns the proven PurchaseResult (recorded as ``kind``; nothing more is
+        charged), or None: no purchase was pending, or the card proved the
+        debit never happened (recorded ``unpaid``; the caller sells afresh).
+        """
+        card_no = card.info.card_no
+        held = self.pending.get(card_no)
+        if held is None:
+            return None
+        intent, p = held
+        result = card.recover(self.sam, p)
+        del self.pending[card_no]
+        if result is not None:
+            self._complete(kind, intent, p, result.balance, result.tac)
+            return result
+        self._complete("unpaid", intent, p, p.balance, None)
+        return None
+
     def charge(self, card, amount, tx_type=TX_PURCHASE, record=None, kind="purchase"):
         """Charge ``amount`` fen to the selected ``card`` (``record``: (no, 48 bytes));
         ``kind`` is the journal code of the completion (purchase, entry, exit).
@@ -59,15 +79,9 @@ class Payments:
         CardRefused, or JournalFull (nothing was sent to the card).
         """
         card_no = card.info.card_no
-        held = self.pending.get(card_no)
-        if held is not None:
-            intent, p = held
-            result = card.recover(self.sam, p)
-            del self.pending[card_no]
-            if result is not None:
-                self._complete(kind, intent, p, result.balance, result.tac)
-                return result, True
-            self._complete("unpaid", intent, p, p.balance, None)
+        result = self.settle(card, kind)
+        if result is not None:
+            return result, True
         t = clock.now()
         p = card.init_purchase(self.sam, amount, tx_type, clock.bcd7(t))
         intent = self.journal.append("purchase-intent", time=caltime.secs(*t), card=card_no,

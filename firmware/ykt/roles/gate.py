@@ -101,6 +101,19 @@ class GateTerminal(TapRole):
         return False
 
     # -- a tap ----------------------------------------------------------------
+    def settle_kind(self, card):
+        held = self.payments.pending.get(card.info.card_no)
+        if self.direction == "both" and held is not None:
+            return "exit" if held[1].amount else "entry"
+        return "entry" if self.direction == "entry" else "exit"
+
+    def recovered(self, result):
+        kind = "exit" if result.amount or self.direction == "exit" else "entry"
+        report.emit(kind, ("card", self.shown), ("fen", result.amount),
+                    ("balance", result.balance), ("station", self.station), ("recovered", True))
+        self.ui.ok("FARE " + yuan(result.amount), "BAL " + yuan(result.balance))
+        self._let_through()
+
     def _state(self, card):
         try:
             return tr.decode(card.read_record(tr.RECORD_NO))

@@ -11,6 +11,7 @@ from ykt import clock, report
 from ykt.card.purse import PurseCard
 from ykt.errors import ApduError, CardGone, CardRefused, ReaderError, YktError
 from ykt.iso7816 import Iso7816
+from ykt.money import yuan
 from ykt.store.journal import JournalFull
 
 _RETRY_READER_MS = 2000
@@ -41,6 +42,17 @@ class TapRole:
     def serve(self, card, info):
         """Sell to the selected card; raise CardRefused to refuse it."""
         raise NotImplementedError
+
+    def settle_kind(self, card):
+        """The journal kind a torn sale of this role completes as."""
+        return "purchase"
+
+    def recovered(self, result):
+        """A torn sale was proven on the card's return: nothing more was charged."""
+        report.emit("debit", ("card", self.shown), ("fen", result.amount),
+                    ("balance", result.balance), ("atc", result.atc), ("recovered", True),
+                    ("tac", result.tac.hex()))
+        self.ui.ok("PAID " + yuan(result.amount), "BAL " + yuan(result.balance))
 
     def charge(self, card, info, fen, tx_type, record=None, kind="purchase"):
         """Charge through ``Payments``; ``None`` if the card left during DEBIT (the
@@ -159,6 +171,12 @@ class TapRole:
         if today > info.end:
             raise CardRefused("card expired")
         self.ctx.check_denylist(info.card_no)
+        if info.card_no in self.payments.pending:
+            result = self.payments.settle(card, self.settle_kind(card))
+            if result is not None:
+                self._last = (info.card_no, clock.ticks_ms())
+                self.recovered(result)
+                return
         last = self._last
         if (last and last[0] == info.card_no and clock.elapsed_ms(last[1]) < self.repeat_ms
                 and info.card_no not in self.payments.pending):

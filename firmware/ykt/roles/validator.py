@@ -1,6 +1,6 @@
 """Bus and ferry validators: one tap pays the route's flat fare.
 
-Config: ``mode`` ("bus" or "ferry"), ``route`` (route id in the tariff).
+Config: ``mode`` ("bus" or "ferry"), ``route`` (the route's name in the tariff, e.g. "926").
 The fare engine applies rider category, bus<->metro transfer and issuer
 rules from the card's transit record; the new record and the debit are one
 card transaction.
@@ -24,14 +24,19 @@ class Validator(TapRole):
             raise ValueError("config: 'mode' must be bus or ferry")
         self.mode = _MODES[config.get("mode", "bus")]
         self.route = config.get("route")
-        if not isinstance(self.route, int):
-            raise ValueError("config: 'route' must be a route id of the tariff")
+        if not isinstance(self.route, str) or not self.route:
+            raise ValueError("config: 'route' must be a route name of the tariff, e.g. \"926\"")
 
     def idle_screen(self):
-        return ("ROUTE %d" % self.route, "TAP CARD")
+        return ("ROUTE " + self.route, "TAP CARD")
 
     def ready_fields(self):
         return (("mode", self.config.get("mode", "bus")), ("route", self.route))
+
+    def recovered(self, result):
+        report.emit("ride", ("card", self.shown), ("fen", result.amount),
+                    ("balance", result.balance), ("route", self.route), ("recovered", True))
+        self.ui.ok("PAID " + yuan(result.amount), "BAL " + yuan(result.balance))
 
     def serve(self, card, info):
         try:
