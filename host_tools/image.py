@@ -1,0 +1,205 @@
+"""The terminal's files and its LittleFS partition image (`ykt image`).
+
+``bundle(board, config_path, updates)`` is the set of files a terminal holds
+(``{device path: bytes}``): the firmware as ``.mpy`` under ``/lib/ykt`` (built
+by :mod:`host_tools.build` with ``mpy-cross -march`` for the board's chip),
+``/main.py``, ``/board.json``, ``/config.json`` and update files in
+``/inbox/``. ``ykt image`` puts them in a LittleFS image of exactly the
+board's ``vfs`` partition size (MicroPython ``VfsLfs2`` geometry: block 4096,
+read/prog 32, lookahead 32, as :mod:`hw_sim.lfs`); ``ykt deploy`` copies the
+same bytes with mpremote. Board files must pass ``ykt board check``.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+
+import littlefs
+
+from host_tools import boardcheck, build, updates
+from hw_sim import boards
+
+ROOT = build.ROOT
+# mpy-cross -march per chip: both ESP32 and ESP32-S3 are Xtensa LX6/LX7 "windowed".
+MARCH = {"esp32": "xtensawin", "esp32s3": "xtensawin"}
+MAIN_PY = b"import ykt.main\nykt.main.start()\n"
+LIB = "/lib"
+BLOCK_SIZE, READ_SIZE, PROG_SIZE, LOOKAHEAD, CACHE_SIZE, BLOCK_CYCLES = 4096, 32, 32, 32, 128, 100
+KEY_NAMES = ("purchase", "device", "update")
+
+
+class Board:
+    """A board file that passed ``ykt board check``: ``spec`` (dict), ``raw`` (its bytes)."""
+
+    def __init__(self, name):
+        path = name if os.path.exists(name) else os.path.join(boards.BOARDS, name + ".json")
+        self.spec = boards.load(path if os.path.exists(path) else name)  # BoardError names it
+        with open(path, "rb") as f:
+            self.raw = f.read()
+        self.name = self.spec.get("name", name)
+        errors = [m for level, m in boardcheck.check(self.spec) if level == "error"]
+        if errors:
+            more = " (and %d more)" % (len(errors) - 1) if len(errors) > 1 else ""
+            raise ValueError("board %s fails `ykt board check`: %s%s"
+                             % (name, errors[0], more))
+        self.chip = self.spec.get("chip")
+        if self.chip not in MARCH:
+            raise ValueError("board %s: no mpy-cross architecture for chip %r" % (name, self.chip))
+        self.march = MARCH[self.chip]
+
+    def partition(self, part):
+        """(offset, size) of partition ``part`` ("firmware" or "vfs")."""
+        spec = self.spec["partitions"][part]
+        return int(spec["offset"]), int(spec["size"])
+
+
+def write_atomic(path, data, mode=0o644):
+    """Write ``data`` to ``path`` through a temporary file renamed over it."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- configuration ------------------------------------------------------------------------
+def _hexfield(value, nbytes, what, path):
+    try:
+        raw = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != nbytes:
+        raise ValueError("%s: %s must be %d hex digits" % (path, what, 2 * nbytes))
+    return raw
+
+
+def load_config(path):
+    """(raw bytes, dict) of a terminal config (``ykt provision``); key values are never shown."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ValueError("no such config file: %s" % path) from None
+    try:
+        cfg = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("%s: not a terminal config (not JSON)" % path) from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("keys"), dict):
+        raise ValueError("%s: not a terminal config (no keys; make one with `ykt provision`)"
+                         % path)
+    _hexfield(cfg.get("terminal_id"), 6, "terminal_id", path)
+    if not isinstance(cfg.get("role"), str):
+        raise ValueError("%s: role is missing" % path)
+    for name in KEY_NAMES:
+        _hexfield(cfg["keys"].get(name), 16, "keys.%s" % name, path)
+    return raw, cfg
+
+
+def check_update(path, cfg, kind=None):
+    """The bytes of a signed update file for this terminal (MAC checked with its key)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ValueError("no such update file: %s" % path) from None
+    try:
+        info = updates.parse(data)
+    except ValueError:
+        raise ValueError("%s: not an update file (sign it with `ykt update sign`)" % path) \
+            from None
+    if kind is not None and info["kind"] != kind:
+        raise ValueError("%s: a %s update, not a %s" % (path, info["kind"], kind))
+    if info["terminal"] != cfg["terminal_id"].lower():
+        raise ValueError("%s: signed for terminal %s, not %s"
+                         % (path, info["terminal"], cfg["terminal_id"]))
+    end = updates.HEADER_SIZE + info["payload_bytes"]
+    key = bytes.fromhex(cfg["keys"]["update"])
+    if not info["complete"] or updates.cmac(key, data[:end]) != data[end:]:
+        raise ValueError("%s: MAC does not verify with this terminal's update key" % path)
+    return data
+
+
+# -- the firmware build -------------------------------------------------------------------
+def firmware_mpy(march):
+    """{"/lib/ykt/...mpy": bytes}, built (or reused) under build/board-MARCH/."""
+    out = os.path.join(ROOT, "build", "board-" + march)
+    os.makedirs(out, exist_ok=True)
+    with open(out + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent builds share the directory
+        built = build.build_mpy(out, march=march)
+        files = {}
+        for path in sorted(built):
+            rel = os.path.relpath(path, out).replace(os.sep, "/")
+            with open(path, "rb") as f:
+                files[LIB + "/" + rel] = f.read()
+    return files
+
+
+def bundle(board, config_path=None, update_files=(), tariffs=()):
+    """Every file of the terminal: {device path: bytes}, in a stable order."""
+    files = firmware_mpy(board.march)
+    files["/main.py"] = MAIN_PY
+    files["/board.json"] = board.raw
+    if config_path is not None:
+        raw, cfg = load_config(config_path)
+        files["/config.json"] = raw
+        names = set()
+        for path, kind in [(p, "tariff") for p in tariffs] + [(p, None) for p in update_files]:
+            name = os.path.basename(path)
+            if name in names:
+                raise ValueError("two update files named %s" % name)
+            names.add(name)
+            files["/inbox/" + name] = check_update(path, cfg, kind)
+    elif tariffs or update_files:
+        raise ValueError("update files need --config (they are checked with its update key)")
+    return files
+
+
+# -- the image ----------------------------------------------------------------------------
+def make_image(files, size):
+    """A LittleFS image of ``size`` bytes holding ``files``; ValueError if they do not fit."""
+    if size % BLOCK_SIZE or size < 2 * BLOCK_SIZE:
+        raise ValueError("the vfs partition (%d bytes) is not a whole number of 4 KB blocks"
+                         % size)
+    ctx = littlefs.UserContext(buffsize=size)
+    fs = littlefs.LittleFS(context=ctx, mount=False, block_size=BLOCK_SIZE,
+                           block_count=size // BLOCK_SIZE, read_size=READ_SIZE,
+                           prog_size=PROG_SIZE, lookahead_size=LOOKAHEAD,
+                           cache_size=CACHE_SIZE, block_cycles=BLOCK_CYCLES)
+    try:
+        fs.format()
+        fs.mount()
+        for path, data in files.items():
+            parent = path.rsplit("/", 1)[0]
+            if parent:
+                fs.makedirs(parent, exist_ok=True)
+            with fs.open(path, "wb") as f:
+                f.write(data)
+        fs.unmount()
+    except littlefs.LittleFSError as e:
+        if e.code != littlefs.LittleFSError.Error.LFS_ERR_NOSPC:
+            raise
+        total = sum(len(d) for d in files.values())
+        raise ValueError("%d files (%d bytes) do not fit the %d-byte vfs partition"
+                         % (len(files), total, size)) from None
+    return bytes(ctx.buffer)
+
+
+def build_image(board_name, config_path, out, tariffs=(), update_files=()):
+    """Write the vfs image; returns (board, files, image bytes)."""
+    board = Board(board_name)
+    _, size = board.partition("vfs")
+    files = bundle(board, config_path, update_files, tariffs)
+    image = make_image(files, size)
+    write_atomic(out, image)
+    return board, files, image
