@@ -197,6 +197,15 @@ def main():
     print("\n[denylist, 250,000 cards]")
     print("  file size:                         %d bytes" % size)
     print("  lookup on the MicroPython VM:      %.0f us mean, %d bytes read" % (us, read))
+    from host_tools.bench_pos import main as bench_pos
+    from host_tools.deploy import bench_deploy
+
+    print("\n[canteen POS]")
+    bench_pos()
+    seconds, one_file, full = bench_deploy()
+    print("\n[flash and deploy the virtual board]")
+    print("  flash + deploy:                    %.1f s wall" % seconds)
+    print("  deploy after a one-file change:    %d bytes (full deploy %d bytes)" % (one_file, full))
 
 
 if __name__ == "__main__":

@@ -68,9 +68,10 @@ def uses(board):
         spec = board.get(what, {})
         if "uart" in spec:
             bus(what, "uart", spec["uart"])
-    oled = board.get("oled", {})
-    if "i2c" in oled:
-        bus("oled", "i2c", oled["i2c"])
+    for what in ("oled", "lcd"):
+        spec = board.get(what, {})
+        if "i2c" in spec:
+            bus(what, "i2c", spec["i2c"])
     keypad = board.get("keypad", {})
     for i, pin in enumerate(keypad.get("rows", [])):
         pins.append(("keypad.row%d" % i, pin, OUT, None))

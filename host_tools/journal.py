@@ -31,6 +31,7 @@ KINDS = {
     0x11: "purchase",
     0x12: "unpaid",
     0x13: "abandoned",
+    0x14: "sale",
     0x20: "entry",
     0x21: "exit",
     0x30: "load",
@@ -40,6 +41,11 @@ KINDS = {
     0x40: "denied",
     0x50: "update-installed",
     0x51: "update-refused",
+    0x60: "shift-open",
+    0x61: "shift-close",
+    0x62: "sign-in",
+    0x63: "sign-out",
+    0x64: "staff-locked",
 }
 
 Record = namedtuple("Record", ("seq", "time", "kind", "tx_type", "terminal", "card", "atc",

@@ -125,6 +125,10 @@ class Scenario:
                     raise ScenarioError("%s: %r is missing or not a string" % (w, key))
             if not isinstance(t.get("config", {}), dict):
                 raise ScenarioError("%s: 'config' must be an object" % w)
+            heap = t.get("vm_heap")
+            if heap is not None and not (isinstance(heap, str) and heap[:-1].isdigit()
+                                         and heap.endswith("K")):
+                raise ScenarioError("%s: 'vm_heap' must look like \"160K\"" % w)
             if t["id"] in [x["id"] for x in self.terminals]:
                 raise ScenarioError("%s: terminal id %r used twice" % (w, t["id"]))
             t = dict(t, board_data=load_board(t["board"]))
@@ -363,8 +367,9 @@ class Run:
         if runtime == "micropython":
             from hw_sim.vm_bridge import DEFAULT_HEAP, VmProcess
 
+            heap = t.get("vm_heap") or heap or DEFAULT_HEAP
             proc = VmProcess(sim, {"board": t["board_data"], "config": cfg}, mpy_dir,
-                             lambda line: self.console(term_id, line), heap or DEFAULT_HEAP)
+                             lambda line: self.console(term_id, line), heap)
             self.vm_stats = proc.stats  # filled in when the VM exits
             return proc
         from ykt import main as fw_main

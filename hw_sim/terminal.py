@@ -14,6 +14,7 @@ from hw_sim.gate import GateModel
 from hw_sim.iso14443 import Card14443, Field
 from hw_sim.pn532 import PN532, PN532I2C, PN532SPI, PN532UART
 from hw_sim.pole_display import PoleDisplayModel
+from hw_sim.pos_models import wire_pos
 from hw_sim.wiring import Wiring
 
 EPOCH = datetime.datetime(2000, 1, 1)
@@ -73,6 +74,7 @@ class SimTerminal:
             if self.display is None:
                 self.display = PoleDisplayModel(spec.get("width", 20))
             w.attach_uart(spec["uart"]["id"], self.display)
+        wire_pos(self)
 
     def activate(self):
         self.wiring.activate()

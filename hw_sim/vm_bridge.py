@@ -22,7 +22,7 @@ from hw_sim import machine as sim_machine
 from hw_sim.scheduler import END, ERROR, POWER_CUT, power_cut_types
 
 VM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vm")
-DEFAULT_HEAP = "160K"
+DEFAULT_HEAP = "96K"
 # The bridge's machine/time/_rpc/flashdev stand-ins live in the VM's heap (measured
 # ~11.3 KB), where on the chip those modules are C. They get this on top of the
 # firmware's heap, so the firmware itself runs inside the heap it is given.

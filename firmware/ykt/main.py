@@ -128,6 +128,10 @@ def _role(name):
         from ykt.roles.gate import GateTerminal
 
         return GateTerminal
+    if name == "pos":
+        from ykt.roles.pos import PosTerminal
+
+        return PosTerminal
     if name == "validator":
         from ykt.roles.validator import Validator
 

@@ -1,4 +1,4 @@
-"""`ykt sim run SCENARIO.json [--runtime cpython|micropython] [--heap 160K]`."""
+"""`ykt sim run SCENARIO.json [--runtime cpython|micropython] [--heap 96K]`."""
 
 import tempfile
 
@@ -26,8 +26,9 @@ def register(sub):
     run = simsub.add_parser("run", help="run a scenario on virtual time, print JSON Lines")
     run.add_argument("scenario")
     run.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython")
-    run.add_argument("--heap", default="160K",
-                     help="firmware heap on the MicroPython VM (default 160K; see README)")
+    run.add_argument("--heap", default=None,
+                     help="firmware heap on the MicroPython VM for terminals without their own"
+                          " vm_heap (default 96K; see README)")
     run.set_defaults(fn=_run)
 
     from hw_sim.board.server import add_board_parser

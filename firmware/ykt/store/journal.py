@@ -23,6 +23,7 @@ KINDS = {
     "purchase": 0x11,
     "unpaid": 0x12,
     "abandoned": 0x13,
+    "sale": 0x14,
     "entry": 0x20,
     "exit": 0x21,
     "load": 0x30,
@@ -32,6 +33,11 @@ KINDS = {
     "denied": 0x40,
     "update-installed": 0x50,
     "update-refused": 0x51,
+    "shift-open": 0x60,
+    "shift-close": 0x61,
+    "sign-in": 0x62,
+    "sign-out": 0x63,
+    "staff-locked": 0x64,
 }
 _INTENT = const(0x10)
 _RESOLVING = b"\x11\x12\x13\x20\x21"  # purchase, unpaid, abandoned, entry, exit

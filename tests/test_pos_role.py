@@ -1,0 +1,338 @@
+"""The canteen POS role end to end: staff, keypad, LCD, printer, purse card, journal.
+
+Every case runs the firmware on the simulated S3 canteen board against purse cards
+carrying a canteen record (canteens/putuo-example.json; docs/canteen.md section 8
+has the figures) and asserts the fen that moved on the card, the journal records
+and what the receipt says.
+"""
+
+import pytest
+
+from poskit import Day
+
+ELDER = "31012300000000000001"
+BOB = "31012300000000000002"
+TEACHER = "31012300000000000003"
+RESIDENT_HUKOU = ["resident", "hukou"]
+
+
+def sales(res):
+    return [x for x in res.journal() if x["kind"] == "sale"]
+
+
+# -- the seed's cases ----------------------------------------------------------------------------
+
+def test_retired_teachers_breakfast_is_charged_20_percent_off_on_her_card(tmp_path):
+    d = Day(start="2025-03-05T07:20:00")
+    d.card("teacher", TEACHER, balance=5000, category=1).staff_card("wang")
+    d.sign_in("wang").tap("teacher")
+    res = d.run(tmp_path)
+    assert res.balance("teacher") == 5000 - 400
+    [sale] = sales(res)
+    assert (sale["amount"], sale["tseq"], sale["card"]) == (400, 500, TEACHER)
+    assert "Retiree breakfast          -1.00" in res.receipts()[0]
+
+
+def test_three_dishes_and_a_soup_are_the_12_yuan_set_meal(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="menu")
+    d.card("worker", BOB, balance=5000).staff_card("wang")
+    d.sign_in("wang").type("101#103#104#201#").tap("worker")
+    res = d.run(tmp_path)
+    assert res.balance("worker") == 5000 - 1200
+    receipt = res.receipts()[0]
+    assert "3 dishes + soup            -5.00" in receipt
+    assert "实付                       12.00" in receipt
+
+
+def test_menu_quantity_is_keyed_with_star(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="menu")
+    d.card("worker", BOB, balance=5000).staff_card("wang")
+    d.sign_in("wang").type("301*3#").tap("worker")
+    res = d.run(tmp_path)
+    assert res.balance("worker") == 5000 - 150
+    assert "米饭 x3                     1.50" in res.receipts()[0]
+
+
+# -- Putuo age tiers and the daily subsidy --------------------------------------------------------
+
+@pytest.mark.parametrize("birth, flags, net", [
+    (19550101, RESIDENT_HUKOU, 1150),  # 70: 10 % off, subsidy B 2.00
+    (19400101, RESIDENT_HUKOU, 975),  # 85: 15 % off, subsidy C 3.00
+    (19550101, RESIDENT_HUKOU + ["dibao"], 850),  # subsidy A 5.00 comes first
+    (19550101, ["hukou"], 1300),  # not a resident: no age discount, subsidy B
+])
+def test_lunch_price_follows_the_age_tier_and_the_daily_subsidy(tmp_path, birth, flags, net):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("elder", ELDER, balance=5000, birth=birth, flags=flags).staff_card("wang")
+    d.sign_in("wang").tap("elder")
+    res = d.run(tmp_path)
+    assert res.balance("elder") == 5000 - net
+    assert res.record("elder").subsidy_used
+
+
+def test_second_lunch_the_same_day_gets_no_subsidy(tmp_path):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("elder", ELDER, balance=5000, birth=19550101, flags=RESIDENT_HUKOU)
+    d.staff_card("wang").sign_in("wang").tap("elder").tap("elder")
+    res = d.run(tmp_path)
+    assert [x["amount"] for x in sales(res)] == [1150, 1350]
+    assert res.balance("elder") == 5000 - 1150 - 1350
+    assert res.record("elder").counts[1] == 2
+
+
+# -- stacked promotions, limits, PIN ---------------------------------------------------------------
+
+def test_stacked_campaigns_hit_the_cap_and_the_coupon_applies(tmp_path):
+    d = Day(start="2025-07-15T12:00:00", mode="amount")
+    d.card("bob", BOB, balance=10000, pin="123456").staff_card("wang")
+    d.sign_in("wang").type("4000#B8866#").pay_with_pin("bob", "123456")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 10000 - 3000
+    [sale] = sales(res)
+    assert (sale["tseq"], sale["amount"], int(sale["tac"], 16)) == (4000, 3000, 1000)
+    assert "Summer 10% off (cap)       -3.00" in res.receipts()[0]
+
+
+def test_second_breakfast_is_refused_by_the_period_count_limit(tmp_path):
+    d = Day(start="2025-03-05T07:20:00")
+    d.card("teacher", TEACHER, balance=5000, category=1).staff_card("wang")
+    d.sign_in("wang").tap("teacher").tap("teacher")
+    res = d.run(tmp_path)
+    assert res.balance("teacher") == 5000 - 400
+    assert [e["reason"] for e in res.events("refused")] == ["count limit reached: 1 per breakfast"]
+    assert [(x["tx_type"], x["card"]) for x in res.kinds("denied")] == [(6, TEACHER)]
+
+
+def test_sale_over_the_daily_amount_is_refused(tmp_path):
+    rules = Day().rules
+    rules["limits"]["daily_amount"] = 2000
+    d = Day(start="2025-03-05T11:30:00", rules=rules)
+    d.card("bob", BOB, balance=5000).staff_card("wang")
+    d.sign_in("wang").tap("bob").set_clock("17:00:00").tap("bob")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 5000 - 1500
+    assert [e["reason"] for e in res.events("refused")] == [
+        "daily amount limit exceeded: 20.00"]
+
+
+def test_sale_over_the_single_sale_limit_is_refused(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=10000).staff_card("wang")
+    d.sign_in("wang").type("5001#").tap("bob")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 10000
+    assert [e["reason"] for e in res.events("refused")] == ["single sale limit exceeded: 50.00"]
+
+
+def test_sale_above_the_pin_threshold_is_paid_after_the_card_verifies_the_pin(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=10000, pin="123456").staff_card("wang")
+    d.sign_in("wang").type("2001#").pay_with_pin("bob", "123456")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 10000 - 2001
+    assert res.run.cards["bob"].app.verified == 1
+
+
+def test_wrong_card_pin_is_refused_and_nothing_is_charged(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=10000, pin="123456").staff_card("wang")
+    d.sign_in("wang").type("2001#").pay_with_pin("bob", "654321")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 10000
+    assert res.run.cards["bob"].app.tries == 2
+    assert [e["reason"] for e in res.events("refused")][0] == "wrong card PIN"
+    assert res.kinds("purchase-intent") == []
+
+
+def test_card_pin_digits_appear_nowhere(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=10000, pin="918273").staff_card("wang")
+    d.sign_in("wang").type("2001#").pay_with_pin("bob", "918273")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 10000 - 2001
+    seen = "\n".join(res.run.lines) + "\n".join(res.receipts())
+    seen += "\n".join(line for screen in res.lcd.history for line in screen)
+    assert "918273" not in seen
+    assert "1357" not in seen  # the cashier's PIN
+
+
+def test_sale_at_the_pin_threshold_needs_no_pin(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=10000, pin="123456").staff_card("wang")
+    d.sign_in("wang").type("2000#").tap("bob")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 10000 - 2000
+    assert res.run.cards["bob"].app.verified == 0
+
+
+# -- the two purses ----------------------------------------------------------------------------------
+
+def test_subsidy_purse_pays_first_and_both_purses_move_in_one_debit(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=5000, subsidy_balance=500, subsidy_expiry=20250331)
+    d.staff_card("wang").sign_in("wang").type("1200#").tap("bob")
+    res = d.run(tmp_path)
+    assert (res.balance("bob"), res.record("bob").subsidy_balance) == (5000 - 700, 0)
+    assert res.apps["bob"].offline_atc == 1
+    [sale] = sales(res)
+    assert (sale["amount"], sale["balance"]) == (1200, 500)
+
+
+def test_cash_first_purse_order_takes_the_rest_from_the_subsidy_purse(tmp_path):
+    rules = Day().rules
+    rules["purse_order"] = ["cash", "subsidy"]
+    d = Day(start="2025-03-05T11:30:00", mode="amount", rules=rules)
+    d.card("bob", BOB, balance=300, subsidy_balance=1000, subsidy_expiry=20250331)
+    d.staff_card("wang").sign_in("wang").type("1200#").tap("bob")
+    res = d.run(tmp_path)
+    assert (res.balance("bob"), res.record("bob").subsidy_balance) == (0, 100)
+
+
+def test_expired_subsidy_purse_is_not_used(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=5000, subsidy_balance=500, subsidy_expiry=20250304)
+    d.staff_card("wang").sign_in("wang").type("1200#").tap("bob")
+    res = d.run(tmp_path)
+    assert (res.balance("bob"), res.record("bob").subsidy_balance) == (5000 - 1200, 500)
+
+
+# -- voids and refunds ----------------------------------------------------------------------------------
+
+def _void_day(**card):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("elder", ELDER, balance=5000, birth=19550101, flags=RESIDENT_HUKOU, **card)
+    d.staff_card("wang").staff_card("zhao")
+    d.sign_in("wang").tap("elder")
+    d.authorise("2").type("#").tap("elder")
+    return d
+
+
+def test_void_gives_both_purses_and_the_days_subsidy_back(tmp_path):
+    res = _void_day(subsidy_balance=500, subsidy_expiry=20250331).run(tmp_path)
+    rec = res.record("elder")
+    assert (res.balance("elder"), rec.subsidy_balance) == (5000, 500)
+    assert (rec.counts[1], rec.day_spend, rec.subsidy_used) == (0, 0, False)
+
+
+def test_void_is_written_as_compensating_records_linked_to_the_sale(tmp_path):
+    res = _void_day(subsidy_balance=500, subsidy_expiry=20250331).run(tmp_path)
+    [purchase] = [x for x in res.kinds("purchase") if x["amount"] > 0]
+    voids = res.kinds("void")
+    assert [(x["tx_type"], x["amount"], x["link"]) for x in voids] == [
+        (9, -500, purchase["seq"]), (2, -650, purchase["seq"])]
+    assert purchase["amount"] == 650  # nothing edited
+
+
+def test_a_sale_is_voided_only_once(tmp_path):
+    d = _void_day()
+    d.authorise("2")
+    res = d.run(tmp_path)
+    assert res.balance("elder") == 5000
+    assert len(res.kinds("void")) == 2  # the record part and the cash part, once
+    assert res.lcd.seen("ALREADY VOIDED")
+
+
+# APDUs of a void tap: SELECT, READ RECORD 2, INITIALIZE, UPDATE CAPP, DEBIT 0 (the subsidy
+# purse and counters back), READ RECORD 2, INITIALIZE FOR LOAD, CREDIT FOR LOAD (the cash back)
+@pytest.mark.parametrize("tear", [{"tear_at_apdu": 8}, {"remove_after_apdu": 7}],
+                         ids=["credit-answer-lost", "left-before-credit"])
+def test_void_interrupted_at_the_credit_gives_the_cash_back_once(tmp_path, tear):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("elder", ELDER, balance=5000, birth=19550101, flags=RESIDENT_HUKOU)
+    d.staff_card("wang").staff_card("zhao")
+    d.sign_in("wang").tap("elder")
+    d.authorise("2").type("#").tap("elder", **tear).tap("elder")
+    res = d.run(tmp_path)
+    assert res.balance("elder") == 5000
+    assert res.apps["elder"].online_atc == 1
+    assert [(x["tx_type"], x["amount"]) for x in res.kinds("void")] == [(9, 0), (2, -1150)]
+    assert [e["event"] for e in res.events("pending")] == ["pending"]
+    [cash] = [x for x in res.kinds("void") if x["tx_type"] == 2]
+    # a lost answer is settled from the card's log, which has no TAC to give
+    assert (cash["tac"] == "00000000") == ("tear_at_apdu" in tear)
+
+
+def test_refund_credits_the_amount_keyed_once(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=5000).staff_card("wang").staff_card("zhao")
+    d.sign_in("wang").type("1200#").tap("bob")
+    d.authorise("3").type("5#300#").tap("bob")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 5000 - 1200 + 300
+    [refund] = res.kinds("refund")
+    assert (refund["amount"], refund["link"], refund["tx_type"]) == (-300, 5, 2)
+    assert "退款 REFUND" in res.receipts()[1]
+
+
+def test_refund_above_what_is_left_is_refused(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=5000).staff_card("wang").staff_card("zhao")
+    d.sign_in("wang").type("1200#").tap("bob")
+    d.authorise("3").type("5#1201#")
+    res = d.run(tmp_path)
+    assert res.lcd.seen("TOO MUCH")
+    assert res.kinds("refund") == []
+
+
+def test_void_needs_a_supervisor_card(tmp_path):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("bob", BOB, balance=5000).staff_card("wang").staff_card("li")
+    d.sign_in("wang").tap("bob").authorise("2", supervisor="li").type("#").tap("bob")
+    res = d.run(tmp_path)
+    assert "supervisor card needed" in [e["reason"] for e in res.events("refused")]
+    assert res.balance("bob") == 5000 - 1500
+    assert res.kinds("void") == []
+
+
+# -- staff ------------------------------------------------------------------------------------------------
+
+def test_no_sale_without_a_signed_in_cashier(tmp_path):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("bob", BOB, balance=5000).tap("bob")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 5000
+    assert [e["reason"] for e in res.events("refused")] == ["no cashier signed in"]
+    assert res.kinds("purchase-intent", "purchase") == []
+
+
+def test_three_wrong_pins_lock_the_staff_card_even_for_the_right_pin(tmp_path):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("bob", BOB, balance=5000).staff_card("wang")
+    d.tap("wang", after=2).type("1111#2222#3333#", after=1)
+    d.sign_in("wang").tap("bob")
+    res = d.run(tmp_path)
+    assert [e["event"] for e in res.events("locked")] == ["locked"]
+    assert res.events("signin") == []
+    assert res.balance("bob") == 5000
+    assert [x["card"] for x in res.kinds("staff-locked")] == ["31012300000000009001"]
+
+
+def test_lock_out_ends_after_the_configured_time(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", config={"lockout_s": 30})
+    d.card("bob", BOB, balance=5000).staff_card("wang")
+    d.tap("wang", after=2).type("1111#2222#3333#", after=1)
+    d.wait(31).sign_in("wang").tap("bob")
+    res = d.run(tmp_path)
+    assert [e["name"] for e in res.events("signin")] == ["WANG"]
+    assert res.balance("bob") == 5000 - 1500
+
+
+def test_signed_out_cashier_sells_no_more(tmp_path):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("bob", BOB, balance=5000).staff_card("wang")
+    d.sign_in("wang").tap("bob").sign_out().wait(4).tap("bob")
+    res = d.run(tmp_path)
+    assert res.balance("bob") == 5000 - 1500
+    assert [e["reason"] for e in res.events("refused")] == ["no cashier signed in"]
+    assert [x["kind"] for x in res.journal()][-1] == "sign-out"
+
+
+def test_lcd_shows_each_step_and_a_masked_card_number(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="menu")
+    d.card("worker", BOB, balance=5000).staff_card("wang")
+    d.sign_in("wang").type("101#103#104#201#").tap("worker").type("A")
+    res = d.run(tmp_path)
+    assert res.lcd.seen("3 dishes + s   -5.00")
+    assert res.lcd.seen("CARD ****0002")
+    assert not res.lcd.seen("31012300000000000002")
+    assert res.lcd.violations == [] and res.lcd.init_ok
