@@ -183,6 +183,13 @@ class Scenario:
                         raise ScenarioError("%s: %r must be a positive whole number" % (w, key))
             elif "set_clock" in e:
                 _parse_dt(e["set_clock"], w + ": set_clock")
+            elif "keys" in e:
+                keys = e["keys"]
+                if not (isinstance(keys, str) and keys
+                        and all(k in "0123456789ABCD*#" for k in keys)):
+                    raise ScenarioError("%s: 'keys' must be keypad keys 0-9 A-D * #" % w)
+                if term is None and len(ids) > 1:
+                    raise ScenarioError("%s: say which 'terminal' (one of %s)" % (w, ", ".join(ids)))
             elif "emergency" in e:
                 if not isinstance(e["emergency"], bool):
                     raise ScenarioError("%s: 'emergency' must be true or false" % w)
@@ -193,7 +200,8 @@ class Scenario:
                 if spec.get("partial") is not None and not _whole(spec["partial"], 0):
                     raise ScenarioError("%s: 'partial' must be a whole number of bytes" % w)
             else:
-                raise ScenarioError("%s: needs 'tap', 'set_clock', 'emergency' or 'power_cut'" % w)
+                raise ScenarioError("%s: needs 'tap', 'keys', 'set_clock', 'emergency' or 'power_cut'"
+                                    % w)
             self.events.append((at, i, e))
         self.events.sort(key=lambda x: (x[0], x[1]))
 
@@ -269,8 +277,10 @@ class Run:
         self.cards = {}
         for name, c in scenario.cards.items():
             keys = IssuerKeys.from_seed(str(c.get("issuer_seed", scenario.seed)).encode())
+            records = {int(k): bytes.fromhex(v) for k, v in c.get("records", {}).items()}
             app = issue_card(c["number"], balance_fen=c.get("balance_fen", 0),
-                             category=c.get("category", 0), issuer_keys=keys)
+                             category=c.get("category", 0), issuer_keys=keys,
+                             records=records or None)
             self.apps[name] = app
             self.cards[name] = self.sim.new_card(app, c["number"])
         self.lines = []
@@ -302,6 +312,11 @@ class Run:
                     clock.schedule(at, lambda sim=sim, names=names, e=e: self._place(sim, names, e))
                     clock.schedule(at + hold, lambda sim=sim, names=names: self._remove(sim, names))
                     end = max(end, at + hold)
+                elif "keys" in e:
+                    gap = e.get("gap_ms", 250)
+                    clock.schedule(at, lambda sim=sim, k=e["keys"], gap=gap:
+                                   sim.keypad.type(k, gap))
+                    end = max(end, at + len(e["keys"]) * gap * 1000)
                 elif "emergency" in e:
                     clock.schedule(at, lambda sim=sim, on=e["emergency"]: sim.gate and
                                    sim.gate.set_emergency(on))

@@ -44,7 +44,7 @@ def _bad(**changes):
     (_bad(events=[{"at": 1, "tap": "zed"}]), "events[0]: unknown card 'zed'"),
     (_bad(events=[{"at": "25:00", "tap": "a"}]), "is not HH:MM:SS"),
     (_bad(events=[{"at": 1, "tap": "a", "tear_at_apdu": 0}]), "'tear_at_apdu' must be a positive"),
-    (_bad(events=[{"at": 1, "jump": "a"}]), "needs 'tap', 'set_clock', 'emergency' or 'power_cut'"),
+    (_bad(events=[{"at": 1, "jump": "a"}]), "needs 'tap', 'keys', 'set_clock', 'emergency'"),
     (_bad(start="yesterday"), "start: 'yesterday' is not a date-time"),
     (_bad(terminals=[{"id": "T1", "role": "fixed_fare", "board": "devkitc-turnstile"}]),
      "config: 'fare_fen' must be a whole number"),

@@ -4,10 +4,11 @@ import os
 
 
 def _build(args):
-    from host_tools.build import build_mpy
+    from host_tools.build import build_mpy, write_manifest
 
     built = build_mpy(args.out, march=args.march)
-    print("built %d modules into %s" % (len(built), args.out))
+    manifest = write_manifest(args.out)
+    print("built %d modules into %s; freeze manifest %s" % (len(built), args.out, manifest))
     return 0
 
 
