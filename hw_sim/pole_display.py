@@ -12,6 +12,7 @@ class PoleDisplayModel:
         self._text = [""] * rows
         self._row = 0
         self.history = []  # every full screen shown, in order
+        self.on_show = None  # fn(lines) when what is shown changes
 
     @property
     def lines(self):
@@ -28,7 +29,10 @@ class PoleDisplayModel:
                 pass
             elif 0x20 <= b < 0x7F and len(self._text[self._row]) < self.width:
                 self._text[self._row] += chr(b)
+        changed = not self.history or self.history[-1] != self.lines
         self.history.append(self.lines)
+        if changed and self.on_show is not None:
+            self.on_show(self.lines)
 
     def uart_read(self):
         return b""

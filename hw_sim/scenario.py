@@ -271,6 +271,8 @@ class Run:
         for t in scenario.terminals:
             sim = SimTerminal(t["board_data"], start=scenario.start)
             self.terms[t["id"]] = sim
+            if sim.display is not None:
+                sim.display.on_show = lambda lines, tid=t["id"]: self.shown(tid, lines)
             self._provision(sim, scenario.deliveries(t))
         self.sim = self.terms[scenario.terminal["id"]]
         self.apps = {}
@@ -351,6 +353,12 @@ class Run:
     def _set_clock(self, sim, when):
         now_s = sim.clock.now_us() // 1000000
         sim.wiring.rtc_base_s = int((when - datetime.datetime(2000, 1, 1)).total_seconds()) - now_s
+
+    def shown(self, term_id, lines):
+        """What the passenger-facing display shows now, as an output line."""
+        out = {"t": self.terms[term_id].wall_time().isoformat(timespec="milliseconds"),
+               "terminal": term_id, "event": "display", "text": " | ".join(lines).rstrip(" |")}
+        self.lines.append(json.dumps(out, ensure_ascii=False))
 
     def console(self, term_id, text):
         """A line a terminal printed: outcomes become stamped JSON Lines."""
