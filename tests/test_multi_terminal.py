@@ -35,9 +35,14 @@ def test_a_card_pays_at_two_terminals_in_time_order(tmp_path):
 
 
 def test_output_lines_are_in_virtual_time_order(tmp_path):
+    """Outcomes in time order across terminals; display lines (stamped when a 9600-baud
+    screen update has finished arriving) at least in order per terminal."""
     r = run(_two_terminals(EVENTS), tmp_path)
-    stamps = [e["t"] for e in events(r) if "t" in e]
+    stamps = [e["t"] for e in events(r) if "t" in e and e["event"] != "display"]
     assert stamps == sorted(stamps)
+    for term in ("BUS-A", "CANTEEN"):
+        shown = [e["t"] for e in events(r, "display") if e["terminal"] == term]
+        assert shown and shown == sorted(shown)
 
 
 def test_multi_terminal_run_is_identical_on_the_vm(tmp_path):
