@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ykt sim run scenarios/demo-canteen.json
 	$(BIN)/ykt sim run scenarios/demo-station.json
+	$(BIN)/ykt sim run scenarios/demo-canteen-pos.json
+	$(BIN)/ykt sim run scenarios/demo-canteen.json
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -224,6 +224,13 @@ class Scenario:
         terminal = terminal or self.terminal
         keys = IssuerKeys.from_seed(self.seed.encode())
         cfg = dict(terminal.get("config", {}))
+        if isinstance(cfg.get("canteen"), str):  # a rule-set file on the host, e.g. canteens/...
+            path = cfg["canteen"] if os.path.isabs(cfg["canteen"]) else os.path.join(ROOT, cfg["canteen"])
+            try:
+                with open(path, encoding="utf-8") as f:
+                    cfg["canteen"] = json.load(f)
+            except (OSError, ValueError) as e:
+                raise ScenarioError("canteen rules %s: %s" % (cfg["canteen"], e))
         cfg.setdefault("terminal_id", "2900000000%02d" % (self.terminals.index(terminal) + 1))
         tid = bytes.fromhex(cfg["terminal_id"])
         cfg["name"] = terminal["id"]
