@@ -1,5 +1,6 @@
 """One firmware, two runtimes: CPython and the real MicroPython VM give the same output."""
 
+import json
 import os
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def test_torn_purchase_on_the_vm_matches_cpython_records(tmp_path, board):
 def test_canteen_pos_demo_signs_in_sells_and_closes_the_shift():
     r = _ykt("sim", "run", "scenarios/demo-canteen-pos.json")
     assert r.returncode == 0, r.stderr
-    lines = [__import__("json").loads(x) for x in r.stdout.splitlines()]
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
     sales = [x for x in lines if x["event"] == "sale"]
     [z] = [x for x in lines if x["event"] == "z-report"]
     assert z["net"] == sum(x["fen"] for x in sales) == 900
