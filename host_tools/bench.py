@@ -200,7 +200,6 @@ def main():
     from host_tools.bench_pos import main as bench_pos
     from host_tools.deploy import bench_deploy
 
-    print("\n[canteen POS]")
     bench_pos()
     seconds, one_file, full = bench_deploy()
     print("\n[flash and deploy the virtual board]")
