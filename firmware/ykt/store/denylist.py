@@ -219,15 +219,19 @@ class Denylist:
             return None
         return h
 
+    def _base_header(self):
+        """Read the base file's header; False when there is no base file."""
+        f = _open(self.fs, self.path)
+        if f is None:
+            return False
+        with f:
+            self._read_header(f)
+        return True
+
     @property
     def base_version(self):
         """Version of the base file; 0 when there is none."""
-        f = _open(self.fs, self.path)
-        if f is None:
-            return 0
-        with f:
-            self._read_header(f)
-        return self._base_version
+        return self._base_version if self._base_header() else 0
 
     @property
     def version(self):
@@ -240,12 +244,7 @@ class Denylist:
 
     def __len__(self):
         """Entries in the base file (the delta not counted)."""
-        f = _open(self.fs, self.path)
-        if f is None:
-            return 0
-        with f:
-            self._read_header(f)
-        return self._count
+        return self._count if self._base_header() else 0
 
     def verify(self):
         """Check the CRC-32 of the base file (and of an applicable delta)."""
