@@ -1,40 +1,56 @@
-"""CPython end of the VM's flash requests (``hw_sim/vm/flashdev.py``).
+"""CPython end of the VM's flash block device (``hw_sim/vm/flashdev.py``).
 
-Requests, as JSON arrays from the VM:
+The VM sends one request line ``b"\\x02" + op + " a b c\\n"`` (three 8-digit hex
+fields; see flashdev.py for the layout), followed for a write by the data, and
+reads back a status byte, then the data (read) or a 5-byte value (ioctl, error).
+The binary form keeps the VM side free of heap allocations, as the C block
+device on the board is.
 
-- ``["flash_read", block, offset, n]`` -> bytes
-- ``["flash_write", block, offset_or_null, {"b": hex}]`` -> None
-  (offset null: erase the block(s), then program, as ``writeblocks`` without offset)
-- ``["flash_ioctl", op, arg]`` -> int or None
-
-``handle`` returns None for any other request name, so a dispatcher can try it
-first. :class:`hw_sim.flash.PowerCut` propagates: the dispatcher answers it
-with ``{"end": 1}`` so the VM stops as if its supply died mid-write.
+:func:`serve` answers one request. :class:`hw_sim.flash.PowerCut` is answered
+with status 1 (the VM stops as if its supply died mid-write) and re-raised so
+the caller ends the run.
 """
 
-from hw_sim.flash import PowerCut  # noqa: F401  (re-exported for the dispatcher)
+import struct
 
-NAMES = ("flash_read", "flash_write", "flash_ioctl")
+from hw_sim.flash import PowerCut
 
-
-def _bytes(v):
-    if isinstance(v, dict) and set(v) == {"b"}:
-        return bytes.fromhex(v["b"])
-    if isinstance(v, str):
-        return bytes.fromhex(v)
-    raise ValueError("flash_write wants {'b': hex}")
+PREFIX = b"\x02"
+_OK, _END, _OSERROR = 0, 1, 2
+_NO_OFFSET = 0xFFFFFFFF
 
 
-def handle(flash, req):
-    """Serve one flash request on ``flash``; None if ``req`` is not a flash request."""
-    op = req[0]
-    if op == "flash_read":
-        buf = bytearray(req[3])
-        flash.readblocks(req[1], buf, req[2])
-        return bytes(buf)
-    if op == "flash_write":
-        flash.writeblocks(req[1], _bytes(req[3]), req[2])
-        return None
-    if op == "flash_ioctl":
-        return flash.ioctl(req[1], req[2])
-    return None
+def _value(v):
+    return struct.pack(">iB", 0 if v is None else v, v is None)
+
+
+def is_request(line):
+    """Whether a line the VM wrote (bytes) is a flash request."""
+    return line[:1] == PREFIX
+
+
+def serve(flash, line, rfile, wfile):
+    """Answer the flash request ``line``; a write's data are read from ``rfile``."""
+    op = line[1:2]
+    a, b, c = (int(x, 16) for x in line[2:].split())
+    data = rfile.read(c) if op == b"W" else None
+    try:
+        if op == b"R":
+            buf = bytearray(c)
+            flash.readblocks(a, buf, b)
+            reply = bytes([_OK]) + bytes(buf)
+        elif op == b"W":
+            flash.writeblocks(a, data, None if b == _NO_OFFSET else b)
+            reply = bytes([_OK])
+        elif op == b"I":
+            reply = bytes([_OK]) + _value(flash.ioctl(a, b))
+        else:
+            raise OSError(22, "unknown flash request %r" % op)
+    except PowerCut:
+        wfile.write(bytes([_END]))
+        wfile.flush()
+        raise
+    except OSError as e:
+        reply = bytes([_OSERROR]) + _value(e.errno or 5)
+    wfile.write(reply)
+    wfile.flush()

@@ -308,18 +308,13 @@ def run_vm(tmp_path, flash, body):
                             env=dict(os.environ, MICROPYPATH=VM_PATH), cwd=str(tmp_path))
     console, cut = [], False
     for raw in proc.stdout:
-        line = raw.decode().rstrip("\n")
-        if not line.startswith("\x01"):
-            console.append(line)
+        if vm_flash.is_request(raw):
+            try:
+                vm_flash.serve(flash, raw, proc.stdout, proc.stdin)
+            except PowerCut:
+                cut = True
             continue
-        try:
-            reply = vm_flash.handle(flash, json.loads(line[1:]))
-        except PowerCut:
-            reply, cut = {"end": 1}, True
-        if isinstance(reply, bytes):
-            reply = {"b": reply.hex()}
-        proc.stdin.write((json.dumps(reply) + "\n").encode())
-        proc.stdin.flush()
+        console.append(raw.decode().rstrip("\n"))
     proc.stdin.close()
     err = proc.stderr.read().decode()
     assert proc.wait() == 0, "\n".join(console) + err

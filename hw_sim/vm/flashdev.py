@@ -1,6 +1,19 @@
 # MicroPython-side flash for the simulator: a block device whose reads, programs
-# and erases go over the bridge to hw_sim.flash.NorFlash (handled by
+# and erases go over the bridge to hw_sim.flash.NorFlash (served by
 # hw_sim/vm_flash.py), and mount() to put a real os.VfsLfs2 on it.
+#
+# On the board the block device is esp32.Partition, C code that never touches
+# the heap. This stand-in keeps that property: LittleFS calls it from inside its
+# own C code, where a MemoryError would leave the filesystem half-way through an
+# operation. So the three calls use a small binary protocol on the same pipes,
+# through buffers allocated once at import (no JSON, no per-call objects):
+#
+#   VM -> sim   "\x02" op(R|W|I) a b c "\n", a/b/c as 8 hex digits each
+#               R: block, offset, length      W: block, offset, length (data follow)
+#               I: op, arg, 0                 (offset 0xFFFFFFFF: erase first)
+#   sim -> VM   one status byte (0 ok, 1 end of run, 2 OSError), then a value
+#               for I and for OSError (the errno): 4 bytes signed big-endian and
+#               a byte 1 if the value is None; for R the data.
 #
 # Formatting rule: mount() formats only when mounting fails AND neither block 0
 # nor block 1 holds the "littlefs" superblock magic, i.e. the flash never held
@@ -11,20 +24,65 @@
 # clock, making images differ between runs and from hw_sim.lfs (which writes
 # no mtime); the board's own mount keeps MicroPython's default.
 import os
-from _rpc import rpc, b
+import sys
 
 MAGIC_OFFSET = 8
+_NO_OFFSET = 0xFFFFFFFF
+_HEX = b"0123456789abcdef"
+
+_req = bytearray(b"\x02R00000000 00000000 00000000\n")
+_status = bytearray(1)
+_word = bytearray(5)
+_write = sys.stdout.buffer.write  # unbuffered on the unix port, like the console
+_readinto = sys.stdin.buffer.readinto  # loops until the buffer is full
+
+
+def _put(pos, v):
+    i = pos + 7
+    while i >= pos:
+        _req[i] = _HEX[v & 15]
+        v >>= 4
+        i -= 1
+
+
+def _send(op, a, b, c):
+    _req[1] = op
+    _put(2, a)
+    _put(11, b)
+    _put(20, c)
+    _write(_req)
+
+
+def _check():
+    _readinto(_status)
+    if _status[0] == 1:
+        raise SystemExit(0)
+    if _status[0]:
+        _readinto(_word)
+        raise OSError(_value())
+
+
+def _value():
+    v = (_word[0] << 24) | (_word[1] << 16) | (_word[2] << 8) | _word[3]
+    return v - (1 << 32) if v & 0x80000000 else v
 
 
 class FlashDev:
     def readblocks(self, n, buf, off=0):
-        buf[:] = rpc("flash_read", n, off, len(buf))
+        _send(82, n, off, len(buf))  # "R"
+        _check()
+        _readinto(buf)
 
     def writeblocks(self, n, buf, off=None):
-        rpc("flash_write", n, off, b(buf))
+        _send(87, n, _NO_OFFSET if off is None else off, len(buf))  # "W"
+        _write(buf)
+        _check()
 
     def ioctl(self, op, arg):
-        return rpc("flash_ioctl", op, arg)
+        _send(73, op, arg or 0, 0)  # "I"
+        _check()
+        _readinto(_word)
+        return None if _word[4] else _value()
 
 
 def has_superblock(dev):
