@@ -1,10 +1,10 @@
 """Card issuer and back office for the simulated purse cards (docs/purse.md §2.1, §5).
 
 ``issue_card`` personalises a ``PurseApplication``: file 0x15, the three
-diversified card keys, the opening balance. A forged card is simply one issued
-with another issuer's ``IssuerKeys``. ``verify_tac`` / ``verify_load_tac`` are
-the back-office checks of the TACs terminals collect (terminals cannot check
-them: they never hold the TAC master key).
+diversified card keys, the opening balance, the cardholder PIN if any. A forged
+card is simply one issued with another issuer's ``IssuerKeys``. ``verify_tac`` /
+``verify_load_tac`` are the back-office checks of the TACs terminals collect
+(terminals cannot check them: they never hold the TAC master key).
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ import hmac
 import struct
 from dataclasses import dataclass
 
-from hw_sim.purse_app import DEFAULT_MAX_BALANCE, TX_LOAD, PurseApplication, cmac4, diversify
+from hw_sim.purse_app import (
+    DEFAULT_MAX_BALANCE,
+    DEFAULT_PIN_TRIES,
+    TX_LOAD,
+    PurseApplication,
+    cmac4,
+    diversify,
+)
 
 
 @dataclass(frozen=True)
@@ -98,10 +105,15 @@ def issue_card(
     records: dict | None = None,
     blocked: bool = False,
     fci_public_info: bool = True,
+    pin: str | None = None,
+    pin_tries: int = DEFAULT_PIN_TRIES,
     rng_seed=None,
     **info,
 ) -> PurseApplication:
-    """Personalise a purse card; ``info`` are the ``public_info`` fields (category, dates, ...)."""
+    """Personalise a purse card; ``info`` are the ``public_info`` fields (category, dates, ...).
+
+    ``pin``: the cardholder PIN (2-12 digits) VERIFY checks, with ``pin_tries`` tries.
+    """
     dpk, dlk, dtk = issuer_keys.card_keys(number)
     return PurseApplication(
         public_info=public_info(number, **info),
@@ -114,6 +126,8 @@ def issue_card(
         records=records,
         blocked=blocked,
         fci_public_info=fci_public_info,
+        pin=pin,
+        pin_tries=pin_tries,
         rng_seed=rng_seed,
     )
 

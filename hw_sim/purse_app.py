@@ -8,7 +8,8 @@ schedule independently.
 
 Every command either completes or changes nothing: DEBIT FOR PURCHASE applies
 the CAPP cache records, the balance, the ATC, the log and the last-debit proof
-in one step after all its checks passed.
+in one step after all its checks passed. The optional cardholder PIN and its
+try counter (VERIFY) are persistent like the balance.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ RECORD_COUNT = 4
 LOG_SIZE = 23
 LOG_MAX = 10
 DEFAULT_MAX_BALANCE = 100_000  # fen
+DEFAULT_PIN_TRIES = 3
+PIN_MIN_DIGITS = 2
+PIN_MAX_DIGITS = 12
 
 SW_OK = 0x9000
 SW_BLOCKED = 0x6283
@@ -44,6 +48,9 @@ SW_FILE_NOT_FOUND = 0x6A82
 SW_RECORD_NOT_FOUND = 0x6A83
 SW_WRONG_P1P2 = 0x6A86
 SW_KEY_NOT_FOUND = 0x6A88
+SW_NO_PIN = 0x6A88  # referenced data (the PIN) not found
+SW_PIN_WRONG = 0x63C0  # | tries left
+SW_PIN_BLOCKED = 0x6983
 SW_WRONG_OFFSET = 0x6B00
 SW_CONDITIONS = 0x6985
 SW_INS_UNKNOWN = 0x6D00
@@ -128,6 +135,8 @@ class PurseApplication:
         records: dict | None = None,
         blocked: bool = False,
         fci_public_info: bool = True,
+        pin: str | None = None,
+        pin_tries: int = DEFAULT_PIN_TRIES,
         rng_seed=None,
     ):
         if len(public_info) != PUBLIC_SIZE:
@@ -150,8 +159,24 @@ class PurseApplication:
             self.records[n] = bytes(data)
         self.log = []  # 23-byte records, newest first
         self.last_debit = None  # (atc after, type, mac2, tac)
+        self.set_pin(pin, pin_tries)
         self._rng = random.Random(self.public_info if rng_seed is None else rng_seed)
         self.power_on()
+
+    def set_pin(self, pin, tries=DEFAULT_PIN_TRIES):
+        """Personalise the PIN (2-12 digits, or None for no PIN) with ``tries`` tries."""
+        if pin is not None and not (
+            isinstance(pin, str)
+            and pin.isdigit()
+            and PIN_MIN_DIGITS <= len(pin) <= PIN_MAX_DIGITS
+        ):
+            raise ValueError("PIN must be a string of 2 to 12 digits")
+        if not 1 <= tries <= 15:
+            raise ValueError("PIN tries must be 1 to 15")
+        self.pin = pin
+        self.pin_max_tries = tries
+        self.pin_tries = tries  # tries left; 0: blocked
+        self.pins_verified = 0  # VERIFYs answered 9000 (for tests; no real card counts them)
 
     # -- field events ------------------------------------------------------------------------
 
@@ -240,6 +265,22 @@ class PurseApplication:
                 raise _Status(SW_RECORD_NOT_FOUND)
             return _answer(self.log[p1 - 1], le)
         raise _Status(SW_FILE_NOT_FOUND)
+
+    def _verify(self, p1, p2, data, le):
+        if p1 != 0x00 or p2 != 0x00:
+            raise _Status(SW_WRONG_P1P2)
+        if not 1 <= len(data) <= (PIN_MAX_DIGITS + 1) // 2:
+            raise _Status(SW_WRONG_LENGTH)
+        if self.pin is None:
+            raise _Status(SW_NO_PIN)
+        if self.pin_tries == 0:
+            raise _Status(SW_PIN_BLOCKED)
+        if hmac.compare_digest(_pin_block(self.pin), data):
+            self.pin_tries = self.pin_max_tries
+            self.pins_verified += 1
+            return b"", SW_OK
+        self.pin_tries -= 1
+        raise _Status(SW_PIN_WRONG | self.pin_tries)
 
     # -- purse commands ----------------------------------------------------------------------
 
@@ -404,6 +445,11 @@ class PurseApplication:
         del self.log[LOG_MAX:]
 
 
+def _pin_block(pin):
+    """PIN digits in BCD, an odd count padded with an F nibble."""
+    return bytes.fromhex(pin + "F" * (len(pin) % 2))
+
+
 def _parse_body(body):
     """Split what follows the header into (data, Le) by the short-APDU cases."""
     if not body:
@@ -430,6 +476,7 @@ _COMMANDS = {
         0xA4: PurseApplication._select,
         0xB0: PurseApplication._read_binary,
         0xB2: PurseApplication._read_record,
+        0x20: PurseApplication._verify,
     },
     0x80: {
         0x5C: PurseApplication._get_balance,

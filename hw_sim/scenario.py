@@ -151,6 +151,10 @@ class Scenario:
             bal = c.get("balance_fen", 0)
             if isinstance(bal, bool) or not isinstance(bal, int) or bal < 0:
                 raise ScenarioError("%s: 'balance_fen' must be a whole number of fen >= 0" % w)
+            pin = c.get("pin")
+            if pin is not None and not (isinstance(pin, str) and pin.isdigit()
+                                        and 2 <= len(pin) <= 12):
+                raise ScenarioError("%s: 'pin' must be a string of 2 to 12 digits" % w)
             if c["name"] in self.cards:
                 raise ScenarioError("%s: card name %r used twice" % (w, c["name"]))
             self.cards[c["name"]] = c
@@ -289,7 +293,7 @@ class Run:
             records = {int(k): bytes.fromhex(v) for k, v in c.get("records", {}).items()}
             app = issue_card(c["number"], balance_fen=c.get("balance_fen", 0),
                              category=c.get("category", 0), issuer_keys=keys,
-                             records=records or None)
+                             records=records or None, pin=c.get("pin"))
             self.apps[name] = app
             self.cards[name] = self.sim.new_card(app, c["number"])
         self.lines = []

@@ -2,10 +2,11 @@
 
 A ``Day`` is a script on one timeline: card taps (scenario events), keys typed on
 the keypad (scheduled on the terminal's virtual clock with ``sim.keypad.type``)
-and RTC jumps between meal periods (``set_clock``). ``Day.run(tmp_path)`` builds
-the scenario, gives the cards their canteen record (record 2) and PIN, schedules
-the keys and runs it under CPython; the result has the console events, the
-journal, the card applications, the LCD and the printer.
+and RTC jumps between meal periods (``set_clock``); a staff list can arrive as a
+signed update (``staff_update``). ``Day.run(tmp_path)`` builds
+the scenario (cards with their PIN), gives the cards their canteen record
+(record 2), schedules the keys and runs it under CPython; the result has the
+console events, the journal, the card applications, the LCD and the printer.
 
 Times in a ``Day`` are seconds since the scenario start; each step moves a cursor
 forward by what it takes (a key every 250 ms, a tap held 1.5 s, the receipt
@@ -17,6 +18,7 @@ import hashlib
 import json
 import os
 
+from host_tools import updates
 from hw_sim.scenario import Run, Scenario
 from ykt.pos.canteen_record import CanteenRecord, flag_bits
 from simrun import events, journal
@@ -61,43 +63,6 @@ def kind(row):
     return k
 
 
-class CardPin:
-    """VERIFY (``00 20 00 00 Lc PIN``, BCD digits padded with F) in front of a purse
-    application: a stand-in for the VERIFY that hw_sim/purse_app.py does not have yet.
-    Answers 9000, 63Cx (x tries left), 6983 (blocked)."""
-
-    def __init__(self, app, pin, tries=3):
-        self._app = app
-        self.pin = pin
-        self.tries = tries
-        self.max_tries = tries
-        self.verified = 0
-
-    def __getattr__(self, name):
-        return getattr(self._app, name)
-
-    def power_on(self):
-        self._app.power_on()
-
-    def process(self, apdu):
-        apdu = bytes(apdu)
-        if apdu[:2] != b"\x00\x20":
-            return self._app.process(apdu)
-        if apdu[2:4] != b"\x00\x00":
-            return b"\x6a\x86"
-        if len(apdu) < 6 or len(apdu) != 5 + apdu[4]:
-            return b"\x67\x00"
-        if self.tries == 0:
-            return b"\x69\x83"
-        keyed = apdu[5:].hex().rstrip("f")
-        if keyed == self.pin:
-            self.tries = self.max_tries
-            self.verified += 1
-            return b"\x90\x00"
-        self.tries -= 1
-        return bytes((0x63, 0xC0 | self.tries))
-
-
 class Day:
     def __init__(self, start="2025-03-05T07:00:00", mode="fixed", rules=None, config=None,
                  staff=("wang", "li", "zhao")):
@@ -108,27 +73,37 @@ class Day:
         self.config.update(config or {})
         self.cards = []
         self.records = {}  # card name -> CanteenRecord
-        self.pins = {}
         self.events = []
         self.keys = []  # (seconds, text)
+        self.staff_file = None  # (version, payload, master) of a staff update in /inbox
         self.t = 1.0
 
     # -- cards ------------------------------------------------------------------------------
     def card(self, name, number, balance=10000, category=0, pin=None, **record):
-        """A customer card; ``record`` are CanteenRecord fields (``flags`` may be names)."""
+        """A customer card (``pin``: the PIN its VERIFY checks); ``record`` are
+        CanteenRecord fields (``flags`` may be names)."""
         if isinstance(record.get("flags"), (list, tuple)):
             record["flags"] = flag_bits(record["flags"])
-        self.cards.append({"name": name, "number": number, "balance_fen": balance,
-                           "category": category})
+        c = {"name": name, "number": number, "balance_fen": balance, "category": category}
+        if pin is not None:
+            c["pin"] = pin
+        self.cards.append(c)
         if record:
             self.records[name] = CanteenRecord(**record)
-        if pin is not None:
-            self.pins[name] = pin
         return self
 
     def staff_card(self, name):
         self.cards.append({"name": name, "number": STAFF[name][0], "balance_fen": 5000,
                            "category": 4})
+        return self
+
+    def staff_update(self, staff, version=1, master=None, payload=None):
+        """The staff list ``staff`` (names) as a signed update in the inbox, installed at
+        boot; ``master``: sign with another update master key (a forgery); ``payload``:
+        sign these bytes instead."""
+        if payload is None:
+            payload = json.dumps([staff_entry(n, *STAFF[n]) for n in staff]).encode()
+        self.staff_file = (version, payload, master)
         return self
 
     # -- the timeline -------------------------------------------------------------------------
@@ -191,8 +166,13 @@ class Day:
         r = Run(Scenario(self.scenario(), "poskit"), str(workdir))
         for name, rec in self.records.items():
             r.apps[name].records[2] = rec.encode()
-        for name, pin in self.pins.items():
-            r.cards[name].app = CardPin(r.apps[name], pin)
+        if self.staff_file is not None:
+            version, payload, master = self.staff_file
+            sc = r.scenario
+            tid = bytes.fromhex(sc.terminal_config()["terminal_id"])
+            data = updates.sign("staff", version, tid, payload, master or sc.update_master())
+            with r.sim.filesystem().open("/inbox/staff.upd", "wb") as f:
+                f.write(data)
         sim = r.sim
         last = 0
         for at, text in self.keys:

@@ -41,6 +41,8 @@ def _bad(**changes):
     (_bad(cards=[{"name": "a", "number": "12", "balance_fen": 1}]), "'number' must be a string of 20 digits"),
     (_bad(cards=[{"name": "a", "number": "31012300000000000001", "balance_fen": 1.5}]),
      "'balance_fen' must be a whole number"),
+    (_bad(cards=[{"name": "a", "number": "31012300000000000001", "pin": 1234}]),
+     "cards[0]: 'pin' must be a string of 2 to 12 digits"),
     (_bad(events=[{"at": 1, "tap": "zed"}]), "events[0]: unknown card 'zed'"),
     (_bad(events=[{"at": "25:00", "tap": "a"}]), "is not HH:MM:SS"),
     (_bad(events=[{"at": 1, "tap": "a", "tear_at_apdu": 0}]), "'tear_at_apdu' must be a positive"),

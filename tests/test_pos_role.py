@@ -130,7 +130,7 @@ def test_sale_above_the_pin_threshold_is_paid_after_the_card_verifies_the_pin(tm
     d.sign_in("wang").type("2001#").pay_with_pin("bob", "123456")
     res = d.run(tmp_path)
     assert res.balance("bob") == 10000 - 2001
-    assert res.run.cards["bob"].app.verified == 1
+    assert res.apps["bob"].pins_verified == 1
 
 
 def test_wrong_card_pin_is_refused_and_nothing_is_charged(tmp_path):
@@ -139,9 +139,21 @@ def test_wrong_card_pin_is_refused_and_nothing_is_charged(tmp_path):
     d.sign_in("wang").type("2001#").pay_with_pin("bob", "654321")
     res = d.run(tmp_path)
     assert res.balance("bob") == 10000
-    assert res.run.cards["bob"].app.tries == 2
+    assert res.apps["bob"].pin_tries == 2
     assert [e["reason"] for e in res.events("refused")][0] == "wrong card PIN"
     assert res.kinds("purchase-intent") == []
+
+
+def test_wrong_then_right_card_pin_is_the_same_on_the_micropython_vm(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=10000, pin="123456").staff_card("wang")
+    d.sign_in("wang").type("2001#").pay_with_pin("bob", "111111#123456", hold_ms=9000)
+    cp = d.run(tmp_path / "cp")
+    mp = d.run(tmp_path / "mp", runtime="micropython")
+    assert mp.balance("bob") == 10000 - 2001
+    assert [e["tries_left"] for e in mp.events("refused")] == [2]
+    assert (mp.apps["bob"].pin_tries, mp.apps["bob"].pins_verified) == (3, 1)
+    assert mp.run.lines == cp.run.lines
 
 
 def test_card_pin_digits_appear_nowhere(tmp_path):
@@ -162,7 +174,7 @@ def test_sale_at_the_pin_threshold_needs_no_pin(tmp_path):
     d.sign_in("wang").type("2000#").tap("bob")
     res = d.run(tmp_path)
     assert res.balance("bob") == 10000 - 2000
-    assert res.run.cards["bob"].app.verified == 0
+    assert res.apps["bob"].pins_verified == 0
 
 
 # -- the two purses ----------------------------------------------------------------------------------

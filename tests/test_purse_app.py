@@ -566,3 +566,98 @@ def test_log_keeps_the_ten_newest_records_newest_first(card):
     assert send(card, "00B20AC417")[0][5:9] == u32(2)
     assert send(card, "00B201C417")[0][0:2] == b"\x00\x0b"
     assert send(card, "00B20BC417")[1] == "6A83"
+
+
+# -- VERIFY (cardholder PIN) -------------------------------------------------------------------
+
+
+def verify(app, bcd_hex):
+    return send(app, "00200000%02X" % (len(bcd_hex) // 2) + bcd_hex)[1]
+
+
+@pytest.fixture
+def pin_card():
+    app = new_card(pin="12345")
+    send(app, SELECT)
+    return app
+
+
+def test_verify_of_the_right_pin_is_9000(pin_card):
+    assert verify(pin_card, "12345F") == "9000"
+    assert (pin_card.pin_tries, pin_card.pins_verified) == (3, 1)
+
+
+def test_verify_of_an_even_length_pin_needs_no_padding():
+    app = new_card(pin="2468")
+    send(app, SELECT)
+    assert verify(app, "2468") == "9000"
+
+
+def test_wrong_pin_is_63cx_with_the_tries_left(pin_card):
+    assert [verify(pin_card, "54321F") for _ in range(2)] == ["63C2", "63C1"]
+    assert (pin_card.pin_tries, pin_card.pins_verified) == (1, 0)
+
+
+def test_pin_of_another_length_is_a_wrong_pin_not_a_length_error(pin_card):
+    assert verify(pin_card, "1234") == "63C2"
+
+
+def test_right_pin_resets_the_tries(pin_card):
+    verify(pin_card, "99999F")
+    verify(pin_card, "99999F")
+    assert verify(pin_card, "12345F") == "9000"
+    assert pin_card.pin_tries == 3
+
+
+def test_last_wrong_pin_answers_63c0_and_blocks_the_pin(pin_card):
+    assert [verify(pin_card, "00000F") for _ in range(3)] == ["63C2", "63C1", "63C0"]
+    assert pin_card.pin_tries == 0
+
+
+def test_blocked_pin_is_6983_even_for_the_right_pin(pin_card):
+    for _ in range(3):
+        verify(pin_card, "00000F")
+    assert verify(pin_card, "12345F") == "6983"
+    assert (pin_card.pin_tries, pin_card.pins_verified) == (0, 0)
+
+
+def test_blocked_pin_stays_blocked_after_leaving_the_field(pin_card):
+    for _ in range(3):
+        verify(pin_card, "00000F")
+    pin_card.power_on()
+    send(pin_card, SELECT)
+    assert verify(pin_card, "12345F") == "6983"
+
+
+def test_tries_left_survive_leaving_the_field(pin_card):
+    verify(pin_card, "00000F")
+    pin_card.power_on()
+    send(pin_card, SELECT)
+    assert verify(pin_card, "00000F") == "63C1"
+
+
+def test_verify_on_a_card_without_pin_is_6a88(card):
+    assert verify(card, "1234") == "6A88"
+
+
+def test_verify_with_p2_not_00_is_6a86(pin_card):
+    assert send(pin_card, "0020008003" + "12345F")[1] == "6A86"
+    assert pin_card.pin_tries == 3
+
+
+@pytest.mark.parametrize("apdu", ["00200000", "00200000071234567890123F"])
+def test_verify_without_pin_or_longer_than_12_digits_is_6700(pin_card, apdu):
+    assert send(pin_card, apdu)[1] == "6700"
+    assert pin_card.pin_tries == 3
+
+
+def test_verify_before_select_is_6985():
+    app = new_card(pin="1234")
+    assert verify(app, "1234") == "6985"
+    assert app.pin_tries == 3
+
+
+@pytest.mark.parametrize("pin", ["1", "1234567890123", "12a4", 1234])
+def test_issuing_a_card_with_a_malformed_pin_is_refused(pin):
+    with pytest.raises(ValueError, match="PIN"):
+        new_card(pin=pin)

@@ -369,6 +369,79 @@ def test_load_on_forged_card_is_refused_before_credit(fw):
     assert forged.balance == 1000
 
 
+# -- cardholder PIN (VERIFY) --------------------------------------------------------------------
+
+
+def pin_card(pin="1234", **kw):
+    return issue_card(CARD_NO, balance_fen=1000, issuer_keys=KEYS, pin=pin, **kw)
+
+
+def test_verify_pin_sends_the_bcd_digits_and_returns_none_when_right(fw):
+    app = pin_card("12345")
+    card, link = tap(fw, app)
+    assert card.verify_pin(bytes.fromhex("12345F")) is None
+    assert link.sent[-1] == bytes.fromhex("002000000312345F")
+    assert app.pins_verified == 1
+
+
+def test_verify_pin_returns_the_tries_left_on_a_wrong_pin(fw):
+    app = pin_card()
+    card, _ = tap(fw, app)
+    assert [card.verify_pin(b"\x99\x99") for _ in range(2)] == [2, 1]
+    assert app.pin_tries == 1
+
+
+def test_verify_pin_after_a_wrong_one_resets_the_card_tries(fw):
+    app = pin_card()
+    card, _ = tap(fw, app)
+    card.verify_pin(b"\x99\x99")
+    assert card.verify_pin(b"\x12\x34") is None
+    assert app.pin_tries == 3
+
+
+def test_last_wrong_pin_is_refused_as_blocked(fw):
+    app = pin_card(pin_tries=1)
+    card, _ = tap(fw, app)
+    with pytest.raises(fw.errors.CardRefused, match="card PIN blocked"):
+        card.verify_pin(b"\x99\x99")
+    assert app.pin_tries == 0
+
+
+def test_blocked_pin_is_refused_on_a_later_tap_even_when_right(fw):
+    app = pin_card(pin_tries=1)
+    card, _ = tap(fw, app)
+    with pytest.raises(fw.errors.CardRefused):
+        card.verify_pin(b"\x99\x99")
+    card, _ = tap(fw, app)
+    with pytest.raises(fw.errors.CardRefused, match="card PIN blocked"):
+        card.verify_pin(b"\x12\x34")
+    assert app.pins_verified == 0
+
+
+def test_verify_pin_on_a_card_without_pin_is_refused(fw, app):
+    card, _ = tap(fw, app)
+    with pytest.raises(fw.errors.CardRefused, match="card has no PIN"):
+        card.verify_pin(b"\x12\x34")
+
+
+def test_verify_pin_raises_apdu_error_on_other_status_words(fw):
+    app = pin_card()
+    card, _ = tap(fw, app)
+    with pytest.raises(fw.errors.ApduError) as e:
+        card.verify_pin(bytes(7))  # 14 digits: more than the card takes
+    assert e.value.sw == 0x6700
+    assert app.pin_tries == 3
+
+
+def test_verify_pin_before_select_sends_nothing(fw):
+    app = pin_card()
+    link = Link(fw, app)
+    card = fw.purse.PurseCard(fw.iso7816.Iso7816(link))
+    with pytest.raises(fw.errors.YktError, match="not selected"):
+        card.verify_pin(b"\x12\x34")
+    assert link.sent == []
+
+
 # -- Iso7816 framing ---------------------------------------------------------------------------
 
 

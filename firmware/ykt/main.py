@@ -110,6 +110,22 @@ class Context:
 
             raise CardRefused("card blocked: %s" % reason_text(reason))
 
+    def installed_staff(self):
+        """The entries of the staff list a staff update installed (/staff.bin, a JSON
+        list like config "staff"), or None when none is installed."""
+        try:
+            self.fs.stat("/staff.bin")
+        except OSError:
+            return None
+        with self.fs.open("/staff.bin", "rb") as f:
+            try:
+                entries = json.loads(f.read())
+            except ValueError:
+                entries = None
+        if not isinstance(entries, list):
+            raise ValueError("/staff.bin: not a JSON list")
+        return entries
+
     def tariff(self):
         """The installed tariff (opened on first use; raises if none is installed)."""
         if self._tariff is None:

@@ -12,7 +12,9 @@ steps so that a terminal can survive a lost DEBIT answer::
     # after CardGone on DEBIT, on the next tap of the same card:
     result = card.recover(sam, p)  # None: the debit never happened
 
-Refusals raise ``CardRefused(reason)``; other card errors ``ApduError(sw)``.
+``card.verify_pin(bcd)`` has the card check its cardholder PIN (VERIFY): None
+when right, else the tries left. Refusals raise ``CardRefused(reason)``; other
+card errors ``ApduError(sw)``.
 """
 
 from micropython import const
@@ -51,6 +53,7 @@ _INS_UPDATE_CAPP = const(0xDC)
 _INS_DEBIT = const(0x54)
 _INS_PROVE = const(0x5A)
 _INS_CREDIT = const(0x52)
+_INS_VERIFY = const(0x20)
 
 _P1_LOAD = const(0x00)
 _P1_PURCHASE = const(0x01)
@@ -70,6 +73,9 @@ _TAG_PUBLIC_INFO = const(0x9F0C)
 
 _SW_RECORD_NOT_FOUND = const(0x6A83)
 _SW_NOT_FOUND = const(0x9403)
+_SW_PIN_WRONG = const(0x63C0)  # | tries left
+_SW_PIN_BLOCKED = const(0x6983)
+_SW_NO_PIN = const(0x6A88)
 
 _REASONS = {
     0x6283: "card blocked",
@@ -269,6 +275,28 @@ class PurseCard:
                 )
             )
         return out
+
+    def verify_pin(self, bcd):
+        """VERIFY the cardholder PIN ``bcd`` (digits in BCD, an odd count padded with F).
+
+        Returns None when the card accepts it, else the tries left (at least 1).
+        Raises CardRefused("card PIN blocked") when no try is left (this one was
+        the last, or the PIN was already blocked) and CardRefused("card has no
+        PIN"); other status words raise ApduError.
+        """
+        self._check_selected()
+        try:
+            self._call(_CLA_ISO, _INS_VERIFY, 0x00, 0x00, bcd)
+        except ApduError as e:
+            sw = e.sw
+            if sw & 0xFFF0 == _SW_PIN_WRONG and sw & 0x0F:
+                return sw & 0x0F
+            if sw == _SW_PIN_WRONG or sw == _SW_PIN_BLOCKED:
+                raise CardRefused("card PIN blocked")
+            if sw == _SW_NO_PIN:
+                raise CardRefused("card has no PIN")
+            raise
+        return None
 
     def _check_selected(self):
         if self.info is None:

@@ -83,7 +83,8 @@ class StaffList:
 
     @staticmethod
     def load(entries, max_tries=3, lockout_s=1800):
-        """Validate the configured list (``ValueError`` naming the entry)."""
+        """Validate the list (config "staff" or a staff update; ``ValueError`` naming
+        the entry)."""
         if not isinstance(entries, list):
             raise ValueError("config: 'staff' must be a list")
         out = []
@@ -106,7 +107,7 @@ class StaffList:
             out.append(Staff(i + 1, card, name, role, _hex(e.get("salt"), where, "salt", 8, 32),
                              _hex(e.get("pin_sha256"), where, "pin_sha256", 32, 32)))
         if len(out) > 255:
-            raise ValueError("config: at most 255 staff")
+            raise ValueError("at most 255 staff")
         return StaffList(out, max_tries, lockout_s)
 
     def find(self, card_no):

@@ -6,8 +6,9 @@ Config (besides the Context's keys and ids):
 - ``mode``: ``fixed`` (a tap pays the meal period's price), ``menu`` (the cashier
   keys item codes and quantities) or ``amount`` (the cashier keys an amount);
   key D then 5 switches between them;
-- ``staff``: the staff cards (``ykt.pos.staff``); ``pin_tries`` (3) wrong PINs lock
-  a staff card for ``lockout_s`` (1800) seconds;
+- ``staff``: the staff cards (``ykt.pos.staff``), used until a staff update
+  (/staff.bin, read at boot) is installed; ``pin_tries`` (3) wrong PINs lock a
+  staff card for ``lockout_s`` (1800) seconds;
 - ``receipts`` (true): print a receipt for every sale when a printer is fitted.
 
 Keys (4x4 keypad): digits; ``#`` enter; ``*`` quantity (menu: code ``*`` qty ``#``);
@@ -39,7 +40,7 @@ from micropython import const
 
 from ykt import clock, pos_board, report
 from ykt.card.purse import TX_CAPP
-from ykt.errors import ApduError, CardRefused, YktError
+from ykt.errors import CardRefused, YktError
 from ykt.money import yuan
 from ykt.pos import RuleError
 from ykt.pos import rules as canteen_rules
@@ -68,8 +69,6 @@ _F_COUPON = const(2)
 _SCAN_MS = const(10)
 _TIMEOUT_MS = const(30000)
 _ENTRY_MAX = const(8)
-_INS_VERIFY = const(0x20)
-_SW_PIN_BLOCKED = const(0x6983)
 _DENIED_BALANCE = const(4)
 _DENIED_LIMIT = const(6)
 _STATE = "/pos/state"
@@ -140,9 +139,7 @@ class PosTerminal(TapRole):
         self.mode = config.get("mode", "fixed")
         if self.mode not in zr.MODES:
             raise ValueError("config: 'mode' must be fixed, menu or amount")
-        self.staff = staffs.StaffList.load(config.get("staff", []),
-                                           int(config.get("pin_tries", 3)),
-                                           int(config.get("lockout_s", 1800)))
+        self.staff = self._load_staff(config)
         self.name = config.get("name", "")
         board = ctx.board
         self.keypad = pos_board.keypad(board)
@@ -204,6 +201,18 @@ class PosTerminal(TapRole):
             return canteen_rules.load(spec)
         except RuleError as e:
             raise ValueError("canteen: %s" % e)
+
+    def _load_staff(self, config):
+        """The installed staff update (/staff.bin) if there is one, else config "staff"."""
+        tries = int(config.get("pin_tries", 3))
+        lockout = int(config.get("lockout_s", 1800))
+        entries = self.ctx.installed_staff()
+        if entries is None:
+            return staffs.StaffList.load(config.get("staff", []), tries, lockout)
+        try:
+            return staffs.StaffList.load(entries, tries, lockout)
+        except ValueError as e:
+            raise ValueError("/staff.bin: %s" % e)
 
     def _load_state(self):
         try:
@@ -713,9 +722,9 @@ class PosTerminal(TapRole):
 
     # -- card PIN ------------------------------------------------------------------------------
     def _card_pin(self, card, info, net):
-        """Have the customer key the card PIN and the card VERIFY it (ISO 7816-4 VERIFY,
-        ``00 20 00 00 Lc PIN``: digits in BCD, padded with F). Wrong PINs are counted
-        (by the card, and here per card); the digits never leave this method."""
+        """Have the customer key the card PIN and the card VERIFY it
+        (``PurseCard.verify_pin``: digits in BCD, padded with F). Wrong PINs are
+        counted (by the card, and here per card); the digits never leave this method."""
         card_no = info.card_no
         while True:
             if self._pin_fails.get(card_no, 0) >= self.staff.max_tries:
@@ -730,25 +739,17 @@ class PosTerminal(TapRole):
                 bcd[i] = (hi << 4) | lo
             self._zero_pin()
             try:
-                # PurseCard has no VERIFY method yet; its Iso7816 carries the APDU
-                card._iso.exchange(0x00, _INS_VERIFY, 0x00, 0x00, bcd)
-                sw = 0x9000
-            except ApduError as e:
-                sw = e.sw
-            for i in range(len(bcd)):
-                bcd[i] = 0
-            if sw == 0x9000:
+                left = card.verify_pin(bcd)  # CardRefused: PIN blocked, or the card has none
+            finally:
+                for i in range(len(bcd)):
+                    bcd[i] = 0
+            if left is None:
                 self._pin_fails.pop(card_no, None)
                 return
-            if sw & 0xFFF0 == 0x63C0 and sw & 0x0F:
-                self._pin_fails[card_no] = self._pin_fails.get(card_no, 0) + 1
-                report.emit("refused", ("card", self.shown), ("reason", "wrong card PIN"),
-                            ("tries_left", sw & 0x0F))
-                self._message("WRONG PIN", "%d TRIES LEFT" % (sw & 0x0F))
-                continue
-            if sw == _SW_PIN_BLOCKED or sw & 0xFFF0 == 0x63C0:
-                raise CardRefused("card PIN blocked")
-            raise CardRefused("card has no PIN")
+            self._pin_fails[card_no] = self._pin_fails.get(card_no, 0) + 1
+            report.emit("refused", ("card", self.shown), ("reason", "wrong card PIN"),
+                        ("tries_left", left))
+            self._message("WRONG PIN", "%d TRIES LEFT" % left)
 
     def _key_card_pin(self, net):
         """Collect the PIN digits with the card on the reader; their count (0: cancelled)."""
