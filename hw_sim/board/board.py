@@ -35,10 +35,11 @@ imports before its filesystem becomes the board's, e.g. ``hw_sim/vm`` with
 """
 
 import hashlib
+import time
 
 from hw_sim.board.repl import Repl, cook
 from hw_sim.board.rom import RomLoader
-from hw_sim.board.vm import MPY_DIR, BoardVM
+from hw_sim.board.vm import MPY_DIR, BoardVM, FlashRequest
 from hw_sim.flash import NorFlash, PowerCut
 
 # MicroPython ESP32_GENERIC partition table (ports/esp32/partitions-4MiB.csv):
@@ -47,6 +48,7 @@ from hw_sim.flash import NorFlash, PowerCut
 VFS_OFFSET = 0x200000
 BLOCK = 4096
 MAX_CRASHES = 3
+INTR_SIGNAL_S = 0.25  # a Ctrl-C not picked up by a request this soon gets a SIGINT
 
 ROM_BANNER = b"ets Jul 29 2019 12:21:46\r\n\r\n"
 BOOT_FLASH = b"boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
@@ -77,7 +79,9 @@ class Board:
         self.rx = bytearray()      # UART input waiting for the REPL
         self.busy = None           # None (REPL reads input), "boot", or the id of an exec
         self.running = None        # what the VM executes ("main.py", "<stdin>", ...)
-        self.intr_pending = False
+        self.intr_pending = False  # Ctrl-C while no code runs: for the next code run
+        self.intr_wanted = None    # when a Ctrl-C for the running code came in
+        self.intr_signalled = False  # SIGINT sent, and the VM has said nothing since
         self.boots = []            # ("power_on" | "hard" | "soft" | "rom", ...) in order
         self._exec_id = 0
         self._crashes = 0
@@ -111,6 +115,7 @@ class Board:
         self._gen += 1
         self._send(cook(self.vm.stop()))
         self.busy, self.running, self.intr_pending = None, None, False
+        self.intr_wanted, self.intr_signalled = None, False
 
     def _enter_rom(self, banner):
         self._stop_vm()
@@ -169,7 +174,7 @@ class Board:
 
     def _ctrl_c(self):
         if self.running:
-            self.vm.interrupt()
+            self._interrupt()
         else:
             self.intr_pending = True  # delivered when the VM starts running code
 
@@ -190,6 +195,26 @@ class Board:
             self.busy = self._exec_id
             if not self.vm.send(["exec", self._exec_id, action[1], action[2]]):
                 self._crashed()
+
+    # -- Ctrl-C -------------------------------------------------------------------------
+    # On the chip a Ctrl-C raises KeyboardInterrupt at the next bytecode boundary, never
+    # inside C code such as a bus transfer or a partition read. Here those are requests
+    # to this board, and a SIGINT landing while the VM reads a reply would leave half a
+    # message in the pipe. So the interrupt rides on the reply to the VM's next request
+    # (the VM raises it once the reply is read); only code that makes no request within
+    # INTR_SIGNAL_S (a busy loop) gets a SIGINT, and at most one until the VM speaks
+    # again (the unix port exits on a second SIGINT while the first is pending).
+    def _interrupt(self):
+        if self.intr_wanted is None:
+            self.intr_wanted = time.monotonic()
+
+    def tick(self):
+        """Deliver a Ctrl-C the running code has not picked up (call periodically)."""
+        if (self.intr_wanted is not None and not self.intr_signalled
+                and time.monotonic() - self.intr_wanted >= INTR_SIGNAL_S):
+            self.intr_wanted = None
+            self.intr_signalled = True
+            self.vm.interrupt()
 
     # -- the VM -----------------------------------------------------------------------
     def fds(self):
@@ -236,6 +261,9 @@ class Board:
         self._start_app("hard", ROM_BANNER + b"rst:0xc (SW_CPU_RESET)," + BOOT_FLASH)
 
     def _message(self, msg):
+        self.intr_signalled = False
+        if isinstance(msg, FlashRequest):
+            return self._flash_request(msg)
         seq, op = msg[0], msg[1]
         if seq == 0:
             return self._notice(op, msg[2:])
@@ -245,14 +273,16 @@ class Board:
             self.reset_cause = SOFT_RESET
             self._enter_rom(ROM_BANNER + b"rst:0xc (SW_CPU_RESET)," + BOOT_DOWNLOAD)
         else:
-            self.vm.reply(seq, self._request(op, msg[2:], msg[1:]))
+            value = self._request(op, msg[2:], msg[1:])
+            intr, self.intr_wanted = self.intr_wanted is not None, None
+            self.vm.reply(seq, value, interrupt=intr)
 
     def _notice(self, op, args):
         if op == "run":
             self.running = args[0]
             if self.intr_pending:
                 self.intr_pending = False
-                self.vm.interrupt()
+                self._interrupt()
         elif op == "booted":
             self.busy, self.running, self.intr_pending = None, None, False
             self._crashes = 0
@@ -267,19 +297,27 @@ class Board:
             self._send(self.repl.take())
             self._act(action)
 
+    def _flash_request(self, req):
+        """The vfs partition as esp32.Partition serves it (PowerCut propagates)."""
+        base = VFS_OFFSET + req.block * BLOCK
+        try:
+            if req.op == "R":
+                return self.vm.reply_flash(req, data=self.flash.read(base + req.offset, req.size))
+            if req.op == "W":
+                if req.offset is None:  # writeblocks without offset: erase first
+                    for i in range(len(req.data) // BLOCK):
+                        self.flash.erase(base // BLOCK + i)
+                self.flash.program(base + (req.offset or 0), req.data)
+                return self.vm.reply_flash(req)
+            if req.op == "I":
+                return self.vm.reply_flash(req, value=self._ioctl(req.block, req.offset))
+            raise OSError(22, "unknown partition request %r" % req.op)
+        except ValueError:  # out of the partition
+            return self.vm.reply_flash(req, 1, value=5)
+        except OSError as e:
+            return self.vm.reply_flash(req, 1, value=e.errno or 5)
+
     def _request(self, op, args, req):
-        base = VFS_OFFSET + (args[0] * BLOCK if op.startswith("flash_") else 0)
-        if op == "flash_read":
-            return self.flash.read(base + args[1], args[2]).hex()
-        if op == "flash_write":
-            data = bytes.fromhex(args[2])
-            if args[1] is None:  # esp32.Partition.writeblocks without offset: erase first
-                for i in range(len(data) // BLOCK):
-                    self.flash.erase(base // BLOCK + i)
-            self.flash.program(base + (args[1] or 0), data)
-            return 0
-        if op == "flash_ioctl":
-            return self._ioctl(args[0], args[1])
         if op == "hello":
             return self._hello(args[0])
         if op == "unique_id":

@@ -127,6 +127,7 @@ class BoardServer:
                 self.board.uart_rx(data)
         if any(fd in ready for fd in vm_fds):
             self.board.service()
+        self.board.tick()
 
     def start(self, max_seconds=120.0):
         """Serve on a daemon thread (tests); bounded by ``max_seconds``."""
@@ -178,7 +179,13 @@ def _run(args):
     def log(msg):
         print("ykt sim board: %s" % msg, file=sys.stderr, flush=True)
 
-    board = make_board(spec, args.flash_image, log=log)
+    hooks = None
+    if args.taps:
+        from hw_sim.board.taps import load_taps
+
+        hooks = load_taps(args.taps, spec, args.master_key_file, log=log)
+    board = make_board(spec, args.flash_image, log=log, hooks=hooks,
+                       heap=getattr(hooks, "heap", None))
     save = (lambda: _save(board, args.flash_image)) if args.flash_image else None
     server = BoardServer(board, host or "127.0.0.1", int(port or 0), on_disconnect=save, log=log)
     board.power_on(args.boot)
@@ -207,6 +214,13 @@ def add_board_parser(simsub):
                         "saved after each connection")
     p.add_argument("--boot", choices=("rom", "app"), default="rom",
                    help="power on into the ROM download mode (default) or into MicroPython")
+    p.add_argument("--taps", metavar="SCENARIO.json",
+                   help="attach a PN532 model and virtual cards: the scenario's cards and "
+                        "tap events (at: seconds after the first MicroPython boot), run by "
+                        "the firmware main.py starts (hw_sim/board/taps.py)")
+    p.add_argument("--master-key-file", metavar="FILE",
+                   help="with --taps: issue the cards with this master key file's "
+                        "purchase/load keys (those `ykt provision` gave the board)")
     p.add_argument("--max-seconds", type=float, default=None,
                    help="stop after this many seconds (default: run until interrupted)")
     p.set_defaults(fn=_run)

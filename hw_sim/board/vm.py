@@ -7,7 +7,10 @@ file for the VM side) with:
   (:meth:`read_output`);
 * a command pipe (board -> VM) and a control pipe (VM -> board) passed as
   extra file descriptors; messages are a u32 little-endian length + JSON,
-  each written with one ``write`` so a Ctrl-C never splits one;
+  each written with one ``write`` so a Ctrl-C never splits one, except the
+  partition's reads, programs and erases: bit 31 of the length marks their
+  binary form (:class:`FlashRequest`, :meth:`BoardVM.reply_flash`), which the
+  VM handles through buffers allocated once;
 * SIGINT for Ctrl-C (:meth:`interrupt`): the unix port turns it into
   KeyboardInterrupt while its script runs.
 
@@ -29,6 +32,22 @@ from hw_sim.vm_bridge import micropython_binary
 MPY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpy")
 SCRIPT = os.path.join(MPY_DIR, "boardvm.py")
 DEFAULT_HEAP = "128K"  # ESP32 without PSRAM: ~110 KB GC heap, plus room for boardvm.py
+
+
+BINARY = 0x80000000  # length-word bit of the partition's binary messages
+NO_OFFSET = 0xFFFFFFFF
+
+
+class FlashRequest:
+    """A partition read (``op`` "R"), program ("W", with ``data``) or ioctl ("I": ``block``
+    is the ioctl op, ``offset`` its argument) from the VM's ``_Partition``; ``offset`` is
+    None for a program that erases first."""
+
+    def __init__(self, body):
+        op, self.seq, self.block, offset, self.size = struct.unpack_from("<BIIII", body)
+        self.op = chr(op)
+        self.offset = None if offset == NO_OFFSET else offset
+        self.data = body[17:]
 
 
 class BoardVM:
@@ -115,10 +134,12 @@ class BoardVM:
         buf = self._ctl_buf
         while len(buf) >= 4:
             (n,) = struct.unpack_from("<I", buf)
-            if len(buf) < 4 + n:
+            size = n & ~BINARY
+            if len(buf) < 4 + size:
                 break
-            msgs.append(json.loads(bytes(buf[4:4 + n]).decode()))
-            del buf[:4 + n]
+            body = bytes(buf[4:4 + size])
+            del buf[:4 + size]
+            msgs.append(FlashRequest(body) if n & BINARY else json.loads(body.decode()))
         if closed and not msgs:
             return None
         return msgs
@@ -126,7 +147,9 @@ class BoardVM:
     def send(self, msg):
         """One message to the VM (a reply or an ``exec``); False if the VM has gone."""
         body = json.dumps(msg).encode()
-        data = struct.pack("<I", len(body)) + body
+        return self._write(struct.pack("<I", len(body)) + body)
+
+    def _write(self, data):
         try:
             while data:
                 data = data[os.write(self._cmd_w, data):]
@@ -134,8 +157,18 @@ class BoardVM:
             return False
         return True
 
-    def reply(self, seq, value):
-        return self.send(["r", seq, value])
+    def reply(self, seq, value, interrupt=False):
+        """Answer request ``seq``; ``interrupt``: the VM raises KeyboardInterrupt once
+        it has read the reply (a Ctrl-C that came in meanwhile)."""
+        return self.send(["r", seq, value, 1] if interrupt else ["r", seq, value])
+
+    def reply_flash(self, req, status=0, data=b"", value=None):
+        """Answer a :class:`FlashRequest`: ``data`` for a read; ``value`` for an ioctl
+        (None allowed) or, with ``status`` 1, the errno of an OSError."""
+        body = struct.pack("<IB", req.seq, status) + data
+        if req.op == "I" or status:
+            body += struct.pack("<iB", value or 0, value is None)
+        return self._write(struct.pack("<I", len(body) | BINARY) + body)
 
     def interrupt(self):
         if self.proc is not None and self.proc.poll() is None:

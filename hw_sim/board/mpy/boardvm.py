@@ -32,8 +32,59 @@ def _send(msg):
 
 
 def _recv():
-    head = _cin.read(4)
-    return json.loads(_cin.read(struct.unpack("<I", head)[0]).decode())
+    while True:
+        (n,) = struct.unpack("<I", _cin.read(4))
+        body = _cin.read(n & ~_BIN)
+        if not n & _BIN:  # a binary flash reply here is one an interrupt abandoned
+            return json.loads(body.decode())
+
+
+# The partition's reads, programs and erases use binary messages (length word with
+# bit 31 set) through buffers allocated here once: LittleFS calls the block device
+# from inside its C code, where a MemoryError would abandon an operation half-way,
+# and on the chip esp32.Partition is C that never touches the heap.
+#   request  <I len|bit31> <B op R|W|I> <I seq> <I block|ioctl op> <I offset|arg> <I size>
+#            then, for W, the data (in the same write)
+#   reply    <I len|bit31> <I seq> <B status: 0 ok, 1 OSError> then the data (R)
+#            or <i value> <B is-None> (I, and the errno of an OSError)
+_BIN = 0x80000000
+_NONE = 0xFFFFFFFF
+_HEAD = 21
+_WMAX = 512  # programs up to this size go out without allocating (LittleFS: 128)
+_breq = bytearray(_HEAD + _WMAX)
+_brep = bytearray(9)
+_bval = bytearray(5)
+
+
+def _u32(buf, i):
+    return buf[i] | buf[i + 1] << 8 | buf[i + 2] << 16 | buf[i + 3] << 24
+
+
+def _flash(op, a, b, size, data):
+    _seq[0] += 1
+    seq = _seq[0]
+    n = _HEAD if data is None else _HEAD + len(data)
+    struct.pack_into("<IBIIII", _breq, 0, (n - 4) | _BIN, op, seq, a, b, size)
+    if n <= len(_breq):
+        for i in range(n - _HEAD):
+            _breq[_HEAD + i] = data[i]
+        _cout.write(_breq, n)  # one write: a Ctrl-C cannot split a message
+    else:
+        _cout.write(bytes(_breq[:_HEAD]) + bytes(data))
+    while True:
+        _cin.readinto(_brep)
+        got = _u32(_brep, 0)
+        if got & _BIN and _u32(_brep, 4) == seq:
+            break
+        _cin.read((got & ~_BIN) - 5)  # not ours: a reply an interrupt abandoned
+    if _brep[8]:
+        _cin.readinto(_bval)
+        raise OSError(_i32(_bval))
+
+
+def _i32(buf):
+    v = _u32(buf, 0)
+    return v - (1 << 32) if v & _BIN else v
 
 
 _seq = [0]
@@ -46,6 +97,8 @@ def _call(req):
     while True:
         m = _recv()
         if m[0] == "r" and m[1] == n:
+            if len(m) > 3:  # a Ctrl-C came in: raised now the reply is read
+                raise KeyboardInterrupt
             return m[2]
 
 
@@ -76,17 +129,20 @@ sys.modules["_rpc"] = _RpcModule
 
 
 class _Partition:
-    # The "vfs" data partition as esp32.Partition offers it to VfsLfs2.
-    # The board does the work (writeblocks without offset erases first), so
-    # these hold no Python-level branch where a Ctrl-C could land.
+    # The "vfs" data partition as esp32.Partition offers it to VfsLfs2, over the
+    # binary messages above. The board does the work (writeblocks without offset
+    # erases first), so these hold no Python-level branch where a Ctrl-C could land.
     def readblocks(self, n, buf, off=0):
-        buf[:] = bytes.fromhex(_call(["flash_read", n, off, len(buf)]))
+        _flash(82, n, off, len(buf), None)  # "R"
+        _cin.readinto(buf)
 
     def writeblocks(self, n, buf, off=None):
-        _call(["flash_write", n, off, bytes(buf).hex()])
+        _flash(87, n, _NONE if off is None else off, len(buf), buf)  # "W"
 
     def ioctl(self, op, arg):
-        return _call(["flash_ioctl", op, arg])
+        _flash(73, op, arg or 0, 0, None)  # "I"
+        _cin.readinto(_bval)
+        return None if _bval[4] else _i32(_bval)
 
 
 def _traceback(e):
