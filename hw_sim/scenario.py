@@ -94,6 +94,21 @@ def _whole(v, low):
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
+def check_card(c, w):
+    """Validate one entry of a scenario's ``cards`` (``w`` names it in the error)."""
+    if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+        raise ScenarioError("%s: needs a 'name'" % w)
+    number = c.get("number")
+    if not (isinstance(number, str) and number.isdigit() and len(number) == 20):
+        raise ScenarioError("%s: 'number' must be a string of 20 digits" % w)
+    bal = c.get("balance_fen", 0)
+    if isinstance(bal, bool) or not isinstance(bal, int) or bal < 0:
+        raise ScenarioError("%s: 'balance_fen' must be a whole number of fen >= 0" % w)
+    pin = c.get("pin")
+    if pin is not None and not (isinstance(pin, str) and pin.isdigit() and 2 <= len(pin) <= 12):
+        raise ScenarioError("%s: 'pin' must be a string of 2 to 12 digits" % w)
+
+
 class Scenario:
     """A validated scenario, ready to run on either runtime."""
 
@@ -143,18 +158,7 @@ class Scenario:
         self.cards = {}
         for i, c in enumerate(cards):
             w = "%s[%d]" % (where, i)
-            if not isinstance(c, dict) or not isinstance(c.get("name"), str):
-                raise ScenarioError("%s: needs a 'name'" % w)
-            number = c.get("number")
-            if not (isinstance(number, str) and number.isdigit() and len(number) == 20):
-                raise ScenarioError("%s: 'number' must be a string of 20 digits" % w)
-            bal = c.get("balance_fen", 0)
-            if isinstance(bal, bool) or not isinstance(bal, int) or bal < 0:
-                raise ScenarioError("%s: 'balance_fen' must be a whole number of fen >= 0" % w)
-            pin = c.get("pin")
-            if pin is not None and not (isinstance(pin, str) and pin.isdigit()
-                                        and 2 <= len(pin) <= 12):
-                raise ScenarioError("%s: 'pin' must be a string of 2 to 12 digits" % w)
+            check_card(c, w)
             if c["name"] in self.cards:
                 raise ScenarioError("%s: card name %r used twice" % (w, c["name"]))
             self.cards[c["name"]] = c

@@ -168,9 +168,9 @@ def run(board, config, fs=None):
     role = _role(config["role"])
     ctx = Context(board, config, fs)
     pending = ctx.payments.restore()
-    report.emit("boot", ("terminal", config.get("name", "")), ("role", config["role"]),
-                ("board", board.get("name", "")), ("journal", ctx.journal.last_seq),
-                ("pending", pending))
+    report.emit("boot", ("terminal", config.get("name") or config["terminal_id"]),
+                ("role", config["role"]), ("board", board.get("name", "")),
+                ("journal", ctx.journal.last_seq), ("pending", pending))
     ctx.log("boot")
     ctx.install_updates()
     role(ctx, config).run()

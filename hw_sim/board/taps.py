@@ -152,7 +152,7 @@ def issuer_keys(master_key_file=None, seed=None):
 
 def load_taps(path, board_dict, master_key_file=None, log=None):
     """A :class:`TapHooks` from a scenario-format JSON file."""
-    from hw_sim.scenario import ScenarioError, _offset_us, _parse_dt
+    from hw_sim.scenario import ScenarioError, _offset_us, _parse_dt, check_card
 
     with open(path) as f:
         data = json.load(f)
@@ -162,15 +162,11 @@ def load_taps(path, board_dict, master_key_file=None, log=None):
     seed = data.get("issuer_seed")
     cards = {}
     for i, c in enumerate(data.get("cards") or []):
-        w = "%s: cards[%d]" % (path, i)
-        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
-            raise ScenarioError("%s: needs a 'name'" % w)
-        number = c.get("number")
-        if not (isinstance(number, str) and number.isdigit() and len(number) == 20):
-            raise ScenarioError("%s: 'number' must be a string of 20 digits" % w)
+        check_card(c, "%s: cards[%d]" % (path, i))
         keys = issuer_keys(master_key_file, c.get("issuer_seed", seed))
-        cards[c["name"]] = issue_card(number, balance_fen=int(c.get("balance_fen", 0)),
-                                      category=c.get("category", 0), issuer_keys=keys)
+        cards[c["name"]] = issue_card(c["number"], balance_fen=c.get("balance_fen", 0),
+                                      category=c.get("category", 0), pin=c.get("pin"),
+                                      issuer_keys=keys)
     taps = []
     for i, e in enumerate(data.get("events") or []):
         if not isinstance(e, dict) or "tap" not in e:
