@@ -116,6 +116,9 @@ def check(ref, r):
     committed = [x for x in journal(_Snap(ref, r))]
     if recs[:len(committed)] != committed:
         bad.append("a record committed before the cut was lost or changed")
+    tseqs = [x["tseq"] for x in recs if x["kind"] == "purchase-intent"]
+    if len(tseqs) != len(set(tseqs)):
+        bad.append("a terminal sequence number was used twice: %s" % tseqs)
     resolved = [x["link"] for x in recs if x["link"]]
     if len(resolved) != len(set(resolved)):
         bad.append("an intent was resolved twice")

@@ -35,3 +35,8 @@ class ApduError(YktError):
 
 class CardRefused(YktError):
     """The card is valid hardware but may not be used here (reason in args[0])."""
+
+
+class SequenceError(YktError):
+    """The SAM cannot hand out a terminal sequence number that is sure to be new (its
+    counter is damaged or could not be saved): the purchase is refused before DEBIT."""

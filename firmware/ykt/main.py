@@ -17,6 +17,7 @@ from ykt.payment import Payments
 from ykt.reader import Reader
 from ykt.sam import SoftSam
 from ykt.store import journal as jr
+from ykt.store.counter import Counter
 
 
 def _unhex(config, name):
@@ -34,7 +35,7 @@ class Context:
         keys = {"purchase": _unhex(config, "purchase")}
         if "load" in config["keys"]:
             keys["load"] = _unhex(config, "load")
-        self.sam = SoftSam(keys, self.terminal_id)
+        self.sam = SoftSam(keys, self.terminal_id, lease=Counter(fs))
         self.ui = boards.ui(board)
         self.reader = Reader(boards.nfc_reader(board), poll_ms=int(config.get("poll_ms", 100)))
         self.gate = boards.gate(board)

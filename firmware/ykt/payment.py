@@ -29,15 +29,14 @@ class Payments:
         self.pending = {}  # card number -> (intent seq, purse.Pending)
 
     def restore(self):
-        """After boot: every unresolved intent in the journal is pending again."""
-        top = self.sam.sequence
+        """After boot: every unresolved intent in the journal is pending again (and
+        the SAM hands out no sequence number at or below theirs)."""
         for r in self.journal.unresolved():
             t = caltime.civil(r.time)
             p = Pending(r.card, _serial8(r.card), r.balance, r.atc, bytes(r.random), r.amount,
                         r.tx_type, bytes(r.terminal), clock.bcd7(t), r.tseq)
             self.pending[r.card] = (r.seq, p)
-            top = max(top, r.tseq + 1)
-        self.sam.sequence = top
+            self.sam.advance_to(r.tseq + 1)
         return len(self.pending)
 
     def _complete(self, kind, intent, p, balance, tac):

@@ -7,18 +7,28 @@ of section 6.1 step 4) and recomputes the session key, so a MAC2 that comes
 back later through GET TRANSACTION PROVE is checked the same way as one from
 DEBIT. A hardware PSAM can implement the same methods.
 
+The terminal transaction sequence must never repeat, across reboots and power
+cuts too (a PSAM keeps it in its own non-volatile memory). With a ``lease``
+(``load() -> int``, ``store(int)``; ``ykt.store.counter.Counter`` on the
+terminal) the SAM persists a high-water mark ``LEASE`` numbers ahead before it
+hands out the first number of each block: after a reboot it starts at the mark,
+never re-using a number and skipping at most ``LEASE - 1`` it never handed out;
+the flash is written once per ``LEASE`` purchases (and once after each boot, at
+the first purchase). docs/purse.md section 7.
+
 The TAC master key is never here: only the back office checks TACs.
 """
 
 from micropython import const
 
 from ykt import crypto
-from ykt.errors import YktError
+from ykt.errors import SequenceError, YktError
 
 _KEY_VERSION = const(1)
 _ALG_AES = const(0x10)
 _TX_LOAD = const(0x02)
 _SEQ_MASK = const(0xFFFFFFFF)
+LEASE = const(256)  # sequence numbers per persisted high-water mark
 
 
 def _equal(a, b):
@@ -45,11 +55,11 @@ class SoftSam:
 
     ``keys`` is a dict: ``"purchase"`` (16 bytes, required) and ``"load"``
     (16 bytes, only on terminals that load or refund). ``sequence`` is the
-    next terminal transaction sequence number (persist ``sequence`` to keep
-    it across reboots).
+    next terminal transaction sequence number. ``lease`` keeps it across
+    reboots (module docstring); without one it lives in RAM only.
     """
 
-    def __init__(self, keys, terminal_id, sequence=0, key_version=_KEY_VERSION):
+    def __init__(self, keys, terminal_id, sequence=0, key_version=_KEY_VERSION, lease=None):
         if len(terminal_id) != 6:
             raise ValueError("terminal id must be 6 bytes")
         self._purchase = bytes(keys["purchase"])
@@ -57,16 +67,48 @@ class SoftSam:
         self._terminal_id = bytes(terminal_id)
         self._key_version = key_version
         self.sequence = sequence
+        self._lease = lease
+        self._left = 0  # numbers from ``sequence`` on below the persisted mark
+        self._loaded = False  # the lease's mark has been read
 
     def terminal_id(self):
         """The 6-byte terminal id that goes into INITIALIZE and the MACs."""
         return self._terminal_id
 
     def next_sequence(self):
-        """Allocate the terminal sequence number for the next purchase."""
+        """Allocate the terminal sequence number for the next purchase.
+
+        With a lease, raises SequenceError when the mark cannot be read or saved
+        (nothing is handed out; the next call tries again).
+        """
+        if self._lease is not None:
+            if not self._left:
+                self._reserve()
+            self._left -= 1
         seq = self.sequence
         self.sequence = (seq + 1) & _SEQ_MASK
         return seq
+
+    def advance_to(self, n):
+        """Never hand out a number below ``n`` from now on."""
+        n &= _SEQ_MASK
+        if n > self.sequence:
+            self._left = max(0, self._left - (n - self.sequence))
+            self.sequence = n
+
+    def _reserve(self):
+        """Persist the mark of a new block of LEASE numbers starting at ``sequence``."""
+        lease = self._lease
+        try:
+            if not self._loaded:
+                mark = lease.load()  # SequenceError if damaged
+                if mark > self.sequence:
+                    self.sequence = mark
+                self._loaded = True
+            lease.store((self.sequence + LEASE) & _SEQ_MASK)
+        except OSError as e:
+            raise SequenceError("sequence counter I/O error %s" % (e.args[0] if e.args else 0))
+        self._left = LEASE
 
     def supports(self, key_version, algorithm):
         """True if this SAM holds the keys a card with these ids uses."""

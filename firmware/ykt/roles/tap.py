@@ -9,7 +9,7 @@ Nothing a card, the reader or flash does ends the loop.
 
 from ykt import clock, report
 from ykt.card.purse import PurseCard
-from ykt.errors import ApduError, CardGone, CardRefused, ReaderError, YktError
+from ykt.errors import ApduError, CardGone, CardRefused, ReaderError, SequenceError, YktError
 from ykt.iso7816 import Iso7816
 from ykt.money import yuan
 from ykt.store.journal import JournalFull
@@ -141,6 +141,9 @@ class TapRole:
         except JournalFull as e:
             report.emit("refused", ("card", self.shown), ("reason", str(e)))
             self.ui.fail("RECORDS FULL", "SALES STOPPED")
+        except SequenceError as e:  # nothing was charged; each sale tries again
+            report.emit("refused", ("card", self.shown), ("reason", str(e)))
+            self.ui.fail("SAM FAULT", "SALES STOPPED")
         except YktError as e:
             report.emit("error", ("card", self.shown), ("reason", str(e)))
             self.ui.fail("ERROR", str(e)[:20])
