@@ -105,7 +105,7 @@ def read_master_file(path):
 
 
 def provision(board_name, terminal_id, role, masters, *, station=None, route=None,
-              fare_fen=None, load=False, name=None):
+              fare_fen=None, load=False, name=None, sequence_floor=None):
     """The terminal config (dict) for one terminal."""
     board = Board(board_name)
     tid = updates.terminal_id(terminal_id)
@@ -122,9 +122,13 @@ def provision(board_name, terminal_id, role, masters, *, station=None, route=Non
         raise ValueError("role %s needs a board with a gate; %s has none" % (role, board.name))
     if need in ("station", "fare_fen") and given[need] < 0:
         raise ValueError("--%s must be >= 0" % need.replace("_", "-"))
+    if sequence_floor is not None and not 0 <= sequence_floor <= 0xFFFFFFFF:
+        raise ValueError("--sequence-floor must be 0 to 4294967295")
     cfg = {"terminal_id": tid.hex(), "role": role}
     if name:
         cfg["name"] = name
+    if sequence_floor:
+        cfg["sequence_floor"] = int(sequence_floor)
     cfg[need] = str(route) if need == "route" else int(given[need])
     keys = {"purchase": masters["purchase"].hex()}
     if load:

@@ -353,3 +353,46 @@ def test_refusal_for_an_unsaved_counter_on_the_micropython_vm_matches_cpython(tm
     mp = _blocked_counter_run(tmp_path / "mp", runtime="micropython")
     assert mp.lines == cp.lines
     assert mp.apps["alice"].balance == 1000 and records(mp) == []
+
+
+# -- a floor for re-imaged terminals -------------------------------------------------------
+
+
+def test_configured_sequence_floor_is_the_first_number_a_new_flash_hands_out(tmp_path):
+    ev = [{"at": 1, "tap": "alice"}, {"at": 4, "tap": "bob"}]
+    r = run(scenario(ev, config={"sequence_floor": 70000}), tmp_path)
+    assert _intent_tseqs(r) == [70000, 70001]
+
+
+def test_sequence_floor_below_the_saved_mark_changes_nothing(tmp_path):
+    data = _reboot_run()
+    data["terminals"][0]["config"]["sequence_floor"] = 2
+    r = run(data, tmp_path)
+    assert _intent_tseqs(r)[:4] == [2, 3, 4, LEASE + 2]
+
+
+def test_provision_writes_the_sequence_floor_into_the_config(tmp_path):
+    import json
+
+    from hostkit import ykt
+
+    master, out = tmp_path / "master.json", tmp_path / "config.json"
+    assert ykt("provision", "--new-master-key-file", master).returncode == 0
+    p = ykt("provision", "--board", "devkitc-turnstile", "--terminal-id", "290031000102",
+            "--role", "fixed_fare", "--fare-fen", 300, "--sequence-floor", 70000,
+            "--master-key-file", master, "--out", out)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(out.read_text())["sequence_floor"] == 70000
+
+
+def test_provision_refuses_a_negative_sequence_floor(tmp_path):
+    from hostkit import ykt
+
+    master = tmp_path / "master.json"
+    assert ykt("provision", "--new-master-key-file", master).returncode == 0
+    p = ykt("provision", "--board", "devkitc-turnstile", "--terminal-id", "290031000102",
+            "--role", "fixed_fare", "--fare-fen", 300, "--sequence-floor", -1,
+            "--master-key-file", master, "--out", tmp_path / "c.json")
+    assert p.returncode != 0
+    assert p.stderr.strip() == "ykt: error: --sequence-floor must be 0 to 4294967295"
+    assert not (tmp_path / "c.json").exists()

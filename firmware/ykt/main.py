@@ -36,6 +36,8 @@ class Context:
         if "load" in config["keys"]:
             keys["load"] = _unhex(config, "load")
         self.sam = SoftSam(keys, self.terminal_id, lease=Counter(fs))
+        # after a re-imaged filesystem: above every number the back office has seen
+        self.sam.advance_to(int(config.get("sequence_floor", 0)))
         self.ui = boards.ui(board)
         self.reader = Reader(boards.nfc_reader(board), poll_ms=int(config.get("poll_ms", 100)))
         self.gate = boards.gate(board)

@@ -1,5 +1,5 @@
 """`ykt provision --board B --terminal-id HEX12 --role R [--station N | --route N |
---fare-fen N] --master-key-file F --out CONFIG.json`; `ykt provision
+--fare-fen N] [--sequence-floor N] --master-key-file F --out CONFIG.json`; `ykt provision
 --new-master-key-file F` makes a master key file (format: host_tools/provision.py)."""
 
 
@@ -18,7 +18,8 @@ def _provision(args):
         raise ValueError("provision needs %s" % ", ".join(missing))
     masters = pv.read_master_file(args.master_key_file)
     cfg = pv.provision(args.board, args.terminal_id, args.role, masters, station=args.station,
-                       route=args.route, fare_fen=args.fare_fen, load=args.load, name=args.name)
+                       route=args.route, fare_fen=args.fare_fen, load=args.load, name=args.name,
+                       sequence_floor=args.sequence_floor)
     pv.write_config(args.out, cfg)
     print("terminal %s (%s) on %s -> %s; keys %s (not shown)"
           % (cfg["terminal_id"], cfg["role"], args.board, args.out, ", ".join(cfg["keys"])))
@@ -37,6 +38,10 @@ def register(sub):
     p.add_argument("--name", help="terminal label shown in its boot line")
     p.add_argument("--load", action="store_true",
                    help="also give the terminal the issuer load key (top-up terminals)")
+    p.add_argument("--sequence-floor", type=int, metavar="N",
+                   help="the SAM hands out no transaction sequence number below N: when the "
+                        "terminal's flash is imaged anew, one above the highest the back "
+                        "office holds for it")
     p.add_argument("--master-key-file", help="the operator's master key file (JSON)")
     p.add_argument("--out", help="config file to write (mode 0600)")
     p.add_argument("--new-master-key-file", metavar="F",
