@@ -20,6 +20,9 @@ from ykt.store import journal as jr
 from ykt.store.counter import Counter
 
 
+_FAULT_RESET_MS = 200
+
+
 def _unhex(config, name):
     return binascii.unhexlify(config["keys"][name])
 
@@ -158,12 +161,16 @@ def _role(name):
     raise ValueError("unknown role %r" % name)
 
 
+_serving = False  # the role's loop has started (see start())
+
+
 def run(board, config, fs=None):
     """Build everything from the board file and configuration and serve forever.
 
     ``fs`` is the filesystem the stores use (``ykt.store.vfs.Vfs`` over the
     mounted flash unless given, e.g. by the simulator under CPython).
     """
+    global _serving
     if fs is None:
         from ykt.store.vfs import Vfs
 
@@ -176,12 +183,32 @@ def run(board, config, fs=None):
                 ("journal", ctx.journal.last_seq), ("pending", pending))
     ctx.log("boot")
     ctx.install_updates()
-    role(ctx, config).run()
+    terminal = role(ctx, config)
+    _serving = True
+    terminal.run()
 
 
 def start():
-    with open("/board.json") as f:
-        board = json.load(f)
-    with open("/config.json") as f:
-        config = json.load(f)
-    run(board, config)
+    """The board's entry (``main.py``): ``/board.json`` and ``/config.json`` -> run().
+
+    What the loop does not handle itself (a firmware bug, a MemoryError) is reported
+    as ``fault`` and the board resets: the terminal comes back on its own, and the
+    journal's recovery settles what was in flight. A failure before the loop starts
+    (a bad board file or configuration, a missing tariff) is reported as
+    ``boot-failed`` and the board stays in its REPL for a technician to deploy a
+    fix: resetting would only repeat it. Ctrl-C still reaches the REPL.
+    """
+    try:
+        with open("/board.json") as f:
+            board = json.load(f)
+        with open("/config.json") as f:
+            config = json.load(f)
+        run(board, config)
+    except Exception as e:
+        report.emit("fault" if _serving else "boot-failed",
+                    ("reason", "%s: %s" % (type(e).__name__, e)))
+        if _serving:
+            import machine
+
+            clock.sleep_ms(_FAULT_RESET_MS)  # let the console line leave the UART
+            machine.reset()

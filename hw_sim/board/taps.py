@@ -51,6 +51,8 @@ class TapHooks:
     ``cards``: {name: PurseApplication} (see :func:`hw_sim.issuer.issue_card`);
     ``taps``: [{"at": seconds, "tap": name or [names], "hold_ms": ms}, ...], ``at``
     counted from the first application boot; ``start``: the RTC's wall time then.
+    ``{"at": seconds, "fault": text}`` makes the firmware's next bus call raise
+    ValueError(text) instead (a fault the tap loop does not handle).
     """
 
     preload = ("machine", "time")
@@ -64,6 +66,8 @@ class TapHooks:
                       for name, app in self.apps.items()}
         self.taps = [dict(t) for t in taps]
         for t in self.taps:
+            if "fault" in t:
+                continue
             names = t["tap"] if isinstance(t["tap"], list) else [t["tap"]]
             for n in names:
                 if n not in self.cards:
@@ -73,6 +77,8 @@ class TapHooks:
         self.scheduled = False
         self.placed = []   # (virtual us, card name) as the cards were placed
         self.requests = 0
+        self.faults = []  # (virtual us, text) of the faults injected
+        self._fault = None
         self._dispatch = _Dispatch(self.terminal)
 
     # -- the board's seam ---------------------------------------------------------------
@@ -95,6 +101,10 @@ class TapHooks:
     def handle(self, req):
         self.requests += 1
         self.terminal.activate()
+        if self._fault is not None and req[0] == "call":
+            text, self._fault = self._fault, None
+            self.faults.append((self.terminal.clock.now_us(), text))
+            raise ValueError(text)  # the firmware's bus call raises it
         try:
             return self._dispatch._handle(req)
         except vm_bridge._Sleep as s:
@@ -106,8 +116,11 @@ class TapHooks:
         clock = self.terminal.clock
         base = clock.now_us()
         for t in self.taps:
-            names = t["tap"] if isinstance(t["tap"], list) else [t["tap"]]
             at = base + int(float(t.get("at", 0)) * 1000000)
+            if "fault" in t:
+                clock.schedule(at, lambda text=str(t["fault"]): setattr(self, "_fault", text))
+                continue
+            names = t["tap"] if isinstance(t["tap"], list) else [t["tap"]]
             hold = int(t.get("hold_ms", DEFAULT_HOLD_MS)) * 1000
             clock.schedule(at, lambda names=names, t=t: self._place(names, t))
             clock.schedule(at + hold, lambda names=names: self._remove(names))
