@@ -197,9 +197,11 @@ def main():
     print("\n[denylist, 250,000 cards]")
     print("  file size:                         %d bytes" % size)
     print("  lookup on the MicroPython VM:      %.0f us mean, %d bytes read" % (us, read))
+    from host_tools.bench_fare import main as bench_fare
     from host_tools.bench_pos import main as bench_pos
     from host_tools.deploy import bench_deploy
 
+    bench_fare()
     bench_pos()
     seconds, one_file, full = bench_deploy()
     print("\n[flash and deploy the virtual board]")

@@ -20,9 +20,10 @@ Run ``python -m host_tools.bench_pos``.
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
+
+from host_tools import benchvm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "canteens", "putuo-example.json")
@@ -49,38 +50,19 @@ assert (s.net, s.subsidy, s.cash) == (812, 300, 512), s
 print(time.ticks_diff(t1, t0) // %(loads)d, time.ticks_diff(t2, t1) // n)
 """
 
-_VM_HEAP = r"""
-import gc
-gc.collect()
-a = gc.mem_alloc()
-import ykt.main
-import ykt.roles.fixed_fare
-gc.collect()
-b = gc.mem_alloc()
+_POS_IMPORTS = """\
 import ykt.roles.pos
 import ykt.roles.pos_office
 import ykt.pos.receipt
-import ykt.drivers.keypad, ykt.drivers.lcd, ykt.drivers.escpos
-gc.collect()
-c = gc.mem_alloc()
+import ykt.drivers.keypad, ykt.drivers.lcd, ykt.drivers.escpos"""
+
+_RULES = r"""
 import json
 with open(%(path)r) as f:
     r = ykt.pos.rules.load(json.load(f))
 gc.collect()
 print(b - a, c - b, gc.mem_alloc() - c)
 """
-
-
-def _vm(script, heap="512K", path=None):
-    from host_tools.build import vm_dir
-    from hw_sim.vm_bridge import micropython_binary
-
-    env = dict(os.environ, MICROPYPATH=path or vm_dir())
-    out = subprocess.run([micropython_binary(), "-X", "heapsize=" + heap, "-c", script],
-                         capture_output=True, text=True, timeout=600, env=env)
-    if out.returncode != 0:
-        raise RuntimeError(out.stdout + out.stderr)
-    return [int(x) for x in out.stdout.split()]
 
 
 def _shift():
@@ -114,8 +96,9 @@ def bench_pos(n=200, heap=False):
     from host_tools.build import vm_dir, vm_path
 
     vm_dir()
-    load_us, sale_us = _vm(_VM_SALE % {"path": EXAMPLE, "n": n, "loads": 10})
-    base, pos, rules = _vm(_VM_HEAP % {"path": EXAMPLE}, path=vm_path())
+    load_us, sale_us = benchvm.run(_VM_SALE % {"path": EXAMPLE, "n": n, "loads": 10})
+    base, pos, rules = benchvm.module_heap(_POS_IMPORTS, _RULES % {"path": EXAMPLE},
+                                           path=vm_path())
     out = {"sale_us": sale_us, "load_rules_us": load_us, "base_heap": base, "pos_heap": pos,
            "rules_heap": rules}
     if heap:
