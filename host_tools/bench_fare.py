@@ -665,8 +665,7 @@ def _print_network(f, largest=None):
     if not reason:
         update = "fits"
     else:
-        update = "FAILS: %s, %d KB left free" % (
-            "no space (ENOSPC)" if reason.endswith(" 28") else reason, free2 // 1024)
+        update = "is refused: %s; %d KB free after" % (reason, free2 // 1024)
     print("    turnstile vfs (%d KB):            install leaves %d KB free; update over it %s"
           % (vfs // 1024, free1 // 1024, update))
     if largest:

@@ -273,21 +273,36 @@ def test_leftover_new_file_is_ignored_and_cleaned_by_the_next_scan(fs):
 def test_io_error_keeps_the_inbox_file_for_a_retry_and_the_old_file_in_force(fs):
     installed_tariff_v5(fs)
 
-    class NoSpace:
+    class FailingWrite:
         def __getattr__(self, name):
             return getattr(fs, name)
 
         def open(self, path, mode="rb"):
             if path.endswith(".new") and mode == "wb":
-                raise OSError(28)
+                raise OSError(5)
             return fs.open(path, mode)
 
     put(fs, "/inbox/t6", sign("tariff", 6, NEW_TARIFF))
-    out = Updates(NoSpace(), fw.device_key(MASTER, TID), TID).scan_inbox()
-    assert [(o.installed, o.reason) for o in out] == [(False, "I/O error 28")]
+    out = Updates(FailingWrite(), fw.device_key(MASTER, TID), TID).scan_inbox()
+    assert [(o.installed, o.reason) for o in out] == [(False, "I/O error 5")]
     assert get(fs, "/tariff.bin") == OLD_TARIFF
     assert fs.listdir("/inbox") == ["t6"]
     assert updates(fs).scan_inbox()[0].installed
+
+
+def test_update_too_big_for_the_flash_left_is_refused_and_its_room_given_back():
+    fs = LfsVfs(formatted(blocks=24))  # 96 KB of flash
+    fs.mkdir("/inbox")
+    installed_tariff_v5(fs)
+    big = bytes(random.Random(6).randbytes(40 * 1024))
+    put(fs, "/inbox/t6", sign("tariff", 6, big))
+    free_before = fs.statvfs("/")[3]
+    out = updates(fs).scan_inbox()
+    assert [(o.installed, o.reason) for o in out] == [
+        (False, "no room on flash to install it (%d bytes)" % len(sign("tariff", 6, big)))]
+    assert get(fs, "/tariff.bin") == OLD_TARIFF
+    assert fs.listdir("/inbox") == []
+    assert fs.statvfs("/")[3] > free_before  # the journal has its room back
 
 
 def test_install_cut_before_the_inbox_file_went_completes_as_already_installed(fs):

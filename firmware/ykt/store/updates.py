@@ -47,6 +47,7 @@ _CHUNK = const(512)
 _CBC = const(2)
 _ENOENT = const(2)
 _EIO = const(5)
+_ENOSPC = const(28)
 _S_IFDIR = const(0x4000)
 
 Outcome = namedtuple("Outcome", ("name", "kind", "version", "installed", "reason"))
@@ -365,7 +366,8 @@ class Updates:
         """Install every file in ``inbox`` in name order -> [Outcome].
 
         Refused files are deleted (their outcome says why); a file whose install
-        failed on an I/O error stays for the next scan.
+        failed on an I/O error stays for the next scan, except when the flash is
+        too full to install it: kept, it would take the room the journal needs.
         """
         self.cleanup()
         try:
@@ -388,5 +390,11 @@ class Updates:
                 out.append(Outcome(name, e.kind, e.version, False, e.reason))
             except OSError as e:
                 code = e.args[0] if e.args else 0
-                out.append(Outcome(name, None, 0, False, "I/O error %s" % code))
+                if code == _ENOSPC:
+                    size = self.fs.stat(path)[6]
+                    self._remove(path)
+                    out.append(Outcome(name, None, 0, False,
+                                       "no room on flash to install it (%d bytes)" % size))
+                else:
+                    out.append(Outcome(name, None, 0, False, "I/O error %s" % code))
         return out
