@@ -1,9 +1,12 @@
 """The fixed-fare terminal end to end: firmware + PN532 model + purse cards."""
 
+import os
+
 import pytest
 
+from hw_sim.flash import NorFlash
 from hw_sim.issuer import IssuerKeys, verify_tac
-from hw_sim.scenario import DEFAULT_SEED
+from hw_sim.scenario import DEFAULT_SEED, Run, Scenario
 from simrun import NUMBERS, events, records, run, scenario
 
 BOARDS = ["devkitc-turnstile", "s3-canteen-pos", "bus-validator"]  # SPI, I2C, UART
@@ -118,3 +121,45 @@ def test_denylisted_card_is_refused_with_reason_and_journaled(tmp_path):
     assert r.apps["bob"].balance == 1000 and r.apps["alice"].balance == 650
     from simrun import journal
     assert [x["card"] for x in journal(r) if x["kind"] == "denied"] == [NUMBERS["bob"]]
+
+
+# -- a clock that lost its time ----------------------------------------------------------------
+
+def _clock_lost_run(tmp_path):
+    """Alice pays at 07:00; then the board boots from the same flash with its RTC back at
+    2000-01-01 (it lost power and has no backup battery): bob and carol tap with the clock
+    wrong, staff set the clock, dave taps."""
+    first = run(scenario([{"at": 1, "tap": "alice"}]), tmp_path / "first")
+    data = scenario([{"at": 2, "tap": "bob"}, {"at": 5, "tap": "carol"},
+                     {"at": 8, "set_clock": "2026-11-29T07:10:00"}, {"at": 10, "tap": "dave"}],
+                    cards=[{"name": n, "number": "310123000000000000%02d" % i, "balance_fen": 1000}
+                           for i, n in enumerate(("bob", "carol", "dave"), 2)],
+                    start="2000-01-01T00:00:00")
+    os.makedirs(str(tmp_path / "again"))
+    r = Run(Scenario(data, "test"), str(tmp_path / "again"))
+    r.sim.flash = NorFlash.from_image(first.sim.flash.image())
+    r.run_cpython()
+    return r
+
+
+def test_clock_behind_the_records_at_boot_is_reported(tmp_path):
+    r = _clock_lost_run(tmp_path)
+    [warning] = [e for e in events(r, "warning") if "clock" in e["reason"]]
+    assert warning["reason"] == "clock behind the records: set the clock"
+    assert warning["clock"].startswith("2000-01-01T00:00")
+    assert warning["last_record"] == "2026-11-29T07:00:01"
+
+
+def test_taps_with_the_clock_wrong_are_refused_with_the_reason_and_nothing_charged(tmp_path):
+    r = _clock_lost_run(tmp_path)
+    reasons = [e["reason"] for e in events(r, "refused")]
+    assert reasons.count("clock not set") == 2  # bob and carol
+    assert r.apps["carol"].balance == 1000
+    assert "TAP CARD | CHECK CLOCK" in [e["text"] for e in events(r, "display")]
+
+
+def test_once_the_clock_is_set_the_terminal_sells_again(tmp_path):
+    r = _clock_lost_run(tmp_path)
+    assert r.apps["dave"].balance == 650
+    [row] = [x for x in records(r) if x["kind"] == "purchase" and x["card"].endswith("04")]
+    assert row["time"].startswith("2026-11-29T07:10:0")

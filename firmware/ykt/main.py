@@ -11,7 +11,7 @@ import json
 import sys
 
 from ykt import board as boards
-from ykt import clock, report
+from ykt import caltime, clock, report
 from ykt.errors import CardRefused, YktError
 from ykt.payment import Payments
 from ykt.reader import Reader
@@ -21,6 +21,12 @@ from ykt.store.counter import Counter
 
 
 _FAULT_RESET_MS = 200
+_CLOCK_SLACK_S = 300  # a clock this far behind the last record is still believed
+_CLOCK_FLOOR = 757382400  # 2024-01-01 00:00 in clock.seconds(): no terminal ran before
+
+
+def _iso(t):
+    return "%04d-%02d-%02dT%02d:%02d:%02d" % caltime.civil(t)
 
 
 def _unhex(config, name):
@@ -47,9 +53,18 @@ class Context:
         self.journal = jr.Journal(fs, _unhex(config, "device"), self.terminal_id,
                                capacity_records=int(config.get("journal_records", 8192)))
         self.journal.open()
+        # An RTC that lost its time (no backup battery) restarts in 2000: anything
+        # before the newest record on flash, or before 2024, is not the time.
+        self.clock_floor = max(_CLOCK_FLOOR, self.journal.last_time - _CLOCK_SLACK_S)
         self.payments = Payments(self.sam, self.journal)
         self._denylist = None  # opened on first use, if one is installed
         self._tariff = None
+
+    def clock_ok(self):
+        """False while the wall clock is behind the newest record on flash at boot (or
+        before 2024): the terminal warns at boot, shows CHECK CLOCK and refuses taps
+        ("clock not set") until the clock is set."""
+        return clock.seconds() >= self.clock_floor
 
     def log(self, kind, **fields):
         """Journal a non-sale event (boot, denial, update); a full journal only loses it."""
@@ -181,6 +196,10 @@ def run(board, config, fs=None):
     report.emit("boot", ("terminal", config.get("name") or config["terminal_id"]),
                 ("role", config["role"]), ("board", board.get("name", "")),
                 ("journal", ctx.journal.last_seq), ("pending", pending))
+    if not ctx.clock_ok():
+        report.emit("warning", ("reason", "clock behind the records: set the clock"),
+                    ("clock", _iso(clock.seconds())),
+                    ("last_record", _iso(ctx.journal.last_time)))
     ctx.log("boot")
     ctx.install_updates()
     terminal = role(ctx, config)

@@ -93,6 +93,8 @@ class TapRole:
         state = self.ctx.journal.state()
         if state.full:
             line2 = "RECORDS FULL"
+        elif not self.ctx.clock_ok():
+            line2 = "CHECK CLOCK"
         elif state.warn:
             line2 = "UPLOAD RECORDS"
             if not self._warned:
@@ -167,6 +169,8 @@ class TapRole:
         info = card.select()
         self.shown = report.mask(info.card_no)
         report.emit("read", ("card", self.shown), ("category", info.category))
+        if not self.ctx.clock_ok():  # validity, fares and records all need the time
+            raise CardRefused("clock not set")
         y, m, d = clock.now()[:3]
         today = y * 10000 + m * 100 + d
         if today < info.start:

@@ -101,6 +101,7 @@ class Journal:
         self._buf = bytearray(_SIZE)
         self._mv = memoryview(self._buf)
         self.last_seq = None  # None until open()
+        self.last_time = 0  # the latest record time (0: none on flash)
         self._open = {}  # seq -> raw bytes of each unresolved intent
         self.torn = 0  # bytes of a torn tail open() found (the next record overwrites them)
         self.damaged = None  # first damaged seq open() found (0: the ack file)
@@ -140,6 +141,7 @@ class Journal:
     def open(self):
         """Recover at boot: find a torn tail, check CRCs and chain, find open intents."""
         self.last_seq = None
+        self.last_time = 0
         self.torn = 0
         self.damaged = None
         self._open = {}
@@ -179,7 +181,8 @@ class Journal:
                                 break
                             self._damage(first + k)
                         else:
-                            seq, kind = struct.unpack_from(">I4xB", buf, 0)
+                            seq, t, kind = struct.unpack_from(">IIB", buf, 0)
+                            self.last_time = max(self.last_time, t)
                             if seq != last + 1 or seq != first + k or self._hmac(
                                     prev, self._mv[:_FIELDS]) != mac:
                                 self._damage(first + k)
@@ -343,6 +346,7 @@ class Journal:
         if err:
             raise JournalError("journal write failed (errno %d)" % err)
         self.last_seq = seq
+        self.last_time = max(self.last_time, time)
         self._last_mac = mac
         self._seg_first = first
         self._seg_count = count + 1
