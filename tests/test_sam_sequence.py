@@ -348,6 +348,13 @@ def test_damaged_counter_stops_sales_instead_of_restarting_at_zero(tmp_path):
     assert [x["kind"] for x in journal(r)] == ["boot"]
 
 
+def test_damaged_counter_is_reported_at_boot_and_on_the_idle_screen(tmp_path):
+    r = _blocked_counter_run(tmp_path, damage=True)
+    warnings = [e["reason"] for e in events(r, "warning")]
+    assert warnings == ["sequence counter damaged: sales refused"]
+    assert "TAP CARD | SAM FAULT" in [e["text"] for e in events(r, "display")]
+
+
 def test_refusal_for_an_unsaved_counter_on_the_micropython_vm_matches_cpython(tmp_path):
     cp = _blocked_counter_run(tmp_path / "cp")
     mp = _blocked_counter_run(tmp_path / "mp", runtime="micropython")

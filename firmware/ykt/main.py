@@ -12,7 +12,7 @@ import sys
 
 from ykt import board as boards
 from ykt import caltime, clock, report
-from ykt.errors import CardRefused, YktError
+from ykt.errors import CardRefused, SequenceError, YktError
 from ykt.payment import Payments
 from ykt.reader import Reader
 from ykt.sam import SoftSam
@@ -55,6 +55,7 @@ class Context:
         self.journal.open()
         # An RTC that lost its time (no backup battery) restarts in 2000: anything
         # before the newest record on flash, or before 2024, is not the time.
+        self.sam_fault = None  # why the SAM cannot hand out sequence numbers (boot check)
         self.clock_floor = max(_CLOCK_FLOOR, self.journal.last_time - _CLOCK_SLACK_S)
         self.payments = Payments(self.sam, self.journal)
         self._denylist = None  # opened on first use, if one is installed
@@ -196,6 +197,11 @@ def run(board, config, fs=None):
     report.emit("boot", ("terminal", config.get("name") or config["terminal_id"]),
                 ("role", config["role"]), ("board", board.get("name", "")),
                 ("journal", ctx.journal.last_seq), ("pending", pending))
+    try:
+        ctx.sam.check()
+    except SequenceError as e:
+        ctx.sam_fault = str(e)
+        report.emit("warning", ("reason", "%s: sales refused" % e))
     if not ctx.clock_ok():
         report.emit("warning", ("reason", "clock behind the records: set the clock"),
                     ("clock", _iso(clock.seconds())),

@@ -96,16 +96,24 @@ class SoftSam:
             self._left = max(0, self._left - (n - self.sequence))
             self.sequence = n
 
+    def check(self):
+        """Read the lease's mark now (at boot), so a damaged or unreadable counter is
+        known before the first sale. Raises SequenceError."""
+        if self._lease is None or self._loaded:
+            return
+        try:
+            mark = self._lease.load()  # SequenceError if damaged
+        except OSError as e:
+            raise SequenceError("sequence counter I/O error %s" % (e.args[0] if e.args else 0))
+        if mark > self.sequence:
+            self.sequence = mark
+        self._loaded = True
+
     def _reserve(self):
         """Persist the mark of a new block of LEASE numbers starting at ``sequence``."""
-        lease = self._lease
+        self.check()
         try:
-            if not self._loaded:
-                mark = lease.load()  # SequenceError if damaged
-                if mark > self.sequence:
-                    self.sequence = mark
-                self._loaded = True
-            lease.store((self.sequence + LEASE) & _SEQ_MASK)
+            self._lease.store((self.sequence + LEASE) & _SEQ_MASK)
         except OSError as e:
             raise SequenceError("sequence counter I/O error %s" % (e.args[0] if e.args else 0))
         self._left = LEASE

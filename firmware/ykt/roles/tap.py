@@ -93,6 +93,8 @@ class TapRole:
         state = self.ctx.journal.state()
         if state.full:
             line2 = "RECORDS FULL"
+        elif self.ctx.sam_fault:
+            line2 = "SAM FAULT"
         elif not self.ctx.clock_ok():
             line2 = "CHECK CLOCK"
         elif state.warn:
