@@ -390,6 +390,39 @@ def test_cli_refuses_a_denylist_payload_whose_version_differs(tmp_path, capsys):
     assert rc == 2 and "v7, not v8" in capsys.readouterr().err
 
 
+def _sign_staff(tmp_path, payload):
+    """`ykt update sign --kind staff` as an operator runs it (a subprocess)."""
+    from hostkit import ykt
+
+    (tmp_path / "master.hex").write_text(MASTER.hex())
+    (tmp_path / "staff.json").write_bytes(payload)
+    return ykt("update", "sign", "--kind", "staff", "--version", "2", "--device", TID.hex(),
+               "--master-key-file", tmp_path / "master.hex", tmp_path / "staff.json",
+               "-o", tmp_path / "out")
+
+
+def test_cli_signs_a_staff_list_the_pos_accepts(tmp_path):
+    entry = {"card": "31012399000000000001", "name": "WANG", "role": "cashier",
+             "salt": "00" * 16, "pin_sha256": "11" * 32}
+    run = _sign_staff(tmp_path, json.dumps([entry]).encode())
+    assert run.returncode == 0, run.stderr
+    fs = Vfs(str(tmp_path))
+    assert updates(fs).check("/out")[:2] == (fw.KIND_STAFF, 2)
+
+
+@pytest.mark.parametrize("payload, says", [
+    (b"S", "not JSON"),
+    (b'{"card": "1"}', "must be a list"),
+    (b'[{"card": "31012399000000000001", "name": "WANG", "role": "boss"}]',
+     "staff[0]: role must be cashier or supervisor"),
+])
+def test_cli_refuses_a_staff_list_the_pos_would_refuse(tmp_path, payload, says):
+    run = _sign_staff(tmp_path, payload)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and says in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli_show_prints_the_header_and_checks_the_mac(tmp_path, capsys):
     (tmp_path / "master.hex").write_text(MASTER.hex())
     (tmp_path / "u").write_bytes(sign("config", 3, b"{}"))

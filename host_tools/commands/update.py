@@ -10,6 +10,8 @@ def _sign(args):
     tid = updates.terminal_id(args.device)
     with open(args.payload, "rb") as f:
         payload = f.read()
+    if updates.kind_code(args.kind) == updates.KINDS["staff"]:
+        _check_staff(args.payload, payload)
     data = updates.sign(args.kind, args.version, tid, payload, key)
     with open(args.out, "wb") as f:
         f.write(data)
@@ -17,6 +19,25 @@ def _sign(args):
           % (updates.kind_name(updates.kind_code(args.kind)), args.version, tid.hex(),
              len(data), args.out))
     return 0
+
+
+def _check_staff(path, payload):
+    """A staff list is the JSON list config "staff" holds; the firmware's own check
+    (ykt.pos.staff) judges it, so a list the POS would refuse is never signed."""
+    import hw_sim
+
+    hw_sim.install()  # the firmware's modules under CPython
+    from ykt.pos.staff import StaffList
+
+    try:
+        entries = json.loads(payload)
+    except ValueError:
+        raise ValueError("%s: not JSON (a staff list is the JSON list config 'staff' holds)"
+                         % path) from None
+    try:
+        StaffList.load(entries)
+    except ValueError as e:
+        raise ValueError("%s: %s" % (path, e)) from None
 
 
 def _show(args):
