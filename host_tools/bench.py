@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from host_tools import benchvm
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -210,4 +212,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with benchvm.scratch():
+        main()

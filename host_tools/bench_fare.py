@@ -714,4 +714,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with benchvm.scratch():
+        main()

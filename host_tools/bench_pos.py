@@ -125,4 +125,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with benchvm.scratch():
+        main()

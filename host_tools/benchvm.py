@@ -1,7 +1,10 @@
-"""Running measurement scripts on the MicroPython VM for the benchmarks."""
+"""Running measurement scripts on the MicroPython VM for the benchmarks, and the one
+scratch directory a benchmark run writes its temporary files in."""
 
+import contextlib
 import os
 import subprocess
+import tempfile
 
 # The imports are measured first, by a script that creates almost no names of its own: the
 # VM interns names in pools that grow by doubling, so a long script parsed beforehand would
@@ -39,3 +42,16 @@ def module_heap(imports, rest, path=None):
     """What ``rest`` prints, run after the fixed-fare terminal's modules (heap grown from
     ``a`` to ``b``) and the ``imports`` on top (``b`` to ``c``) were loaded."""
     return run(_MODULE_HEAP % {"imports": imports, "rest": rest}, path=path)
+
+
+@contextlib.contextmanager
+def scratch():
+    """Every temporary file or directory made meanwhile (``tempfile``) goes under one
+    directory, removed at the end: a benchmark leaves nothing behind in /tmp."""
+    old = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="ykt-bench-") as d:
+        tempfile.tempdir = d
+        try:
+            yield d
+        finally:
+            tempfile.tempdir = old
