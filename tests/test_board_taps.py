@@ -26,6 +26,8 @@ def run(tmp_path_factory):
         config = rig.provision("config.json", "--role", "fixed_fare", "--fare-fen", FLASHED_FARE)
         config2 = rig.provision("config2.json", "--role", "fixed_fare", "--fare-fen", FARE)
         r.flash_run = rig.flash(config)
+        # the flashed firmware boots (journals "boot") and serves before the deploy stops it
+        r.served = rig.wait(lambda: any(e["event"] == "ready" for e in rig.events()))
         rig.hooks.arm()  # the card comes once the deployed configuration runs
         r.deploy_run = ykt("deploy", "--port", rig.url, "--board", BOARD, "--config", config2)
         rig.wait(lambda: rig.balance() != OPENING)
@@ -44,6 +46,7 @@ def run(tmp_path_factory):
 def test_flash_boots_the_firmware(run):
     assert run.flash_run.returncode == 0, run.flash_run.stdout + run.flash_run.stderr
     assert "hard" in run.boots
+    assert run.served  # it reported "ready" on its console
     assert run.hooks.requests > 0  # the firmware talked to the PN532 model
 
 
