@@ -100,3 +100,13 @@ def purchase_session(card_key, random4, atc, term_seq):
 def load_session(card_key, random4, atc):
     """SESL = AES_cardkey(pad(random(4) || online ATC(2)))."""
     return _ecb(card_key, pad(bytes(random4) + atc.to_bytes(2, "big")))
+
+
+def equal(a, b):
+    """Compare two MACs or digests without an early exit (no timing hint)."""
+    if len(a) != len(b):
+        return False
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0

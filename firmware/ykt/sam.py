@@ -31,16 +31,6 @@ _SEQ_MASK = const(0xFFFFFFFF)
 LEASE = const(256)  # sequence numbers per persisted high-water mark
 
 
-def _equal(a, b):
-    """Compare two MACs without an early exit."""
-    if len(a) != len(b):
-        return False
-    diff = 0
-    for i in range(len(a)):
-        diff |= a[i] ^ b[i]
-    return diff == 0
-
-
 def _tx_msg(amount, tx_type, terminal_id, datetime7):
     return (
         amount.to_bytes(4, "big")
@@ -146,7 +136,7 @@ class SoftSam:
     def verify_purchase_mac2(self, serial8, card_random, atc, term_seq, amount, mac2):
         """Check the card's MAC2 from DEBIT or GET TRANSACTION PROVE."""
         ses = self._sesp(serial8, card_random, atc, term_seq)
-        return _equal(crypto.mac4(ses, amount.to_bytes(4, "big")), mac2)
+        return crypto.equal(crypto.mac4(ses, amount.to_bytes(4, "big")), mac2)
 
     def verify_load_mac1(
         self, serial8, card_random, online_atc, balance, amount, terminal_id, mac1
@@ -159,7 +149,7 @@ class SoftSam:
             + bytes((_TX_LOAD,))
             + bytes(terminal_id)
         )
-        return _equal(crypto.mac4(ses, msg), mac1)
+        return crypto.equal(crypto.mac4(ses, msg), mac1)
 
     def load_mac2(self, serial8, card_random, online_atc, amount, terminal_id, datetime7):
         """MAC2 for CREDIT FOR LOAD."""

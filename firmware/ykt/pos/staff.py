@@ -23,6 +23,8 @@ import hashlib
 
 from micropython import const
 
+from ykt import crypto
+
 CASHIER = "cashier"
 SUPERVISOR = "supervisor"
 ROLES = (CASHIER, SUPERVISOR)
@@ -39,15 +41,6 @@ def pin_digest(salt, pin):
     h = hashlib.sha256(salt)
     h.update(pin)
     return h.digest()
-
-
-def _same(a, b):
-    if len(a) != len(b):
-        return False
-    diff = 0
-    for i in range(len(a)):
-        diff |= a[i] ^ b[i]
-    return diff == 0
 
 
 class Staff:
@@ -131,8 +124,8 @@ class StaffList:
         or it already was)."""
         if self.locked_for(staff, now_s):
             return LOCKED
-        if PIN_MIN <= len(pin) <= PIN_MAX and _same(pin_digest(staff._salt, pin),
-                                                    staff._digest):
+        if PIN_MIN <= len(pin) <= PIN_MAX and crypto.equal(pin_digest(staff._salt, pin),
+                                                           staff._digest):
             staff.wrong = 0
             return OK
         staff.wrong += 1

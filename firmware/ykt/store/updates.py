@@ -137,15 +137,6 @@ class _Cmac:
         return self._aes.encrypt(blk)
 
 
-def _same(a, b):
-    if len(a) != len(b):
-        return False
-    d = 0
-    for i in range(len(a)):
-        d |= a[i] ^ b[i]
-    return d == 0
-
-
 def _missing(e):
     return e.args and e.args[0] == _ENOENT
 
@@ -279,7 +270,7 @@ class Updates:
             name = KINDS[kind][0] if kind in KINDS else None
             f.seek(HEADER_SIZE + plen)
             want = f.read(MAC_SIZE)
-            if not _same(self._mac_file(head, f, HEADER_SIZE, plen), want):
+            if not crypto.equal(self._mac_file(head, f, HEADER_SIZE, plen), want):
                 raise UpdateRefused("corrupt (MAC mismatch)", name, version)
             f.seek(HEADER_SIZE)
             phead = f.read(32)
@@ -299,7 +290,7 @@ class Updates:
         kind, version, plen = self._header(data[:HEADER_SIZE], len(data))
         name = KINDS[kind][0] if kind in KINDS else None
         end = HEADER_SIZE + plen
-        if not _same(crypto.cmac(self.key, data[:end]), data[end:]):
+        if not crypto.equal(crypto.cmac(self.key, data[:end]), data[end:]):
             raise UpdateRefused("corrupt (MAC mismatch)", name, version)
         self._accept(kind, version, data[HEADER_SIZE : HEADER_SIZE + 32])
         return kind, version, bytes(data[HEADER_SIZE:end])
@@ -322,7 +313,7 @@ class Updates:
         try:
             self._copy(path, HEADER_SIZE, plen, tmp)
             with self.fs.open(tmp, "rb") as f:
-                ok = _same(self._mac_file(head, f, 0, plen), want)
+                ok = crypto.equal(self._mac_file(head, f, 0, plen), want)
             if not ok or self.fs.stat(tmp)[6] != plen:
                 raise OSError(_EIO)
             self.fs.rename(tmp, target)
