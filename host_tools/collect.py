@@ -28,7 +28,7 @@ import tempfile
 
 from host_tools import journal
 from host_tools.deploy import RESET, DeviceError, check_port, mpremote, tagged
-from host_tools.image import write_atomic
+from host_tools.image import read_input, write_atomic
 
 COLUMNS = ("terminal", "seq", "time", "kind", "tx_type", "card", "atc", "amount", "balance",
            "tac", "random", "link", "tseq", "mac", "segment", "collected_at")
@@ -77,11 +77,7 @@ class VerifyFailed(Exception):
 def key_source(path):
     """A function terminal id -> device key, from a master key file (JSON: the key is
     derived per terminal) or a file holding the device key in hex. Checked at once."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise ValueError("no such key file: %s" % path) from None
+    raw = read_input(path, "key")
     if raw.lstrip().startswith(b"{"):
         from host_tools.provision import journal_key, read_master_file
 

@@ -54,6 +54,15 @@ class Board:
         return int(spec["offset"]), int(spec["size"])
 
 
+def read_input(path, what):
+    """The bytes of an input file; a missing one is ValueError("no such WHAT file: PATH")."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ValueError("no such %s file: %s" % (what, path)) from None
+
+
 def write_atomic(path, data, mode=0o644):
     """Write ``data`` to ``path`` through a temporary file renamed over it."""
     tmp = "%s.tmp-%d" % (path, os.getpid())
@@ -85,11 +94,7 @@ def _hexfield(value, nbytes, what, path):
 
 def load_config(path):
     """(raw bytes, dict) of a terminal config (``ykt provision``); key values are never shown."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise ValueError("no such config file: %s" % path) from None
+    raw = read_input(path, "config")
     try:
         cfg = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -107,11 +112,7 @@ def load_config(path):
 
 def check_update(path, cfg, kind=None):
     """The bytes of a signed update file for this terminal (MAC checked with its key)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ValueError("no such update file: %s" % path) from None
+    data = read_input(path, "update")
     try:
         info = updates.parse(data)
     except ValueError:

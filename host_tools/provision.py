@@ -34,7 +34,7 @@ import os
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from host_tools import updates
-from host_tools.image import Board, write_atomic
+from host_tools.image import Board, read_input, write_atomic
 
 FORMAT = "ykt-master-keys/1"
 MASTER_NAMES = ("purchase", "load", "device", "update")
@@ -77,11 +77,7 @@ def write_new_master_file(path):
 
 def read_master_file(path):
     """{name: 16-byte key} from a master key file; ValueError naming what is wrong."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise ValueError("no such master key file: %s" % path) from None
+    raw = read_input(path, "master key")
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
