@@ -259,7 +259,8 @@ def test_unresolved_intents_are_found_after_reopen(fs):
         (b, 2, b"\x0b\xad\xf0\x0d"), (c, 3, b"\x0b\xad\xf0\x0d")]
 
 
-@pytest.mark.parametrize("kind", ["purchase", "unpaid", "abandoned", "entry", "exit"])
+@pytest.mark.parametrize("kind", ["purchase", "unpaid", "abandoned", "entry", "exit", "load",
+                                  "refund", "void"])
 def test_completion_resolves_its_intent(fs, kind):
     j = journal(fs)
     a = intent(j)
@@ -277,7 +278,7 @@ def test_completion_frees_the_reserved_record_at_once(fs):
 def test_record_without_resolving_kind_leaves_intent_open(fs):
     j = journal(fs)
     a = intent(j)
-    j.append("refund", card=CARD, amount=-250, link=a)
+    j.append("correction", card=CARD, amount=-250, link=a)
     assert [r.seq for r in journal(fs).unresolved()] == [a]
 
 
@@ -655,3 +656,11 @@ def test_vm_and_cpython_write_byte_identical_journals(tmp_path):
     assert proc.stdout.split() == ["done", str(j.last_seq)]
     assert sorted(vm_files) == ["00000004.seg", "00000007.seg", "ack"]
     assert vm_files == load(str(py_dir))
+
+
+def test_load_intent_is_unresolved_until_its_completion(fs):
+    j = journal(fs)
+    a = j.append("load-intent", card=CARD, atc=3, amount=500, tx_type=2)
+    assert [r.seq for r in journal(fs).unresolved()] == [a]
+    j.append("void", card=CARD, atc=3, amount=-500, tx_type=2, link=a)
+    assert journal(fs).unresolved() == []

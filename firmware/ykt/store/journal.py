@@ -24,12 +24,14 @@ KINDS = {
     "unpaid": 0x12,
     "abandoned": 0x13,
     "sale": 0x14,
+    "load-intent": 0x15,
     "entry": 0x20,
     "exit": 0x21,
     "load": 0x30,
     "refund": 0x31,
     "void": 0x32,
     "correction": 0x33,
+    "give-back": 0x34,
     "denied": 0x40,
     "update-installed": 0x50,
     "update-refused": 0x51,
@@ -39,8 +41,9 @@ KINDS = {
     "sign-out": 0x63,
     "staff-locked": 0x64,
 }
-_INTENT = const(0x10)
-_RESOLVING = b"\x11\x12\x13\x20\x21"  # purchase, unpaid, abandoned, entry, exit
+_INTENTS = b"\x10\x15"  # purchase-intent, load-intent
+# purchase, unpaid, abandoned, entry, exit, load, refund, void
+_RESOLVING = b"\x11\x12\x13\x20\x21\x30\x31\x32"
 
 _SIZE = const(64)
 _FIELDS = const(52)
@@ -187,7 +190,7 @@ class Journal:
                                     prev, self._mv[:_FIELDS]) != mac:
                                 self._damage(first + k)
                             last = max(last, seq)
-                            if kind == _INTENT:
+                            if kind in _INTENTS:
                                 self._open[seq] = bytes(buf)
                             elif kind in _RESOLVING:
                                 self._open.pop(struct.unpack_from(">I", buf, 44)[0], None)
@@ -311,7 +314,7 @@ class Journal:
         need = 1
         if resolving:
             need = 0  # uses the record its intent reserved
-        elif kind == _INTENT:
+        elif kind in _INTENTS:
             need = 2  # itself and its completion
         if need > self.capacity - (self.last_seq - self._acked) - len(self._open):
             raise JournalFull("journal full: upload records")
@@ -350,7 +353,7 @@ class Journal:
         self._last_mac = mac
         self._seg_first = first
         self._seg_count = count + 1
-        if kind == _INTENT:
+        if kind in _INTENTS:
             self._open[seq] = bytes(buf)
         elif resolving:
             del self._open[link]
