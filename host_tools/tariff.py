@@ -16,9 +16,10 @@ import heapq
 import json
 import re
 import struct
+import zlib
 
 MAGIC = b"YKTF"
-FORMAT = 1
+FORMAT = 2  # 2: the header's last field is a CRC-32 of the file (format 1: reserved 0)
 SOURCE_FORMAT = "ykt-tariff-source/1"
 SECTIONS = (b"LINE", b"STNS", b"NAME", b"DIST", b"FARE", b"LEXC", b"POLI", b"XFER", b"MNTH",
             b"CATG", b"ISSU", b"ROUT")
@@ -572,9 +573,15 @@ def compile_payload(m, version):
         directory += struct.pack(">4sII", tag, off, len(data))
         body += data
         off += len(data)
-    header = struct.pack(">4sBBHIIHHI", MAGIC, FORMAT, 0, len(SECTIONS), version, off, n,
-                         len(m.lines), 0)
-    return header + directory + body
+    header = struct.pack(">4sBBHIIHH", MAGIC, FORMAT, 0, len(SECTIONS), version, off, n,
+                         len(m.lines))
+    rest = directory + body
+    return header + struct.pack(">I", payload_crc(header, rest)) + rest
+
+
+def payload_crc(head20, rest):
+    """The payload's CRC-32: over bytes 0..19 and 24..end (the CRC field itself left out)."""
+    return zlib.crc32(rest, zlib.crc32(head20[:20])) & 0xFFFFFFFF
 
 
 def build(source_path, version):
@@ -600,6 +607,8 @@ def read_payload(data):
         raise PayloadError("payload format %d not supported" % fmt)
     if length != len(data):
         raise PayloadError("payload is %d bytes, header says %d" % (len(data), length))
+    if payload_crc(data[:20], data[24:]) != struct.unpack_from(">I", data, 20)[0]:
+        raise PayloadError("payload damaged (checksum mismatch)")
     sec = {}
     for i in range(nsec):
         tag, off, size = struct.unpack_from(">4sII", data, 24 + 12 * i)

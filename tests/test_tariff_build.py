@@ -172,7 +172,14 @@ def test_malformed_json_reports_line_and_column(tmp_path):
 def test_header_carries_magic_format_and_version():
     data = ht.compile_payload(_model(), 42)
     magic, fmt, _, nsec, version, length = struct.unpack_from(">4sBBHII", data, 0)
-    assert (magic, fmt, nsec, version, length) == (b"YKTF", 1, 12, 42, len(data))
+    assert (magic, fmt, nsec, version, length) == (b"YKTF", 2, 12, 42, len(data))
+
+
+def test_header_carries_the_crc32_of_everything_but_itself():
+    import zlib
+
+    data = ht.compile_payload(_model(), 42)
+    assert struct.unpack_from(">I", data, 20)[0] == zlib.crc32(data[:20] + data[24:])
 
 
 def test_version_zero_is_refused():

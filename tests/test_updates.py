@@ -26,8 +26,24 @@ needs_vm = pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroP
 MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")
 TID = bytes.fromhex("000000000101")
 OTHER = bytes.fromhex("000000000202")
-OLD_TARIFF = b"tariff v5: 200 fen flat"
-NEW_TARIFF = b"tariff v6: 250 fen flat, 100 fen for seniors" * 30
+
+
+def small_tariff(version, base_fen=300):
+    """A compiled tariff of the Line 1 stations alone (2 KB): the installer checks payloads."""
+    import farekit
+    from host_tools import tariff as ht
+
+    src = farekit.source()
+    src["stations"] = [dict(s, lines=["1"]) for s in src["stations"] if "1" in s["lines"]]
+    src["edges"] = [e for e in src["edges"] if e["line"] == "1"]
+    src["lines"] = [line for line in src["lines"] if line["id"] == "1"]
+    src["line_exceptions"] = []
+    src["metro_fare"]["base_fen"] = base_fen
+    return ht.compile_payload(ht.validate(src), version)
+
+
+OLD_TARIFF = small_tariff(5, 200)
+NEW_TARIFF = small_tariff(6, 250)
 
 
 def put(fs, path, data):
@@ -133,7 +149,7 @@ def test_installed_versions_survive_a_new_updates_object(fs):
 
 
 def test_every_kind_installs_to_its_target(fs):
-    payloads = {"tariff": b"T", "config": b"{}", "staff": b"S",
+    payloads = {"tariff": small_tariff(1), "config": b"{}", "staff": b"S",
                 "denylist": hostdl.build_base([("3" * 20, 1)], 4),
                 "denylist-delta": hostdl.build_delta(4, 5, add=[("4" * 20, 2)])}
     for i, (kind, payload) in enumerate(payloads.items()):
@@ -163,7 +179,7 @@ def test_the_same_envelope_again_is_reported_already_installed(fs):
 def test_inbox_is_processed_in_name_order_with_one_outcome_per_file(fs):
     put(fs, "/inbox/b-garbage", b"hello")
     put(fs, "/inbox/c-config", sign("config", 1, b"{}"))
-    put(fs, "/inbox/a-tariff", sign("tariff", 1, b"T"))
+    put(fs, "/inbox/a-tariff", sign("tariff", 1, small_tariff(1)))
     out = updates(fs).scan_inbox()
     assert [(o.name, o.installed, o.reason) for o in out] == [
         ("a-tariff", True, ""), ("b-garbage", False, "bad magic"), ("c-config", True, "")]
@@ -295,11 +311,11 @@ def test_update_too_big_for_the_flash_left_is_refused_and_its_room_given_back():
     fs.mkdir("/inbox")
     installed_tariff_v5(fs)
     big = bytes(random.Random(6).randbytes(40 * 1024))
-    put(fs, "/inbox/t6", sign("tariff", 6, big))
+    put(fs, "/inbox/t6", sign("config", 6, big))
     free_before = fs.statvfs("/")[3]
     out = updates(fs).scan_inbox()
     assert [(o.installed, o.reason) for o in out] == [
-        (False, "no room on flash to install it (%d bytes)" % len(sign("tariff", 6, big)))]
+        (False, "no room on flash to install it (%d bytes)" % len(sign("config", 6, big)))]
     assert get(fs, "/tariff.bin") == OLD_TARIFF
     assert fs.listdir("/inbox") == []
     assert fs.statvfs("/")[3] > free_before  # the journal has its room back

@@ -59,7 +59,8 @@ class Context:
         self.clock_floor = max(_CLOCK_FLOOR, self.journal.last_time - _CLOCK_SLACK_S)
         self.payments = Payments(self.sam, self.journal)
         self._denylist = None  # opened on first use, if one is installed
-        self._tariff = None
+        self._tariff = None  # None: not opened yet; False: unreadable (_tariff_fault says why)
+        self._tariff_fault = None
 
     def clock_ok(self):
         """False while the wall clock is behind the newest record on flash at boot (or
@@ -96,6 +97,8 @@ class Context:
             if o.installed:
                 report.emit("update", ("kind", o.kind), ("version", o.version))
                 self.log("update-installed", tseq=o.version)
+                if self._tariff:
+                    self._tariff.close()
                 self._tariff = None
                 self._denylist = None
             else:
@@ -149,11 +152,29 @@ class Context:
         return entries
 
     def tariff(self):
-        """The installed tariff (opened on first use; raises if none is installed)."""
-        if self._tariff is None:
-            from ykt.fare.tariff import Tariff
+        """The installed tariff, opened (and its CRC-32 checked) on first use.
 
-            self._tariff = Tariff.open(self.fs, "/tariff.bin")
+        A tap that needs a tariff the terminal cannot read is refused, and the terminal
+        keeps serving: ``CardRefused("tariff damaged")`` (the reader's reason is reported
+        once, as a warning) or ``CardRefused("no tariff installed")``. The next update
+        that installs a tariff is tried afresh.
+        """
+        if self._tariff is None:
+            from ykt.fare.tariff import Tariff, TariffError
+
+            try:
+                self._tariff = Tariff.open(self.fs, "/tariff.bin")
+            except TariffError as e:
+                self._tariff = False
+                self._tariff_fault = "tariff damaged"
+                report.emit("warning", ("reason", "%s: fares refused" % e))
+            except OSError as e:
+                code = e.args[0] if e.args else 0
+                self._tariff = False
+                self._tariff_fault = "no tariff installed" if code == 2 else "tariff unreadable"
+                report.emit("warning", ("reason", "%s: fares refused" % self._tariff_fault))
+        if self._tariff is False:
+            raise CardRefused(self._tariff_fault)
         return self._tariff
 
 

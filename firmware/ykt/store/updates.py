@@ -137,6 +137,61 @@ class _Cmac:
         return self._aes.encrypt(blk)
 
 
+class _Window:
+    """Bytes ``off`` .. ``off + length - 1`` of an open file as a file of their own
+    (``seek``/``tell``/``read``/``readinto``): a payload checked where it lies."""
+
+    def __init__(self, f, off, length):
+        self._f = f
+        self._off = off
+        self._len = length
+        self._pos = 0
+
+    def seek(self, pos, whence=0):
+        if whence == 1:
+            pos += self._pos
+        elif whence == 2:
+            pos += self._len
+        self._pos = max(0, pos)
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+    def read(self, n=-1):
+        left = max(0, self._len - self._pos)
+        if n < 0 or n > left:
+            n = left
+        self._f.seek(self._off + self._pos)
+        b = self._f.read(n)
+        self._pos += len(b)
+        return b
+
+    def readinto(self, buf):
+        mv = memoryview(buf)
+        left = max(0, self._len - self._pos)
+        if len(mv) > left:
+            mv = mv[:left]
+        self._f.seek(self._off + self._pos)
+        n = self._f.readinto(mv) or 0
+        self._pos += n
+        return n
+
+    def close(self):
+        pass
+
+
+def _check_tariff(f, name, version):
+    """A tariff payload the fare engine could not read is refused before it is installed
+    (the tariff reader's own checks: CRC-32, header, every count and offset)."""
+    from ykt.fare.tariff import Tariff, TariffError
+
+    try:
+        Tariff(f)
+    except TariffError as e:
+        raise UpdateRefused("bad payload (%s)" % e, name, version)
+
+
 def _missing(e):
     return e.args and e.args[0] == _ENOENT
 
@@ -274,7 +329,9 @@ class Updates:
                 raise UpdateRefused("corrupt (MAC mismatch)", name, version)
             f.seek(HEADER_SIZE)
             phead = f.read(32)
-        already = self._accept(kind, version, phead, want if again else None)
+            already = self._accept(kind, version, phead, want if again else None)
+            if kind == KIND_TARIFF and not already:
+                _check_tariff(_Window(f, HEADER_SIZE, plen), name, version)
         return kind, version, plen, head, want, already
 
     def check(self, src):
@@ -293,7 +350,12 @@ class Updates:
         if not crypto.equal(crypto.cmac(self.key, data[:end]), data[end:]):
             raise UpdateRefused("corrupt (MAC mismatch)", name, version)
         self._accept(kind, version, data[HEADER_SIZE : HEADER_SIZE + 32])
-        return kind, version, bytes(data[HEADER_SIZE:end])
+        payload = bytes(data[HEADER_SIZE:end])
+        if kind == KIND_TARIFF:
+            import io
+
+            _check_tariff(io.BytesIO(payload), name, version)
+        return kind, version, payload
 
     # -- installing --------------------------------------------------------
 
