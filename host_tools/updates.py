@@ -21,9 +21,10 @@ HEADER_SIZE = struct.calcsize(HEADER_FMT)
 MAC_SIZE = 16
 UINT32_MAX = 0xFFFFFFFF
 
-KINDS = {"tariff": 1, "denylist": 2, "denylist-delta": 3, "config": 4, "staff": 5}
+KINDS = {"tariff": 1, "denylist": 2, "denylist-delta": 3, "config": 4, "staff": 5, "clock": 6}
 TARGETS = {1: "/tariff.bin", 2: "/denylist.bin", 3: "/denylist.delta", 4: "/config.json",
-           5: "/staff.bin"}
+           5: "/staff.bin", 6: None}  # a clock update sets the terminal's RTC, no file
+CLOCK_YEARS = (2024, 2099)  # as the firmware (ykt.store.updates.CLOCK_YEARS)
 
 
 def kind_code(kind):
@@ -77,8 +78,38 @@ def cmac(key, msg):
     return c.finalize()
 
 
+def clock_payload(text):
+    """The payload of a clock update: the terminal's new local time as
+    ``YYYY-MM-DDThh:mm:ss`` (ASCII). ``text`` is that (a space for the T, and seconds left
+    out, are accepted) or ``now`` (this computer's local time). ValueError if it is not a
+    time the terminal would take."""
+    import datetime
+
+    text = str(text).strip()
+    if text == "now":
+        when = datetime.datetime.now().replace(microsecond=0)
+    else:
+        try:
+            when = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("clock: %r is not a time like 2026-11-29T07:00:00" % text) from None
+        if when.tzinfo is not None or when.microsecond:
+            raise ValueError("clock: %r: give local time to the second, no zone" % text)
+    if not CLOCK_YEARS[0] <= when.year <= CLOCK_YEARS[1]:
+        raise ValueError("clock: year %d outside %d..%d" % (when.year, *CLOCK_YEARS))
+    return when.strftime("%Y-%m-%dT%H:%M:%S").encode()
+
+
 def _check_payload(code, version, payload):
     """A denylist payload must carry the envelope's version (the firmware checks it too)."""
+    if code == KINDS["clock"]:
+        try:
+            text = bytes(payload).decode("ascii")
+        except UnicodeDecodeError:
+            raise ValueError("clock: payload is not a time like 2026-11-29T07:00:00") from None
+        if clock_payload(text) != text.strip().encode() or len(text.strip()) != 19:
+            raise ValueError("clock: payload %r is not a time like 2026-11-29T07:00:00" % text)
+        return
     if code == KINDS["denylist"]:
         pver, _ = denylist.read_base(payload)
     elif code == KINDS["denylist-delta"]:

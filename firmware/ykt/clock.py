@@ -42,6 +42,18 @@ def set_now(year, month, day, hour, minute, second):
     _rtc.datetime((year, month, day, 0, hour, minute, second, 0))
 
 
+def set_seconds(t):
+    """Set the RTC to ``t``, seconds since 2000-01-01 00:00 local (the scale of
+    ``seconds()``). Only ``Context.set_clock`` calls it: a clock change is journaled."""
+    global _rtc
+    from ykt import caltime
+
+    if _rtc is None:
+        _rtc = machine.RTC()
+    y, mo, d, h, mi, s = caltime.civil(t)
+    _rtc.datetime((y, mo, d, caltime.weekday(t), h, mi, s, 0))
+
+
 def _bcd(v):
     return ((v // 10) << 4) | (v % 10)
 

@@ -23,6 +23,9 @@ from ykt.store.counter import Counter
 _FAULT_RESET_MS = 200
 _CLOCK_SLACK_S = 300  # a clock this far behind the last record is still believed
 _CLOCK_FLOOR = 757382400  # 2024-01-01 00:00 in clock.seconds(): no terminal ran before
+_CLOCK_END = 3155760000  # 2100-01-01 00:00: a clock set beyond is a typo
+_CLOCK_SOURCES = {"update": 1, "staff": 2}  # clock-set tx_type
+_I32 = 0x7FFFFFFF
 
 
 def _iso(t):
@@ -65,7 +68,8 @@ class Context:
     def clock_ok(self):
         """False while the wall clock is behind the newest record on flash at boot (or
         before 2024): the terminal warns at boot, shows CHECK CLOCK and refuses taps
-        ("clock not set") until the clock is set."""
+        ("clock not set") until the clock is set. Records before the newest ``clock-set``
+        do not count, and ``set_clock`` moves the floor to the time it sets."""
         return clock.seconds() >= self.clock_floor
 
     def log(self, kind, **fields):
@@ -86,24 +90,57 @@ class Context:
                 return
         except OSError:
             return
-        from ykt.store.updates import Updates
+        loaded = "ykt.fare.tariff" in sys.modules  # the installer reads tariffs with it
+        from ykt.store.updates import Updates, kind_code
 
-        outcomes = Updates(self.fs, _unhex(self.config, "update"),
-                           self.terminal_id).scan_inbox("/inbox")
-        del Updates
+        outcomes = Updates(self.fs, _unhex(self.config, "update"), self.terminal_id,
+                           set_clock=self._clock_update).scan_inbox("/inbox")
+        # the records carry the file's kind (tx_type) and version (tseq): 0 and 0 for a
+        # file whose header could not be read
+        codes = [kind_code(o.kind) if o.kind else 0 for o in outcomes]
+        del Updates, kind_code
         sys.modules.pop("ykt.store.updates", None)
+        if not loaded:
+            sys.modules.pop("ykt.fare.tariff", None)
         gc.collect()
-        for o in outcomes:
+        for i in range(len(outcomes)):
+            o = outcomes[i]
             if o.installed:
                 report.emit("update", ("kind", o.kind), ("version", o.version))
-                self.log("update-installed", tseq=o.version)
+                self.log("update-installed", tx_type=codes[i], tseq=o.version)
                 if self._tariff:
                     self._tariff.close()
                 self._tariff = None
                 self._denylist = None
             else:
                 report.emit("update-refused", ("file", o.name), ("reason", o.reason))
-                self.log("update-refused")
+                self.log("update-refused", tx_type=codes[i], tseq=o.version)
+
+    def _clock_update(self, secs):
+        self.set_clock(secs, "update")
+
+    def set_clock(self, secs, source="staff", card=None):
+        """Set the wall clock to ``secs`` (seconds since 2000-01-01 local, as
+        ``clock.seconds()``): a clock update file (``source`` "update") or the POS
+        supervisor menu ("staff", with the supervisor's ``card`` number).
+
+        The change is journaled first, as ``clock-set`` (time = the new time, amount =
+        the change in seconds, tx_type = the source: 1 update, 2 staff), then the RTC
+        is set. The record is the clock check's new baseline (``Journal.last_time``), so a
+        clock that ran ahead, and wrote records in the future, serves again once set
+        back, now and after every reboot. ValueError for a time outside 2024..2099 (the
+        clock is left alone); a journal error (JournalFull) is raised and the clock is
+        left alone: a change the journal cannot show is not made.
+        """
+        if not _CLOCK_FLOOR <= secs < _CLOCK_END:
+            raise ValueError("clock: %d is outside 2024..2099" % secs)
+        old = clock.seconds()
+        change = max(-_I32, min(_I32, secs - old))
+        self.journal.append("clock-set", time=secs, amount=change,
+                            tx_type=_CLOCK_SOURCES.get(source, 0), card=card)
+        clock.set_seconds(secs)
+        self.clock_floor = max(_CLOCK_FLOOR, self.journal.last_time - _CLOCK_SLACK_S)
+        report.emit("clock-set", ("clock", _iso(secs)), ("was", _iso(old)), ("source", source))
 
     def denylist(self):
         """The installed denylist, or False when none is installed."""

@@ -8,10 +8,24 @@ def _sign(args):
 
     key = updates.read_key_file(args.master_key_file)
     tid = updates.terminal_id(args.device)
-    with open(args.payload, "rb") as f:
-        payload = f.read()
-    if updates.kind_code(args.kind) == updates.KINDS["staff"]:
+    code = updates.kind_code(args.kind)
+    if code == updates.KINDS["clock"] and args.time is not None:
+        if args.payload:
+            raise ValueError("give the clock update --time or a payload file, not both")
+        payload = updates.clock_payload(args.time)
+    elif args.time is not None:
+        raise ValueError("--time is for --kind clock")
+    elif not args.payload:
+        raise ValueError("give the payload file to sign%s"
+                         % (" (or --time for a clock update)" if code == updates.KINDS["clock"]
+                            else ""))
+    else:
+        with open(args.payload, "rb") as f:
+            payload = f.read()
+    if code == updates.KINDS["staff"]:
         _check_staff(args.payload, payload)
+    elif code == updates.KINDS["tariff"]:
+        _check_tariff(args.payload, payload)
     data = updates.sign(args.kind, args.version, tid, payload, key)
     with open(args.out, "wb") as f:
         f.write(data)
@@ -40,6 +54,22 @@ def _check_staff(path, payload):
         raise ValueError("%s: %s" % (path, e)) from None
 
 
+def _check_tariff(path, payload):
+    """A tariff is the payload `ykt tariff build` writes; the firmware's own reader (its
+    CRC-32 and structure checks) judges it, so a damaged one is never signed."""
+    import io
+
+    import hw_sim
+
+    hw_sim.install()
+    from ykt.fare.tariff import Tariff, TariffError
+
+    try:
+        Tariff(io.BytesIO(payload))
+    except TariffError as e:
+        raise ValueError("%s: %s" % (path, e)) from None
+
+
 def _show(args):
     from host_tools import updates
 
@@ -57,12 +87,15 @@ def register(sub):
     cmds = p.add_subparsers(dest="update_cmd", required=True)
     s = cmds.add_parser("sign", help="wrap a payload in an envelope MACed for one terminal")
     s.add_argument("--kind", required=True,
-                   help="tariff, denylist, denylist-delta, config or staff")
+                   help="tariff, denylist, denylist-delta, config, staff or clock")
     s.add_argument("--version", type=int, required=True, help="content version (1..2^32-1)")
     s.add_argument("--device", required=True, help="terminal id, 12 hex digits")
     s.add_argument("--master-key-file", required=True,
                    help="file with the update master key (32 hex digits)")
-    s.add_argument("payload", help="the file to install (e.g. from `ykt denylist build`)")
+    s.add_argument("payload", nargs="?",
+                   help="the file to install (e.g. from `ykt denylist build`)")
+    s.add_argument("--time", help="--kind clock: the terminal's new local time, "
+                                  "YYYY-MM-DDThh:mm:ss or 'now' (this computer's local time)")
     s.add_argument("-o", "--out", required=True)
     s.set_defaults(fn=_sign)
     v = cmds.add_parser("show", help="print an update file's header (and check its MAC)")

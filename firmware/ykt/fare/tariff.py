@@ -61,13 +61,13 @@ def _bad(what):
     return TariffError("tariff file damaged: %s" % what)
 
 
-def checksum(f, length, buf=None):
-    """CRC-32 of a compiled tariff's bytes 0..19 and 24..length-1 (read from ``f``)."""
-    buf = buf or bytearray(_CHUNK)
-    mv = memoryview(buf)
+def checksum(f, length, base=0):
+    """CRC-32 of a compiled tariff's bytes 0..19 and 24..length-1 (read from ``f``, where
+    the tariff starts at ``base``)."""
+    mv = memoryview(bytearray(_CHUNK))
     crc = 0
     pos = 0
-    f.seek(0)
+    f.seek(base)
     while pos < length:
         n = f.readinto(mv[: min(_CHUNK, length - pos)])
         if not n:
@@ -124,13 +124,18 @@ def _pct(v, top, tag):
 
 
 class Tariff:
-    def __init__(self, f):
+    def __init__(self, f, base=0, size=None):
+        """The tariff in ``f``: the whole file, or the ``size`` bytes from ``base`` (the
+        update installer checks a payload where it lies in its envelope)."""
         self._f = f
-        try:
-            f.seek(0, 2)
-            size = f.tell()
-        except OSError as e:
-            raise TariffError("tariff file unreadable (I/O error %s)" % (e.args[0] if e.args else "?"))
+        self._base = base
+        if size is None:
+            try:
+                f.seek(0, 2)
+                size = f.tell() - base
+            except OSError as e:
+                raise TariffError("tariff file unreadable (I/O error %s)"
+                                  % (e.args[0] if e.args else "?"))
         head = self._read(0, min(size, HEADER_SIZE))
         if head[:4] != MAGIC[: len(head)] or len(head) < 4:
             raise TariffError("not a tariff file")
@@ -142,7 +147,7 @@ class Tariff:
                               % (fmt, FORMAT))
         if size != length:
             raise TariffError("tariff file is %d bytes, header says %d" % (size, length))
-        if checksum(f, length) != crc:
+        if checksum(f, length, base) != crc:
             raise _bad("checksum mismatch")
         self.version = version
         self.length = length
@@ -189,7 +194,7 @@ class Tariff:
 
     def _read(self, off, n):
         try:
-            self._f.seek(off)
+            self._f.seek(self._base + off)
             b = self._f.read(n)
         except OSError as e:
             raise TariffError("tariff file unreadable (I/O error %s)" % (e.args[0] if e.args else "?"))

@@ -45,6 +45,7 @@ _INTENTS = b"\x10\x15"  # purchase-intent, load-intent
 # purchase, unpaid, abandoned, entry, exit, load, refund, void
 _RESOLVING = b"\x11\x12\x13\x20\x21\x30\x31\x32"
 
+_CLOCK_SET = const(0x02)  # the clock check's baseline restarts at a clock-set record
 _SIZE = const(64)
 _FIELDS = const(52)
 _CRC = const(60)
@@ -104,7 +105,9 @@ class Journal:
         self._buf = bytearray(_SIZE)
         self._mv = memoryview(self._buf)
         self.last_seq = None  # None until open()
-        self.last_time = 0  # the latest record time (0: none on flash)
+        # the latest record time since the last clock-set record, that record's own time
+        # included (0: none on flash): what the boot clock check compares the clock with
+        self.last_time = 0
         self._open = {}  # seq -> raw bytes of each unresolved intent
         self.torn = 0  # bytes of a torn tail open() found (the next record overwrites them)
         self.damaged = None  # first damaged seq open() found (0: the ack file)
@@ -185,7 +188,7 @@ class Journal:
                             self._damage(first + k)
                         else:
                             seq, t, kind = struct.unpack_from(">IIB", buf, 0)
-                            self.last_time = max(self.last_time, t)
+                            self.last_time = t if kind == _CLOCK_SET else max(self.last_time, t)
                             if seq != last + 1 or seq != first + k or self._hmac(
                                     prev, self._mv[:_FIELDS]) != mac:
                                 self._damage(first + k)
@@ -349,7 +352,7 @@ class Journal:
         if err:
             raise JournalError("journal write failed (errno %d)" % err)
         self.last_seq = seq
-        self.last_time = max(self.last_time, time)
+        self.last_time = time if kind == _CLOCK_SET else max(self.last_time, time)
         self._last_mac = mac
         self._seg_first = first
         self._seg_count = count + 1

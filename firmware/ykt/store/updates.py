@@ -33,15 +33,18 @@ KIND_DENYLIST = const(2)
 KIND_DENYLIST_DELTA = const(3)
 KIND_CONFIG = const(4)
 KIND_STAFF = const(5)
+KIND_CLOCK = const(6)
 
-# code: (name, installed file)
+# code: (name, installed file); a clock update installs no file, it sets the RTC
 KINDS = {
     1: ("tariff", "/tariff.bin"),
     2: ("denylist", "/denylist.bin"),
     3: ("denylist-delta", "/denylist.delta"),
     4: ("config", "/config.json"),
     5: ("staff", "/staff.bin"),
+    6: ("clock", None),
 }
+CLOCK_YEARS = (2024, 2099)  # a clock update outside these years is refused
 
 _CHUNK = const(512)
 _CBC = const(2)
@@ -54,13 +57,16 @@ Outcome = namedtuple("Outcome", ("name", "kind", "version", "installed", "reason
 
 
 class UpdateRefused(YktError):
-    """An update file that must not be installed; ``reason`` says why."""
+    """An update file that must not be installed; ``reason`` says why. With ``keep`` it
+    could not be applied now (a clock update with the journal full): the file stays in
+    the inbox for the next scan."""
 
-    def __init__(self, reason, kind=None, version=0):
+    def __init__(self, reason, kind=None, version=0, keep=False):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind  # kind name, when the header could be read
         self.version = version
+        self.keep = keep
 
 
 def device_key(update_master, terminal_id):
@@ -137,57 +143,48 @@ class _Cmac:
         return self._aes.encrypt(blk)
 
 
-class _Window:
-    """Bytes ``off`` .. ``off + length - 1`` of an open file as a file of their own
-    (``seek``/``tell``/``read``/``readinto``): a payload checked where it lies."""
+def clock_time(payload):
+    """The time a clock update carries, ``YYYY-MM-DDThh:mm:ss`` (local time; a trailing
+    newline is allowed), as seconds since 2000-01-01; ValueError if it is not one."""
+    from ykt import caltime
 
-    def __init__(self, f, off, length):
-        self._f = f
-        self._off = off
-        self._len = length
-        self._pos = 0
-
-    def seek(self, pos, whence=0):
-        if whence == 1:
-            pos += self._pos
-        elif whence == 2:
-            pos += self._len
-        self._pos = max(0, pos)
-        return self._pos
-
-    def tell(self):
-        return self._pos
-
-    def read(self, n=-1):
-        left = max(0, self._len - self._pos)
-        if n < 0 or n > left:
-            n = left
-        self._f.seek(self._off + self._pos)
-        b = self._f.read(n)
-        self._pos += len(b)
-        return b
-
-    def readinto(self, buf):
-        mv = memoryview(buf)
-        left = max(0, self._len - self._pos)
-        if len(mv) > left:
-            mv = mv[:left]
-        self._f.seek(self._off + self._pos)
-        n = self._f.readinto(mv) or 0
-        self._pos += n
-        return n
-
-    def close(self):
-        pass
+    try:
+        t = bytes(payload).decode().strip()
+        d = t[0:4] + t[5:7] + t[8:10] + t[11:13] + t[14:16] + t[17:]
+        if len(t) != 19 or t[4] + t[7] + t[10] + t[13] + t[16] != "--T::" or not d.isdigit():
+            raise ValueError
+        f = (int(d[0:4]), int(d[4:6]), int(d[6:8]), int(d[8:10]), int(d[10:12]), int(d[12:]))
+        s = caltime.secs(*f)
+    except (ValueError, IndexError):
+        raise ValueError("not a time like 2026-11-29T07:00:00")
+    if caltime.civil(s) != f:
+        raise ValueError("no such time %s" % t)
+    if not CLOCK_YEARS[0] <= f[0] <= CLOCK_YEARS[1]:
+        raise ValueError("year %d outside %d..%d" % (f[0], CLOCK_YEARS[0], CLOCK_YEARS[1]))
+    return s
 
 
-def _check_tariff(f, name, version):
+def _clock_payload(payload, name, version):
+    try:
+        return clock_time(payload)
+    except ValueError as e:
+        raise UpdateRefused("bad payload (%s)" % e, name, version)
+
+
+def _set_rtc(t):
+    from ykt import clock
+
+    clock.set_seconds(t)
+
+
+def _check_tariff(f, plen, name, version):
     """A tariff payload the fare engine could not read is refused before it is installed
-    (the tariff reader's own checks: CRC-32, header, every count and offset)."""
+    (the tariff reader's own checks, where the payload lies: CRC-32, header, every count
+    and offset)."""
     from ykt.fare.tariff import Tariff, TariffError
 
     try:
-        Tariff(f)
+        Tariff(f, HEADER_SIZE, plen)
     except TariffError as e:
         raise UpdateRefused("bad payload (%s)" % e, name, version)
 
@@ -199,10 +196,14 @@ def _missing(e):
 class Updates:
     """Check and install update files for the terminal ``terminal_id`` (6 bytes)."""
 
-    def __init__(self, fs, device_update_key, terminal_id, versions_path=VERSIONS_PATH):
+    def __init__(self, fs, device_update_key, terminal_id, versions_path=VERSIONS_PATH,
+                 set_clock=None):
         if len(terminal_id) != 6:
             raise ValueError("terminal id must be 6 bytes")
         self.fs = fs
+        # what a clock update calls with its time (seconds since 2000): the terminal's
+        # Context.set_clock journals clock-set and sets the RTC; by default only the RTC
+        self.set_clock = set_clock or _set_rtc
         self.key = bytes(device_update_key)
         self.terminal_id = bytes(terminal_id)
         self.versions_path = versions_path
@@ -316,8 +317,9 @@ class Updates:
         return mac.digest()
 
     def _verify_file(self, path, again=False):
-        """(kind, version, payload length, header, MAC, already installed) of a good
-        envelope file; with ``again`` the installed envelope itself is good too."""
+        """(kind, version, payload length, header, MAC, already installed, clock time or
+        None) of a good envelope file; with ``again`` the installed envelope itself is
+        good too."""
         size = self.fs.stat(path)[6]
         with self.fs.open(path, "rb") as f:
             head = f.read(HEADER_SIZE)
@@ -330,9 +332,12 @@ class Updates:
             f.seek(HEADER_SIZE)
             phead = f.read(32)
             already = self._accept(kind, version, phead, want if again else None)
+            when = None
             if kind == KIND_TARIFF and not already:
-                _check_tariff(_Window(f, HEADER_SIZE, plen), name, version)
-        return kind, version, plen, head, want, already
+                _check_tariff(f, plen, name, version)
+            elif kind == KIND_CLOCK and not already:
+                when = _clock_payload(phead[:plen] if plen <= 32 else b"", name, version)
+        return kind, version, plen, head, want, already, when
 
     def check(self, src):
         """Verify an envelope (bytes, or a path on the fs) -> (kind, version, payload).
@@ -341,7 +346,7 @@ class Updates:
         inside the file for a path (payloads can exceed RAM). Raises UpdateRefused.
         """
         if isinstance(src, str):
-            kind, version, plen, _, _, _ = self._verify_file(src)
+            kind, version, plen, _, _, _, _ = self._verify_file(src)
             return kind, version, (HEADER_SIZE, plen)
         data = memoryview(src)
         kind, version, plen = self._header(data[:HEADER_SIZE], len(data))
@@ -354,7 +359,9 @@ class Updates:
         if kind == KIND_TARIFF:
             import io
 
-            _check_tariff(io.BytesIO(payload), name, version)
+            _check_tariff(io.BytesIO(data), plen, name, version)
+        elif kind == KIND_CLOCK:
+            _clock_payload(payload if plen <= 32 else b"", name, version)
         return kind, version, payload
 
     # -- installing --------------------------------------------------------
@@ -365,11 +372,22 @@ class Updates:
         ``already`` is True when this very envelope was installed before (an install
         cut before the inbox file was removed, or a resend): only the file goes.
         Raises UpdateRefused (the installed file stays in force) or OSError.
+
+        A clock update sets the clock (``set_clock``) before its version is recorded: a
+        power cut in between sets it again at the next scan, never not at all.
         """
-        kind, version, plen, head, want, already = self._verify_file(path, True)
+        kind, version, plen, head, want, already, when = self._verify_file(path, True)
         if already:
             self.fs.remove(path)
             return kind, version, True
+        if kind == KIND_CLOCK:
+            try:
+                self.set_clock(when)
+            except YktError as e:
+                raise UpdateRefused("clock not set: %s" % e, KINDS[kind][0], version, True)
+            self._set_version(kind, version, want)
+            self.fs.remove(path)
+            return kind, version, False
         target = KINDS[kind][1]
         tmp = target + ".new"
         try:
@@ -412,7 +430,8 @@ class Updates:
     def cleanup(self):
         """Remove what an interrupted install left behind (``.new`` files)."""
         for code in KINDS:
-            self._remove(KINDS[code][1] + ".new")
+            if KINDS[code][1]:
+                self._remove(KINDS[code][1] + ".new")
         self._remove(self.versions_path + ".new")
 
     def scan_inbox(self, inbox="/inbox"):
@@ -439,7 +458,8 @@ class Updates:
                 note = "already installed" if already else ""
                 out.append(Outcome(name, KINDS[kind][0], version, True, note))
             except UpdateRefused as e:
-                self._remove(path)
+                if not e.keep:
+                    self._remove(path)
                 out.append(Outcome(name, e.kind, e.version, False, e.reason))
             except OSError as e:
                 code = e.args[0] if e.args else 0
