@@ -473,7 +473,7 @@ def gate_min_heap_kb(step=HEAP_STEP_KB, lo=96):
     _, ref, _ = _run(data, "micropython")
     out = []
     for k, term in enumerate(data["terminals"]):
-        declared = int(term.get("vm_heap", "160K")[:-1])
+        declared = int(term.get("vm_heap", "176K")[:-1])
         low, hi = lo, declared
         while hi - low > step:
             mid = (low + hi) // 2 // step * step

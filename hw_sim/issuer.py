@@ -19,6 +19,7 @@ from hw_sim.purse_app import (
     DEFAULT_PIN_TRIES,
     TX_LOAD,
     PurseApplication,
+    auth_master,
     cmac4,
     diversify,
 )
@@ -120,6 +121,7 @@ def issue_card(
         purchase_key=dpk,
         load_key=dlk,
         tac_key=dtk,
+        auth_key=diversify(auth_master(issuer_keys.purchase_master), serial8(number)),
         balance=balance_fen,
         key_version=issuer_keys.key_version,
         max_balance=max_balance,

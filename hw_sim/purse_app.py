@@ -7,15 +7,26 @@ firmware code, so the simulated card checks the firmware's CMAC and key
 schedule independently.
 
 Every command either completes or changes nothing: DEBIT FOR PURCHASE applies
-the CAPP cache records, the balance, the ATC, the log and the last-debit proof
-in one step after all its checks passed. The optional cardholder PIN and its
-try counter (VERIFY) are persistent like the balance.
+the CAPP cache records, the balance, the ATC, the log and its proof in one step
+after all its checks passed. The optional cardholder PIN and its try counter
+(VERIFY) are persistent like the balance.
+
+The card keeps, beside each record of its transaction log (SFI 0x18), the
+proof of that transaction (MAC2 and TAC of a debit, load proof and TAC of a
+load), so GET TRANSACTION PROVE answers for any transaction still in the log
+(docs/purse.md §3.8). INTERNAL AUTHENTICATE answers a terminal's challenge with
+the card's counters under its authentication key (§3.12).
+
+``commits`` lists every transaction the card committed, in order, as
+``Commit`` tuples: the card-side truth the exactly-once ledger checks
+(``tests/ledger.py``). No real card exposes it; it is the model's record.
 """
 
 from __future__ import annotations
 
 import hmac
 import random
+from collections import namedtuple
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
@@ -64,6 +75,13 @@ _P1_LOAD = 0x00
 _P1_PURCHASE = 0x01
 _P1_CAPP = 0x03
 
+# One committed transaction: kind "debit" or "load"; atc is the counter the
+# transaction used (offline ATC for a debit, online ATC for a load: the value
+# INITIALIZE answered); balance the purse after.
+Commit = namedtuple(
+    "Commit", ("kind", "atc", "amount", "tx_type", "terminal_id", "datetime7", "balance")
+)
+
 
 # -- card-side cryptography (docs/purse.md section 5) ------------------------------------------
 
@@ -82,6 +100,12 @@ def cmac4(key: bytes, msg: bytes) -> bytes:
 def diversify(master: bytes, serial8: bytes) -> bytes:
     """Card key = AES_master(serial8 || NOT serial8)."""
     return aes_ecb(master, serial8 + bytes(b ^ 0xFF for b in serial8))
+
+
+def auth_master(purchase_master: bytes) -> bytes:
+    """The issuer's card-authentication master key, derived from its purchase master
+    (docs/purse.md §5.2): every SAM can derive it, and it never equals a purchase key."""
+    return aes_ecb(purchase_master, b"ykt auth master\x00")
 
 
 def _pad_block(msg: bytes) -> bytes:
@@ -127,6 +151,7 @@ class PurseApplication:
         purchase_key: bytes,
         load_key: bytes,
         tac_key: bytes,
+        auth_key: bytes | None = None,
         balance: int = 0,
         offline_atc: int = 0,
         online_atc: int = 0,
@@ -145,6 +170,7 @@ class PurseApplication:
         self._dpk = bytes(purchase_key)
         self._dlk = bytes(load_key)
         self._dtk = bytes(tac_key)
+        self._dak = None if auth_key is None else bytes(auth_key)
         self.balance = balance
         self.offline_atc = offline_atc
         self.online_atc = online_atc
@@ -158,7 +184,8 @@ class PurseApplication:
                 raise ValueError("bad initial record %r" % (n,))
             self.records[n] = bytes(data)
         self.log = []  # 23-byte records, newest first
-        self.last_debit = None  # (atc after, type, mac2, tac)
+        self.proofs = []  # beside each log record: (proof MAC, TAC)
+        self.commits = []  # every committed transaction (Commit), oldest first
         self.set_pin(pin, pin_tries)
         self._rng = random.Random(self.public_info if rng_seed is None else rng_seed)
         self.power_on()
@@ -388,20 +415,41 @@ class PurseApplication:
         self.balance = balance
         self.offline_atc = s.atc + 1
         self.records.update(cache)
-        self._append_log(s, dt)
-        self.last_debit = (self.offline_atc, s.tx_type, mac2, tac)
+        self._append_log(s, dt, mac2, tac)
+        self.commits.append(
+            Commit("debit", s.atc, s.amount, s.tx_type, bytes(s.terminal_id), bytes(dt), balance)
+        )
         return _answer(tac + mac2, le)
 
+    @property
+    def last_debit(self):
+        """(offline ATC after, type, MAC2, TAC) of the newest debit still in the log."""
+        for rec, (mac, tac) in zip(self.log, self.proofs):
+            if rec[9] != TX_LOAD:
+                return (int.from_bytes(rec[0:2], "big") + 1, rec[9], mac, tac)
+        return None
+
     def _prove(self, p1, p2, data, le):
-        if p1 != 0x00 or p2 not in (TX_PURCHASE, TX_CAPP):
+        if p1 != 0x00 or p2 not in (TX_PURCHASE, TX_CAPP, TX_LOAD):
             raise _Status(SW_WRONG_P1P2)
         if len(data) != 2:
             raise _Status(SW_WRONG_LENGTH)
         atc = int.from_bytes(data, "big")
-        last = self.last_debit
-        if last is None or last[0] != atc or last[1] != p2:
-            raise _Status(SW_TX_NOT_FOUND)
-        return _answer(last[2] + last[3], le)
+        for rec, (mac, tac) in zip(self.log, self.proofs):
+            if rec[9] == p2 and int.from_bytes(rec[0:2], "big") + 1 == atc:
+                return _answer(mac + tac, le)
+        raise _Status(SW_TX_NOT_FOUND)
+
+    def _internal_auth(self, p1, p2, data, le):
+        if self._dak is None:
+            raise _Status(SW_INS_UNKNOWN)
+        if p1 != 0x00 or p2 != 0x00:
+            raise _Status(SW_WRONG_P1P2)
+        if len(data) != 8:
+            raise _Status(SW_WRONG_LENGTH)
+        counters = _u16(self.offline_atc) + _u16(self.online_atc)
+        mac = cmac4(self._dak, bytes(data) + counters + self.public_info[10:20])
+        return _answer(counters + mac, le)
 
     def _credit(self, p1, p2, data, le):
         if p1 != 0x00 or p2 != 0x00:
@@ -428,10 +476,13 @@ class PurseApplication:
         )
         self.balance = balance
         self.online_atc = s.atc + 1
-        self._append_log(s, dt)
+        self._append_log(s, dt, cmac4(s.key, _u32(s.amount) + bytes((TX_LOAD,))), tac)
+        self.commits.append(
+            Commit("load", s.atc, s.amount, TX_LOAD, bytes(s.terminal_id), bytes(dt), balance)
+        )
         return _answer(tac, le)
 
-    def _append_log(self, s, dt):
+    def _append_log(self, s, dt, mac, tac):
         rec = (
             _u16(s.atc)
             + bytes(3)
@@ -442,7 +493,9 @@ class PurseApplication:
             + dt[4:7]
         )
         self.log.insert(0, rec)
+        self.proofs.insert(0, (bytes(mac), bytes(tac)))
         del self.log[LOG_MAX:]
+        del self.proofs[LOG_MAX:]
 
 
 def _pin_block(pin):
@@ -477,6 +530,7 @@ _COMMANDS = {
         0xB0: PurseApplication._read_binary,
         0xB2: PurseApplication._read_record,
         0x20: PurseApplication._verify,
+        0x88: PurseApplication._internal_auth,
     },
     0x80: {
         0x5C: PurseApplication._get_balance,

@@ -92,9 +92,13 @@ class Day:
             self.records[name] = CanteenRecord(**record)
         return self
 
-    def staff_card(self, name):
-        self.cards.append({"name": name, "number": STAFF[name][0], "balance_fen": 5000,
-                           "category": 4})
+    def staff_card(self, name, issuer_seed=None):
+        """The staff card of ``name``; ``issuer_seed``: made by another issuer (a copy
+        carrying the same number but not the issuer's keys)."""
+        card = {"name": name, "number": STAFF[name][0], "balance_fen": 5000, "category": 4}
+        if issuer_seed is not None:
+            card["issuer_seed"] = issuer_seed
+        self.cards.append(card)
         return self
 
     def staff_update(self, staff, version=1, master=None, payload=None):

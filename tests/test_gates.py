@@ -29,7 +29,7 @@ def _station(evts, cards=None, poll_ms=500, **extra):
                            for n, no in CARDS.items()],
         "events": evts,
     }
-    data["terminals"] = [dict(t, config=dict(t["config"], poll_ms=poll_ms), vm_heap="160K")
+    data["terminals"] = [dict(t, config=dict(t["config"], poll_ms=poll_ms), vm_heap="176K")
                          for t in data["terminals"] if t["id"] in used]
     data.update(extra)
     return data

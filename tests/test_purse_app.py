@@ -474,8 +474,36 @@ def test_prove_after_a_failed_debit_is_9403(card):
     assert send(card, "805A0006020001" + "08")[1] == "9403"
 
 
-def test_prove_with_a_load_type_is_6a86(card):
-    assert send(card, "805A0002020001" + "08")[1] == "6A86"
+def test_prove_with_a_load_type_and_no_load_is_9403(card):
+    assert send(card, "805A0002020001" + "08")[1] == "9403"
+
+
+def test_prove_with_an_unknown_type_is_6a86(card):
+    assert send(card, "805A0007020001" + "08")[1] == "6A86"
+
+
+def test_prove_answers_for_an_older_debit_still_in_the_log(card):
+    _, first, _ = purchase(card, 200)
+    purchase(card, 100)
+    assert send(card, "805A0006020001" + "08") == (first[4:8] + first[0:4], "9000")
+    assert send(card, "805A0006020002" + "08")[1] == "9000"
+
+
+def test_prove_forgets_a_debit_that_left_the_log(card):
+    for _ in range(11):
+        purchase(card, 10)
+    assert send(card, "805A0006020001" + "08")[1] == "9403"
+    assert send(card, "805A0006020002" + "08")[1] == "9000"
+
+
+def test_internal_authenticate_answers_the_counters_and_a_mac(card):
+    purchase(card, 200)
+    data, sw = send(card, "0088000008" + "0102030405060708" + "08")
+    assert sw == "9000" and data[0:4] == bytes.fromhex("00010000") and len(data) == 8
+
+
+def test_internal_authenticate_with_a_short_challenge_is_6700(card):
+    assert send(card, "00880000040102030408")[1] == "6700"
 
 
 def test_prove_changes_nothing(card):

@@ -240,7 +240,7 @@ def test_lost_debit_answer_leaves_the_pending_purchase(fw, app):
     assert card.pending == p
 
 
-def test_prove_after_lost_debit_answer_completes_without_second_debit(fw, app):
+def test_prove_after_lost_debit_answer_returns_the_debits_own_mac2_and_tac(fw, app):
     card, link = tap(fw, app)
     sam = make_sam(fw)
     p = card.init_purchase(sam, 200, TX_CAPP, DT)
@@ -250,8 +250,9 @@ def test_prove_after_lost_debit_answer_completes_without_second_debit(fw, app):
         card.debit(sam, p)
 
     card2, link2 = tap(fw, app)
-    result = card2.recover(sam, p)
-    assert result is not None
+    mac2, tac = card2.prove(p)
+    assert card2.proof_is(sam, p, mac2)
+    result = card2.result(p, tac)
     assert (result.balance, result.atc, result.term_seq) == (800, 0, p.term_seq)
     assert link2.sent_ins(0x5A) == [bytes.fromhex("805A0009020001") + b"\x08"]
     assert link2.sent_ins(0x54) == []
@@ -271,45 +272,99 @@ def test_prove_for_a_debit_that_did_not_happen_returns_none(fw, app):
         card.debit(sam, p)
 
     card2, link2 = tap(fw, app)
-    assert card2.recover(sam, p) is None
+    assert card2.prove(p) is None
     assert (app.balance, app.offline_atc) == (1000, 0)
-    assert card2.purchase(sam, 200, TX_PURCHASE, DT).balance == 800
-    assert (app.balance, app.offline_atc) == (800, 1)
 
 
-def test_proved_mac2_is_checked_by_the_sam(fw, app):
+def test_prove_answers_for_an_older_debit_after_the_card_paid_elsewhere(fw, app):
     card, link = tap(fw, app)
     sam = make_sam(fw)
     p = card.init_purchase(sam, 200, TX_PURCHASE, DT)
     link.lose = (0x54, False)
     with pytest.raises(fw.errors.CardGone):
         card.debit(sam, p)
-    card2, link2 = tap(fw, app)
-    link2.tamper = lambda c, r: (b"\x00" + r[1:]) if c[1] == 0x5A else r
+    other_terminal = fw.sam.SoftSam(KEYS.sam_keys(), bytes.fromhex("290000000077"))
+    card_b, _ = tap(fw, app)
+    card_b.purchase(other_terminal, 300, TX_PURCHASE, DT)
+
+    card2, _ = tap(fw, app)
+    mac2, tac = card2.prove(p)
+    assert card2.proof_is(sam, p, mac2)
+    assert app.offline_atc == 2
+
+
+def test_a_mac2_of_another_session_is_not_the_pending_debits_proof(fw, app):
+    card, link = tap(fw, app)
+    sam = make_sam(fw)
+    p = card.init_purchase(sam, 200, TX_PURCHASE, DT)
+    link.lose = (0x54, True)  # never reached the card
+    with pytest.raises(fw.errors.CardGone):
+        card.debit(sam, p)
+    card_b, _ = tap(fw, app)
+    card_b.purchase(make_sam(fw, sequence=50), 200, TX_PURCHASE, DT)  # uses the same ATC
+
+    card2, _ = tap(fw, app)
+    mac2, _ = card2.prove(p)
+    assert not card2.proof_is(sam, p, mac2)
+
+
+def test_a_tampered_debit_mac2_leaves_the_purchase_pending(fw, app):
+    card, link = tap(fw, app)
+    sam = make_sam(fw)
+    p = card.init_purchase(sam, 200, TX_PURCHASE, DT)
+    link.tamper = lambda c, r: (b"\x00" * 8 + r[-2:]) if c[1] == 0x54 else r
     with pytest.raises(fw.errors.CardRefused, match="card MAC2 invalid"):
-        card2.recover(sam, p)
+        card.debit(sam, p)
+    assert card.pending == p
+    assert (app.balance, app.offline_atc) == (800, 1)
 
 
-def test_recover_reraises_card_errors_other_than_9403(fw, app):
+def test_prove_reraises_card_errors_other_than_9403(fw, app):
     card, link = tap(fw, app)
     sam = make_sam(fw)
     p = card.init_purchase(sam, 200, TX_PURCHASE, DT)
     card2, link2 = tap(fw, app)
     link2.tamper = lambda c, r: b"\x6f\x00" if c[1] == 0x5A else r
     with pytest.raises(fw.errors.ApduError) as e:
-        card2.recover(sam, p)
+        card2.prove(p)
     assert e.value.sw == 0x6F00
 
 
-def test_recover_on_another_card_is_an_error(fw, app):
+def test_authenticate_returns_the_cards_counters(fw, app):
     card, link = tap(fw, app)
     sam = make_sam(fw)
-    p = card.init_purchase(sam, 200, TX_PURCHASE, DT)
-    other = issue_card("31049900000087654321", balance_fen=1000, issuer_keys=KEYS)
-    card2, link2 = tap(fw, other)
-    with pytest.raises(fw.errors.YktError, match="another card"):
-        card2.recover(sam, p)
-    assert link2.sent_ins(0x5A) == []
+    card.purchase(sam, 200, TX_PURCHASE, DT)
+    card.load(sam, 300, DT)
+    card2, _ = tap(fw, app)
+    assert card2.authenticate(sam) == (1, 1)
+
+
+def test_a_card_of_another_issuer_with_the_same_number_fails_authentication(fw):
+    clone = issue_card(CARD_NO, balance_fen=1000, issuer_keys=FORGER)
+    card, _ = tap(fw, clone)
+    with pytest.raises(fw.errors.CardRefused, match="card failed authentication"):
+        card.authenticate(make_sam(fw))
+
+
+def test_a_replayed_authentication_answer_fails(fw, app):
+    card, link = tap(fw, app)
+    sam = make_sam(fw)
+    answers = []
+    link.tamper = lambda c, r: answers.append(r) or r
+    card.authenticate(sam)
+    card2, link2 = tap(fw, app)
+    link2.tamper = lambda c, r: answers[0] if c[1] == 0x88 else r
+    with pytest.raises(fw.errors.CardRefused, match="card failed authentication"):
+        card2.authenticate(sam)
+
+
+def test_a_balance_above_the_purse_maximum_is_a_refused_card(fw, app):
+    card, link = tap(fw, app)
+    link.tamper = lambda c, r: (b"\xff\xff\xff\xff" + r[4:]) if c[1] in (0x50, 0x5C) else r
+    with pytest.raises(fw.errors.CardRefused, match="card balance out of range"):
+        card.init_purchase(make_sam(fw), 200, TX_PURCHASE, DT)
+    with pytest.raises(fw.errors.CardRefused, match="card balance out of range"):
+        card.balance()
 
 
 # -- load and refund ---------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def _stream(seed=926):
     cards = [{"name": "p%02d" % i, "number": "3101230000001%07d" % i,
               "balance_fen": rng.choice([300, 800, 2000, 5000]),
               "category": rng.choice([0, 0, 0, 1, 2])} for i in range(PASSENGERS)]
-    terminals = [{"id": tid, "role": role, "board": board, "vm_heap": "160K",
+    terminals = [{"id": tid, "role": role, "board": board, "vm_heap": "176K",
                   "config": dict(cfg, tariff=TARIFF, poll_ms=1000,
                                  terminal_id="29001%07d" % n)}
                  for n, (tid, role, board, cfg) in enumerate(TERMINALS)]

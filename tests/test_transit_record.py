@@ -44,7 +44,7 @@ def test_fields_sit_at_their_documented_offsets():
     assert struct.unpack(">HB", b[24:27]) == (2026, 11)
     assert struct.unpack(">I", b[28:32])[0] == 7450
     assert struct.unpack(">H", b[32:34])[0] == 17
-    assert b[34:46] == bytes(12)
+    assert b[34:46] == bytes(12)  # no exit yet: last station 0, the rest reserved
 
 
 def test_crc_is_crc16_ccitt_false_over_the_first_46_bytes():

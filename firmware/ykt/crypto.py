@@ -91,6 +91,12 @@ def diversify(master, serial8):
     return _ecb(master, block)
 
 
+def auth_master(purchase_master):
+    """The issuer's card-authentication master key: AES_purchase-master("ykt auth master" 00)
+    (section 5.2). Card authentication key = diversify(auth_master, serial8)."""
+    return _ecb(purchase_master, b"ykt auth master\x00")
+
+
 def purchase_session(card_key, random4, atc, term_seq):
     """SESP = AES_cardkey(pad(random(4) || ATC(2) || terminal sequence(4)))."""
     msg = bytes(random4) + atc.to_bytes(2, "big") + term_seq.to_bytes(4, "big")

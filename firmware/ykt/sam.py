@@ -21,6 +21,8 @@ The TAC master key is never here: only the back office checks TACs.
 
 from micropython import const
 
+import os
+
 from ykt import crypto
 from ykt.errors import SequenceError, YktError
 
@@ -58,6 +60,8 @@ class SoftSam:
         self._key_version = key_version
         self.sequence = sequence
         self._lease = lease
+        self._auth = crypto.auth_master(self._purchase)
+        self._challenges = 0  # challenges made since boot
         self._left = 0  # numbers from ``sequence`` on below the persisted mark
         self._loaded = False  # the lease's mark has been read
 
@@ -150,6 +154,27 @@ class SoftSam:
             + bytes(terminal_id)
         )
         return crypto.equal(crypto.mac4(ses, msg), mac1)
+
+    def challenge(self):
+        """8 unpredictable bytes for INTERNAL AUTHENTICATE: the chip's random numbers
+        (``os.urandom``) and a count, through a MAC under a key only SAMs hold, so a
+        weak generator still never repeats a challenge within a boot."""
+        self._challenges += 1
+        msg = os.urandom(8) + (self._challenges & 0xFFFFFFFF).to_bytes(4, "big")
+        return crypto.cmac(self._auth, self._terminal_id + msg)[:8]
+
+    def verify_card_auth(self, serial8, card_bcd10, challenge, counters, mac):
+        """Check the card's answer to INTERNAL AUTHENTICATE (purse.md 3.12): it holds
+        the authentication key of this issuer for this card number."""
+        key = crypto.diversify(self._auth, serial8)
+        return crypto.equal(
+            crypto.mac4(key, bytes(challenge) + bytes(counters) + bytes(card_bcd10)), mac)
+
+    def verify_load_proof(self, serial8, card_random, online_atc, amount, mac):
+        """Check the load proof GET TRANSACTION PROVE answers for a committed load."""
+        ses = self._sesl(serial8, card_random, online_atc)
+        return crypto.equal(crypto.mac4(ses, amount.to_bytes(4, "big") + bytes((_TX_LOAD,))),
+                            mac)
 
     def load_mac2(self, serial8, card_random, online_atc, amount, terminal_id, datetime7):
         """MAC2 for CREDIT FOR LOAD."""

@@ -9,8 +9,14 @@ steps so that a terminal can survive a lost DEBIT answer::
     card.update_record(1, record)                     # composite only
     result = card.debit(sam, p)                       # card.pending holds p
                                                       # until the answer is in
-    # after CardGone on DEBIT, on the next tap of the same card:
-    result = card.recover(sam, p)  # None: the debit never happened
+    # after the answer was lost, on the next tap of the same card:
+    off_atc, on_atc = card.authenticate(sam)  # the card's counters, MAC-checked
+    proof = card.prove(p)         # (MAC, TAC) of the transaction with p's counter
+    ok = card.proof_is(sam, p, proof[0])       # ... and it is p's own
+
+``ykt.payment`` decides from these (and the card's log) whether a pending
+debit or load committed. Every number a card answers is bounded: a balance
+above ``max_balance`` is a refused card, never an exception.
 
 ``card.verify_pin(bcd)`` has the card check its cardholder PIN (VERIFY): None
 when right, else the tries left. Refusals raise ``CardRefused(reason)``; other
@@ -54,6 +60,7 @@ _INS_DEBIT = const(0x54)
 _INS_PROVE = const(0x5A)
 _INS_CREDIT = const(0x52)
 _INS_VERIFY = const(0x20)
+_INS_INTERNAL_AUTH = const(0x88)
 
 _P1_LOAD = const(0x00)
 _P1_PURCHASE = const(0x01)
@@ -66,6 +73,8 @@ _LOG_SIZE = const(23)
 _LOG_MAX = const(10)
 _INIT_PURCHASE_SIZE = const(15)
 _INIT_LOAD_SIZE = const(16)
+_AUTH_SIZE = const(8)
+MAX_BALANCE = const(100000)  # fen: the purse's personalisation default (purse.md 1)
 
 _TAG_FCI = const(0x6F)
 _TAG_PROPRIETARY = const(0xA5)
@@ -213,10 +222,12 @@ def _u32(v):
 class PurseCard:
     """The purse application on one card, over an ``Iso7816``."""
 
-    def __init__(self, iso):
+    def __init__(self, iso, max_balance=MAX_BALANCE):
         self._iso = iso
+        self.max_balance = max_balance  # a card claiming more is refused
         self.info = None  # PublicInfo once selected
-        self.pending = None  # Pending while a DEBIT answer is outstanding
+        self.pending = None  # Pending while a DEBIT or CREDIT answer is outstanding
+        self._bcd10 = None  # card number as on the card (10 bytes BCD)
 
     def _call(self, cla, ins, p1, p2, data=None, le=None):
         try:
@@ -234,6 +245,7 @@ class PurseCard:
         raw = _tlv(raw or b"", _TAG_PUBLIC_INFO)
         if raw is not None and len(raw) == _PUBLIC_SIZE:
             self.info = parse_public_info(raw)
+            self._bcd10 = bytes(raw[10:20])
             return self.info
         return self.read_public_info()
 
@@ -243,11 +255,20 @@ class PurseCard:
             _CLA_ISO, _INS_READ_BINARY, 0x80 | SFI_PUBLIC, 0, None, _PUBLIC_SIZE
         )
         self.info = parse_public_info(data)
+        self._bcd10 = bytes(data[10:20])
         return self.info
+
+    def _bounded(self, balance):
+        if balance > self.max_balance:
+            raise CardRefused("card balance out of range")
+        return balance
 
     def balance(self):
         """GET BALANCE, in fen."""
-        return _int(self._call(_CLA_EP, _INS_GET_BALANCE, 0x00, _P2_PURSE, None, 4))
+        r = self._call(_CLA_EP, _INS_GET_BALANCE, 0x00, _P2_PURSE, None, 4)
+        if len(r) != 4:
+            raise YktError("bad GET BALANCE answer")
+        return self._bounded(_int(r))
 
     def read_record(self, rec, sfi=SFI_RECORDS):
         """READ RECORD ``rec`` of ``sfi`` (application records by default)."""
@@ -324,7 +345,7 @@ class PurseCard:
             raise YktError("bad INITIALIZE FOR PURCHASE answer")
         if not sam.supports(r[9], r[10]):
             raise CardRefused("card key version not supported")
-        balance = _int(r[0:4])
+        balance = self._bounded(_int(r[0:4]))
         if balance < amount:
             raise CardRefused("insufficient balance")
         return Pending(
@@ -349,8 +370,11 @@ class PurseCard:
     def debit(self, sam, p):
         """DEBIT FOR PURCHASE of Pending ``p``; check MAC2; return the result.
 
-        ``self.pending`` is ``p`` while the answer is outstanding: if the link
-        fails (CardGone) it stays set and ``recover()`` resolves it later.
+        ``self.pending`` is ``p`` from the moment DEBIT is sent until a status
+        word proves the card refused it (then nothing was debited). If the
+        answer is lost (CardGone, a reader or link error), garbled or carries a
+        bad MAC2, ``self.pending`` stays set: the outcome is unknown and the
+        payment layer keeps the purchase pending.
         """
         mac1 = sam.purchase_mac1(
             p.serial8, p.random, p.atc, p.amount, p.tx_type,
@@ -363,43 +387,66 @@ class PurseCard:
         except (ApduError, CardRefused):
             self.pending = None
             raise
-        self.pending = None
         if len(r) != 8:
             raise YktError("bad DEBIT answer")
-        return self._finish(sam, p, r[4:8], r[0:4])
+        result = self._finish(sam, p, r[4:8], r[0:4])
+        self.pending = None
+        return result
 
     def transaction_prove(self, atc_after, tx_type):
-        """GET TRANSACTION PROVE for the debit that left the ATC at ``atc_after``.
+        """GET TRANSACTION PROVE for the transaction of ``tx_type`` that left its
+        counter at ``atc_after`` (offline ATC for a debit, online ATC for a load).
 
-        Returns (mac2, tac); ApduError(0x9403) if the card has no such debit.
+        Returns (mac, tac): MAC2 of a debit, the load proof of a load; None when
+        the card has no such transaction in its log (9403).
         """
-        r = self._call(_CLA_EP, _INS_PROVE, 0x00, tx_type, atc_after.to_bytes(2, "big"), 8)
-        if len(r) != 8:
-            raise YktError("bad GET TRANSACTION PROVE answer")
-        return bytes(r[0:4]), bytes(r[4:8])
-
-    def recover(self, sam, p):
-        """Resolve Pending ``p`` after a lost DEBIT answer (same card, selected).
-
-        Returns the PurchaseResult if the debit committed, None if it did not
-        (then run a normal purchase).
-        """
-        self._check_selected()
-        if self.info.card_no != p.card_no:
-            raise YktError("pending purchase belongs to another card")
         try:
-            mac2, tac = self.transaction_prove(p.atc + 1, p.tx_type)
+            r = self._call(_CLA_EP, _INS_PROVE, 0x00, tx_type,
+                           (atc_after & 0xFFFF).to_bytes(2, "big"), 8)
         except ApduError as e:
             if e.sw == _SW_NOT_FOUND:
                 return None
             raise
-        return self._finish(sam, p, mac2, tac)
+        if len(r) != 8:
+            raise YktError("bad GET TRANSACTION PROVE answer")
+        return bytes(r[0:4]), bytes(r[4:8])
+
+    def prove(self, p):
+        """GET TRANSACTION PROVE for the counter value Pending ``p`` used."""
+        return self.transaction_prove(p.atc + 1, p.tx_type)
+
+    @staticmethod
+    def proof_is(sam, p, mac):
+        """True if ``mac`` (from DEBIT or GET TRANSACTION PROVE) is Pending ``p``'s own:
+        only the card ``p`` was made with, in ``p``'s session, can answer it."""
+        if p.tx_type == TX_LOAD:
+            return sam.verify_load_proof(p.serial8, p.random, p.atc, p.amount, mac)
+        return sam.verify_purchase_mac2(p.serial8, p.random, p.atc, p.term_seq, p.amount, mac)
+
+    def authenticate(self, sam):
+        """INTERNAL AUTHENTICATE (purse.md 3.12): the card answers the SAM's challenge
+        with its counters under its authentication key. Returns (offline ATC,
+        online ATC), proven to come from a card of this issuer with this number.
+        Raises CardRefused("card failed authentication") otherwise."""
+        self._check_selected()
+        challenge = sam.challenge()
+        try:
+            r = self._call(_CLA_ISO, _INS_INTERNAL_AUTH, 0x00, 0x00, challenge, _AUTH_SIZE)
+        except ApduError:
+            raise CardRefused("card failed authentication")
+        if len(r) != _AUTH_SIZE or not sam.verify_card_auth(
+                self.info.serial8, self._bcd10, challenge, r[0:4], r[4:8]):
+            raise CardRefused("card failed authentication")
+        return _int(r[0:2]), _int(r[2:4])
 
     def _finish(self, sam, p, mac2, tac):
-        if not sam.verify_purchase_mac2(
-            p.serial8, p.random, p.atc, p.term_seq, p.amount, mac2
-        ):
+        if not self.proof_is(sam, p, mac2):
             raise CardRefused("card MAC2 invalid")
+        return self.result(p, tac)
+
+    @staticmethod
+    def result(p, tac):
+        """The PurchaseResult of Pending purchase ``p`` once proven, with its ``tac``."""
         return PurchaseResult(
             p.balance - p.amount, p.atc, p.amount, p.tx_type, p.term_seq, bytes(tac)
         )
@@ -413,8 +460,9 @@ class PurseCard:
             self.update_record(record[0], record[1])
         return self.debit(sam, p)
 
-    def load(self, sam, amount, datetime7):
-        """Load (top-up or refund) ``amount`` fen; return the LoadResult."""
+    def init_load(self, sam, amount, datetime7):
+        """INITIALIZE FOR LOAD; check the card's MAC1; return the Pending load
+        (``tx_type`` TX_LOAD, ``atc`` the online ATC). Changes nothing on the card."""
         self._check_selected()
         if not sam.can_load():
             raise YktError("SAM has no load key")
@@ -427,14 +475,38 @@ class PurseCard:
             raise YktError("bad INITIALIZE FOR LOAD answer")
         if not sam.supports(r[6], r[7]):
             raise CardRefused("card key version not supported")
-        balance = _int(r[0:4])
+        balance = self._bounded(_int(r[0:4]))
         online_atc = _int(r[4:6])
         random = bytes(r[8:12])
-        serial8 = self.info.serial8
         if not sam.verify_load_mac1(
-            serial8, random, online_atc, balance, amount, terminal_id, r[12:16]
+            self.info.serial8, random, online_atc, balance, amount, terminal_id, r[12:16]
         ):
             raise CardRefused("card load MAC1 invalid")
-        mac2 = sam.load_mac2(serial8, random, online_atc, amount, terminal_id, datetime7)
-        tac = self._call(_CLA_EP, _INS_CREDIT, 0x00, 0x00, bytes(datetime7) + mac2, 4)
-        return LoadResult(balance + amount, online_atc, amount, bytes(tac))
+        return Pending(self.info.card_no, self.info.serial8, balance, online_atc, random,
+                       amount, TX_LOAD, terminal_id, bytes(datetime7), sam.next_sequence())
+
+    def credit(self, sam, p):
+        """CREDIT FOR LOAD of Pending load ``p``; return the LoadResult.
+
+        As for ``debit``: ``self.pending`` stays ``p`` unless the answer arrived
+        whole or a status word proved the card refused it."""
+        mac2 = sam.load_mac2(p.serial8, p.random, p.atc, p.amount, p.terminal_id, p.datetime7)
+        self.pending = p
+        try:
+            tac = self._call(_CLA_EP, _INS_CREDIT, 0x00, 0x00, p.datetime7 + mac2, 4)
+        except (ApduError, CardRefused):
+            self.pending = None
+            raise
+        if len(tac) != 4:
+            raise YktError("bad CREDIT FOR LOAD answer")
+        self.pending = None
+        return self.load_result(p, tac)
+
+    @staticmethod
+    def load_result(p, tac):
+        """The LoadResult of Pending load ``p`` once committed, with its ``tac``."""
+        return LoadResult(p.balance + p.amount, p.atc, p.amount, bytes(tac))
+
+    def load(self, sam, amount, datetime7):
+        """Load (top-up or refund) ``amount`` fen; return the LoadResult."""
+        return self.credit(sam, self.init_load(sam, amount, datetime7))

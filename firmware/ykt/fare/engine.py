@@ -40,7 +40,8 @@ from ykt.fare.tariff import (
     METRO,
     OPEN_END,
 )
-from ykt.fare.transit_record import FLAG_EMERGENCY_EXIT, FLAG_ENTRY_OPEN, TransitState
+from ykt.fare.transit_record import (FLAG_EMERGENCY_EXIT, FLAG_ENTRY_OPEN, FLAG_REENTERED,
+                                     FLAG_REEXITED, TransitState)
 
 HOME_CITY = 0x2900
 
@@ -52,6 +53,8 @@ STEP_SAME_STATION = "same-station"
 STEP_MISSING_ENTRY = "missing-entry"
 STEP_UNCLOSED = "unclosed"
 STEP_EMERGENCY = "emergency-exit"
+STEP_REENTRY = "torn-entry-again"
+STEP_REEXIT = "torn-exit-again"
 STEP_CATEGORY = "category"
 STEP_TRANSFER = "transfer"
 STEP_MONTHLY = "monthly"
@@ -196,7 +199,7 @@ def _count(state, mode, at, fen, ride=True):
 
 
 def _closed(s):
-    s.flags &= ~(FLAG_ENTRY_OPEN | FLAG_EMERGENCY_EXIT)
+    s.flags &= ~(FLAG_ENTRY_OPEN | FLAG_EMERGENCY_EXIT | FLAG_REENTERED | FLAG_REEXITED)
     s.entry_station = 0
     s.entry_time = 0
     s.entry_terminal = bytes(6)
@@ -222,7 +225,9 @@ def metro_ride(tariff, state, origin, dest, start, at, category=0, city=HOME_CIT
         fen = _discounts(tariff, flags, pct, METRO, fen, steps, start, at, category, state)
     if tariff.time_limit_min and at - start > tariff.time_limit_min * 60:
         fen = _step(steps, STEP_OVERTIME, fen, fen + policy_fen(tariff, tariff.overtime, dest))
-    return Quote(fen, steps, _closed(_count(state, METRO, at, fen)), dam)
+    s = _closed(_count(state, METRO, at, fen))
+    s.last_station = dest
+    return Quote(fen, steps, s, dam)
 
 
 def missing_entry(tariff, state, station, at, city=HOME_CITY):
@@ -230,7 +235,9 @@ def missing_entry(tariff, state, station, at, city=HOME_CITY):
     issuer_policy(tariff, city)
     tariff.index(station)
     fen = policy_fen(tariff, tariff.missing_entry, station)
-    return Quote(fen, [(STEP_MISSING_ENTRY, 0, fen)], _closed(_count(state, METRO, at, fen)))
+    s = _closed(_count(state, METRO, at, fen))
+    s.last_station = station
+    return Quote(fen, [(STEP_MISSING_ENTRY, 0, fen)], s)
 
 
 def metro_exit(tariff, state, station, at, category=0, city=HOME_CITY):
@@ -255,11 +262,41 @@ def metro_entry(tariff, state, station, at, terminal, category=0, city=HOME_CITY
         fen = policy_fen(tariff, tariff.unclosed, state.entry_station)
         steps.append((STEP_UNCLOSED, 0, fen))
         s = _count(state, METRO, at, fen, ride=False)
-    s.flags = (s.flags | FLAG_ENTRY_OPEN) & ~FLAG_EMERGENCY_EXIT
+    s.flags = (s.flags | FLAG_ENTRY_OPEN) & ~(FLAG_EMERGENCY_EXIT | FLAG_REENTERED
+                                              | FLAG_REEXITED)
     s.entry_station = station
     s.entry_time = at
     s.entry_terminal = bytes(terminal)
     return Quote(fen, steps, s)
+
+
+def torn_entry_again(state, station, at, window_s):
+    """Quote for a card whose open entry began at ``station`` less than ``window_s``
+    ago (docs/fares.md "Same-station rules"): pass once more for 0 fen, the entry
+    kept as it was; None when the rule does not apply. A second re-use raises
+    CardRefused("already entered")."""
+    if not (state.entry_open and state.entry_station == station
+            and 0 <= at - state.entry_time < window_s):
+        return None
+    if state.flags & FLAG_REENTERED:
+        raise CardRefused("already entered")
+    s = state.copy()
+    s.flags |= FLAG_REENTERED
+    return Quote(0, [(STEP_REENTRY, 0, 0)], s)
+
+
+def torn_exit_again(state, station, at, window_s):
+    """Quote for a card whose last metro exit was at ``station`` less than
+    ``window_s`` ago: pass once more for 0 fen; None when the rule does not apply.
+    A second re-use raises CardRefused("already exited")."""
+    if not (not state.entry_open and state.last_mode == METRO
+            and state.last_station == station and 0 <= at - state.last_time < window_s):
+        return None
+    if state.flags & FLAG_REEXITED:
+        raise CardRefused("already exited")
+    s = state.copy()
+    s.flags |= FLAG_REEXITED
+    return Quote(0, [(STEP_REEXIT, 0, 0)], s)
 
 
 def emergency_exit(state, at):

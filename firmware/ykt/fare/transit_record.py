@@ -6,7 +6,9 @@ CACHE inside the composite purchase, so the state and the debit commit together.
 Layout (big-endian, times are seconds since 2000-01-01 00:00:00 local time)::
 
     0  1  layout version: 01 (00 = blank: a new card's all-zero record)
-    1  1  flags: bit 0 entry open, bit 1 last journey closed by an emergency exit
+    1  1  flags: bit 0 entry open, bit 1 last journey closed by an emergency exit,
+          bit 2 the open entry was re-used once at its station (a torn entry),
+          bit 3 the last exit was re-used once at its station (a torn exit)
     2  2  entry station id
     4  4  entry time
     8  6  entry terminal (gate) id
@@ -19,7 +21,8 @@ Layout (big-endian, times are seconds since 2000-01-01 00:00:00 local time)::
     27 1  reserved (0)
     28 4  month-to-date metro spend, fen
     32 2  month-to-date metro rides
-    34 12 reserved (0)
+    34 2  last metro exit station id (0: none)
+    36 10 reserved (0)
     46 2  CRC-16/CCITT-FALSE (poly 1021, init FFFF) of bytes 0-45
 """
 
@@ -32,9 +35,12 @@ VERSION = 1
 
 FLAG_ENTRY_OPEN = 0x01
 FLAG_EMERGENCY_EXIT = 0x02
+FLAG_REENTERED = 0x04
+FLAG_REEXITED = 0x08
 
 _FMT = ">BBHI6sBBIIHBBIH"  # bytes 0-33
 _HEAD = 34
+_LAST_STATION = 34
 _CRC_AT = 46
 
 
@@ -64,6 +70,7 @@ class TransitState:
         self.month = None
         self.month_spend = 0
         self.month_rides = 0
+        self.last_station = 0
 
     @property
     def entry_open(self):
@@ -81,12 +88,13 @@ class TransitState:
         s.month = self.month
         s.month_spend = self.month_spend
         s.month_rides = self.month_rides
+        s.last_station = self.last_station
         return s
 
     def as_tuple(self):
         return (self.flags, self.entry_station, self.entry_time, bytes(self.entry_terminal),
                 self.last_mode, self.last_time, self.last_fare, self.month, self.month_spend,
-                self.month_rides)
+                self.month_rides, self.last_station)
 
     def __eq__(self, other):
         return isinstance(other, TransitState) and self.as_tuple() == other.as_tuple()
@@ -123,6 +131,7 @@ def encode(state):
                      _u(state.last_time, 32, "last time"), _u(state.last_fare, 32, "last fare"),
                      _u(y, 16, "year"), mo, 0, _u(state.month_spend, 32, "month spend"),
                      _u(state.month_rides, 16, "month rides"))
+    struct.pack_into(">H", buf, _LAST_STATION, _u(state.last_station, 16, "last station"))
     struct.pack_into(">H", buf, _CRC_AT, crc16(buf, _CRC_AT))
     return bytes(buf)
 
@@ -157,4 +166,5 @@ def decode(data):
     s.month = (f[9], f[10]) if f[10] else None
     s.month_spend = f[12]
     s.month_rides = f[13]
+    s.last_station = struct.unpack_from(">H", data, _LAST_STATION)[0]
     return s

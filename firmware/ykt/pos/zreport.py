@@ -18,14 +18,20 @@ The journal (docs/stores.md) records each card debit as ``purchase-intent`` +
 ``tseq``    gross (fen)
 ==========  ================================================================
 
-``void`` (0x32) and ``refund`` (0x31) are the journal's own kinds, written only
-after the card has the money back, ``link`` = the original ``purchase`` seq,
-``amount`` negative, one record per purse given back: ``tx_type`` 09 for the
-subsidy-purse part and the day's counters (a 0-fen composite purchase rewriting
-the canteen record: ``atc``, ``tac`` of that purchase, ``balance`` the subsidy
-purse after; written first) and 02 for the cash part (a CREDIT FOR LOAD:
-``atc`` the online ATC, ``tac`` the load TAC, ``balance`` the cash purse after).
-``tseq`` is 1 on the first record of one void or refund and 2 on the second.
+``give-back`` (0x34) claims a sale for a void or refund when the customer's card
+is first tapped for it: ``card`` the sale's card, ``link`` the sale's
+``purchase`` seq, ``amount`` the cash part, ``balance`` the subsidy-purse
+part (fen), ``tx_type`` 1 void / 2 refund, ``tseq`` bit 0: the day's count,
+spend and daily-subsidy flag go back too. One per sale.
+
+Each part is then a transaction of its own: an intent whose ``link`` is the
+``give-back`` record, completed by a ``void`` (0x32) or ``refund`` (0x31) record
+(the journal's own kinds, resolving the intent like ``purchase``) once the card
+proves it, ``amount`` negative: ``tx_type`` 09 for the subsidy purse and the
+day's counters (a ``purchase-intent`` of a 0-fen composite purchase rewriting
+the canteen record; ``amount`` minus the subsidy part) and 02 for the cash (a
+``load-intent``, CREDIT FOR LOAD; ``atc`` the online ATC, ``tac`` the load TAC).
+``balance`` is the cash purse after, ``tseq`` the SAM sequence of the part.
 
 ``shift-open`` (0x60), ``shift-close`` (0x61: ``amount`` takings, ``balance``
 cash purse net, ``tac`` subsidy purse net (i32), ``random`` number of sales
@@ -45,10 +51,15 @@ import struct
 
 from micropython import const
 
+K_INTENT = const(0x10)
 K_PURCHASE = const(0x11)
 K_SALE = const(0x14)
+K_LOAD_INTENT = const(0x15)
 K_REFUND = const(0x31)
 K_VOID = const(0x32)
+K_GIVE_BACK = const(0x34)
+GB_VOID = const(1)
+GB_REFUND = const(2)
 K_SHIFT_OPEN = const(0x60)
 K_SHIFT_CLOSE = const(0x61)
 K_SIGN_IN = const(0x62)
@@ -166,9 +177,10 @@ class ZReport:
             else:
                 self.returned_subsidy += back
             row = self.voids if k == K_VOID else self.refunds
-            if r.tseq == 1:
-                row[0] += 1  # the first part written of one void / refund
             row[1] += back
+        elif k == K_GIVE_BACK:
+            row = self.voids if r.tx_type == GB_VOID else self.refunds
+            row[0] += 1
         elif k == K_SHIFT_CLOSE:
             self.closed = r.time
 

@@ -22,11 +22,10 @@ class FixedFareTerminal(TapRole):
         return (("fare", self.fare),)
 
     def serve(self, card, info):
-        out = self.charge(card, info, self.fare, TX_PURCHASE)
-        if out is None:
+        result = self.charge(card, info, self.fare, TX_PURCHASE)
+        if result is None:
             return
-        result, recovered = out
         report.emit("debit", ("card", self.shown), ("fen", result.amount),
                     ("balance", result.balance), ("atc", result.atc),
-                    ("recovered", recovered), ("tac", result.tac.hex()))
+                    ("recovered", False), ("tac", result.tac.hex()))
         self.ui.ok("PAID " + yuan(result.amount), "BAL " + yuan(result.balance))

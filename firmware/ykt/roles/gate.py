@@ -3,7 +3,14 @@
 Config: ``station`` (tariff station id), ``direction`` ("entry", "exit" or
 "both": a card with an open entry exits, any other enters), optional
 ``min_entry_fen`` (default: the tariff's base fare), ``passback_s`` (60),
-``passage_ms`` (8000).
+``passage_ms`` (8000), ``torn_grace_s`` (1200).
+
+Same-station rules (docs/fares.md §4.1): a card whose entry at this station
+is less than ``torn_grace_s`` old passes an entry gate once more for 0 fen,
+the entry kept as it was (its entry may have been torn at another gate: the
+card paid but the barrier stayed shut); likewise a card whose exit here is that
+recent passes an exit gate once more (``passback_s`` at a two-way gate). The
+same gate refuses a re-entry within ``passback_s``.
 
 Entry writes the station, time and gate into the card's transit record as a
 zero-amount composite purchase (or charges the unclosed-journey fare); exit
@@ -42,6 +49,7 @@ class GateTerminal(TapRole):
         self.station = station
         self.passback_s = int(config.get("passback_s", 60))
         self.passage_ms = int(config.get("passage_ms", 8000))
+        self.torn_grace_s = int(config.get("torn_grace_s", 1200))
         self.min_entry = config.get("min_entry_fen")
         self.gate = ctx.gate
         self.emergency = False
@@ -101,13 +109,13 @@ class GateTerminal(TapRole):
         return False
 
     # -- a tap ----------------------------------------------------------------
-    def settle_kind(self, card):
-        held = self.payments.pending.get(card.info.card_no)
-        if self.direction == "both" and held is not None:
-            return "exit" if held[1].amount else "entry"
-        return "entry" if self.direction == "entry" else "exit"
+    def completion(self, held):
+        amount = held.pending.amount
+        if self.direction == "both":
+            return ("exit" if amount else "entry"), amount
+        return ("entry" if self.direction == "entry" else "exit"), amount
 
-    def recovered(self, result):
+    def recovered(self, held, result):
         kind = "exit" if result.amount or self.direction == "exit" else "entry"
         report.emit(kind, ("card", self.shown), ("fen", result.amount),
                     ("balance", result.balance), ("station", self.station), ("recovered", True))
@@ -132,6 +140,11 @@ class GateTerminal(TapRole):
             self._pay(card, info, quote, "exit", emergency=True)
             return
         if exiting:
+            window = self.torn_grace_s if self.direction == "exit" else self.passback_s
+            quote = engine.torn_exit_again(state, self.station, at, window)
+            if quote is not None:
+                self._pay(card, info, quote, "exit")
+                return
             if (not state.entry_open and state.last_mode == 1
                     and 0 <= at - state.last_time < self.passback_s):
                 raise CardRefused("already exited")
@@ -140,8 +153,13 @@ class GateTerminal(TapRole):
             self._pay(card, info, quote, "exit")
         else:
             if (state.entry_open and state.entry_station == self.station
-                    and 0 <= at - state.entry_time < self.passback_s):
+                    and 0 <= at - state.entry_time < self.passback_s
+                    and state.entry_terminal == self.ctx.terminal_id):
                 raise CardRefused("already entered")
+            quote = engine.torn_entry_again(state, self.station, at, self.torn_grace_s)
+            if quote is not None:
+                self._pay(card, info, quote, "entry")
+                return
             if state.entry_open and self._excused(state):
                 state = engine.emergency_exit(state, state.entry_time).state
             tariff = self.ctx.tariff()
@@ -156,12 +174,11 @@ class GateTerminal(TapRole):
 
     def _pay(self, card, info, quote, kind, emergency=False):
         record = (tr.RECORD_NO, tr.encode(quote.state))
-        out = self.charge(card, info, quote.fen, TX_CAPP, record, kind)
-        if out is None:
+        result = self.charge(card, info, quote.fen, TX_CAPP, record, kind)
+        if result is None:
             return
-        result, recovered = out
         fields = [("card", self.shown), ("fen", result.amount), ("balance", result.balance),
-                  ("station", self.station), ("recovered", recovered)]
+                  ("station", self.station), ("recovered", False)]
         if quote.distance_dam is not None:
             fields.append(("metres", quote.distance_dam * 10))
         if emergency:

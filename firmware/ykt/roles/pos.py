@@ -18,20 +18,25 @@ out, 2 void the last sale, 3 refund (the sale number printed on the receipt, or
 just ``#`` for the last sale, then the amount), 4 close the shift (Z report),
 5 mode.
 
-No sale is made until a cashier has signed in with her staff card and PIN; the
-first sign-in opens a shift. Void, refund and the shift close need a supervisor's
+No sale is made until a cashier has signed in with two factors: her staff
+card, which must answer the SAM's challenge (INTERNAL AUTHENTICATE: a card of
+another issuer carrying her number fails), and her PIN; the first sign-in
+opens a shift. Void, refund and the shift close need a supervisor's
 card and PIN. A sale reads the card's balance and canteen record (record 2),
 prices it (``ykt.pos.pricing``), asks for the card PIN above the card
 category's threshold (VERIFY, checked by the card), then writes the new canteen
 record and debits the cash part in one composite purchase: both purses move
-together or not at all. Money goes back with CREDIT FOR LOAD (cash) and a 0-fen
-composite purchase (subsidy purse, day counters), each journaled as a
-compensating ``void`` / ``refund`` record; nothing is edited. Record layouts:
-``ykt.pos.zreport``.
+together or not at all. Money goes back (a void or a refund, once per sale) as
+a transaction like a sale (``ykt.roles.pos_office.GiveBack``): a ``give-back``
+record claims the sale, then CREDIT FOR LOAD (cash) and a 0-fen composite
+purchase (subsidy purse, day counters) each go through ``ykt.payment`` with an
+intent and a ``void`` / ``refund`` completion; nothing is edited. Record
+layouts: ``ykt.pos.zreport``.
 
-A torn sale (the card left during DEBIT) is kept with its price: when that card
-is tapped again the journal's anti-tearing settles it (purse.md 6.2) and the
-card is charged once.
+A sale or give-back part whose outcome is unknown (the card left, the line
+failed) stays pending: when that card is tapped again the tap loop settles it
+from the card's history (``ykt.payment``) and what is left is finished then,
+so the card is charged, or given back, exactly once.
 """
 
 import json
@@ -70,6 +75,7 @@ _SCAN_MS = const(10)
 _TIMEOUT_MS = const(30000)
 _ENTRY_MAX = const(8)
 _DENIED_BALANCE = const(4)
+_DENIED_FORGED = const(5)
 _DENIED_LIMIT = const(6)
 _STATE = "/pos/state"
 
@@ -181,10 +187,10 @@ class PosTerminal(TapRole):
         self._pin_back = S_SIGNIN
         self._auth_for = None
         self._pin_fails = {}  # card number -> wrong card PINs in a row on this terminal
-        self._held = {}  # card number -> _Priced whose DEBIT answer was lost
-        self._settling = None  # the card TapRole is settling a torn purchase of
-        self._op = None  # pos_office.GiveBack in progress
-        self._found = None  # (SaleRecord, returned cash, returned subsidy, void parts)
+        self._held = {}  # card number -> _Priced whose DEBIT outcome is unknown
+        self._op = None  # pos_office.GiveBack being keyed or waiting for its card
+        self._open_gb = {}  # card number -> pos_office.GiveBack begun and not finished
+        self._found = None  # pos_office.Found: the sale a refund is keyed for
         self._sup = None  # the supervisor who authorised the operation in progress
         self._order_no = 0
         self._clear_order()
@@ -223,11 +229,14 @@ class PosTerminal(TapRole):
         self.shift = st.get("shift", 0)
         for s in self.staff.members:
             s.locked_until = st.get("locks", {}).get(s.card, 0)
+        shift_records = []
         if self.shift:
             for r in self.journal.records(self.shift):
+                if r.kind == zr.K_GIVE_BACK:
+                    shift_records.append(r)
                 if r.kind == zr.K_SHIFT_CLOSE and r.link == self.shift:
                     self.shift = 0  # closed; the power went before the state was saved
-                    break
+        self._open_gb = self._off.open_give_backs(self, shift_records)
 
     def _save_state(self):
         now = clock.seconds()
@@ -296,11 +305,11 @@ class PosTerminal(TapRole):
     def serve(self, card, info):
         st = self.state
         if st == S_SIGNIN or st == S_AUTH:
-            self._staff_tap(info)
+            self._staff_tap(card, info)
         elif st == S_SALE:
             self._sale_tap(card, info)
         elif st == S_GIVE_CARD:
-            self._off.give_back_tap(self, card, info)
+            self._off.give_back_tap(self, card, info, self._op)
         elif st == S_STAFF_PIN:
             raise CardRefused("enter the PIN first")
         else:
@@ -342,17 +351,17 @@ class PosTerminal(TapRole):
         if st == S_AUTH:
             return ("SUPERVISOR NEEDED", "TAP SUPERVISOR CARD")
         if st == S_VOID_CONFIRM:
-            s = self._op.sale
-            return (pair("VOID %d" % s.purchase, "****" + s.card[-4:]),
-                    pair("BACK " + yuan(self._op.cash + self._op.subsidy), "#=OK"))
+            op = self._op
+            return (pair("VOID %d" % op.sale_no, "****" + op.card[-4:]),
+                    pair("BACK " + yuan(op.cash + op.subsidy), "#=OK"))
         if st == S_GIVE_CARD:
             op = self._op
             return (pair(op.kind.upper(), yuan(op.cash + op.subsidy)), "TAP CUSTOMER CARD")
         if st == S_REFUND_NO:
             return ("REFUND: SALE NO.", self.entry)
         if st == S_REFUND_AMOUNT:
-            s, cash, sub, _ = self._found
-            return (pair("REFUND %d" % s.purchase, "MAX " + yuan(s.net - cash - sub)),
+            s = self._found.sale
+            return (pair("REFUND %d" % s.purchase, "MAX " + yuan(s.net)),
                     "AMOUNT " + yuan(int(self.entry or "0")))
         # S_SALE
         who = self.cashier.name if self.cashier else ""
@@ -547,7 +556,9 @@ class PosTerminal(TapRole):
         self._code = 0
 
     # -- staff ---------------------------------------------------------------------------------
-    def _staff_tap(self, info):
+    def _staff_tap(self, card, info):
+        """First factor: the staff card, authenticated (INTERNAL AUTHENTICATE: only a
+        card of this issuer with that number answers the challenge); the PIN follows."""
         s = self.staff.find(info.card_no)
         if self.state == S_SIGNIN and s is None:
             raise CardRefused("no cashier signed in")
@@ -556,6 +567,11 @@ class PosTerminal(TapRole):
         left = self.staff.locked_for(s, clock.seconds())
         if left:
             raise CardRefused("staff card locked: %d s" % left)
+        try:
+            card.authenticate(self.ctx.sam)
+        except CardRefused:
+            self.ctx.log("denied", card=info.card_no, tx_type=_DENIED_FORGED)
+            raise CardRefused("staff card failed authentication")
         report.emit("staff", ("card", self.shown), ("name", s.name), ("role", s.role))
         self._pin_staff = s
         self._pin_back = self.state
@@ -624,6 +640,10 @@ class PosTerminal(TapRole):
         if self.cashier is None:
             raise CardRefused("no cashier signed in")
         card_no = info.card_no
+        op = self._open_gb.get(card_no)
+        if op is not None:  # a void or refund begun earlier: finish it first
+            self._off.give_back_tap(self, card, info, op)
+            return
         held = self._held.get(card_no)  # its debit did not happen (it was settled unpaid)
         order = self._order()
         self._need_room(3)
@@ -635,37 +655,34 @@ class PosTerminal(TapRole):
             p = held  # the same sale again on the unchanged card
         else:
             raise CardRefused("no items keyed" if self.mode == "menu" else "no amount keyed")
-        out = self.charge(card, info, p.sale.cash, TX_CAPP, (RECORD_NO, p.new_record))
-        if out is None:
+        result = self.charge(card, info, p.sale.cash, TX_CAPP, (RECORD_NO, p.new_record))
+        if result is None:
             self._held[card_no] = p
-            return
-        result, recovered = out
-        if recovered:  # settled inside charge: an earlier torn sale, nothing new charged
-            self._settled(card, result)
             return
         self._held.pop(card_no, None)
         self._sold(p, card_no, result, False)
 
-    def settle_kind(self, card):
-        """TapRole settles a torn purchase before ``serve``; note whose it is."""
-        self._settling = card
-        return "purchase"
+    def completion(self, held):
+        if held.link:
+            return self._off.completion(self, held)
+        return "purchase", held.pending.amount
 
-    def recovered(self, result):
-        card = self._settling
-        self._settling = None
-        self._settled(card, result)
-
-    def _settled(self, card, result):
-        """A torn composite purchase of ``card`` was proven: finish what it belonged to."""
-        card_no = card.info.card_no
-        held = self._held.pop(card_no, None)
-        op = self._op
-        if held is not None:
-            self._sold(held, card_no, result, True)
-        elif op is not None and op.mine and op.sale.card == card_no:
-            self._off.record_part_done(self, card, op, result)
-            self._off.give_back_tap(self, card, card.info)  # and the cash part
+    def recovered(self, held, result):
+        """A pending transaction of the card on the reader was proven: finish what it
+        belonged to."""
+        card_no = held.pending.card_no
+        if held.link:  # a part of a void or refund
+            op = self._open_gb.get(card_no)
+            if op is not None:
+                rec, cash, pending = op.parts(self)
+                if rec and cash and not pending:
+                    self._off.finish(self, self.card, op)
+                elif not pending and (self.state == S_GIVE_CARD or self.cashier is not None):
+                    self._off.give_back_tap(self, self.card, self.card.info, op)
+            return
+        p = self._held.pop(card_no, None)
+        if p is not None:
+            self._sold(p, card_no, result, True)
         else:
             # torn before a restart: the card paid it, the sale's details are gone (the
             # Z report counts it as unclassified); the order keyed now is still unpaid

@@ -9,7 +9,8 @@ from micropython import const
 
 from ykt import clock, report
 from ykt.card.purse import TX_CAPP
-from ykt.errors import CardGone, CardRefused, YktError
+from ykt.errors import CardRefused, YktError
+from ykt.payment import OutcomeUnknown
 from ykt.money import yuan
 from ykt.pos import zreport as zr
 from ykt.pos.canteen_record import RECORD_NO
@@ -20,21 +21,79 @@ _ENTRY_MAX = const(8)
 
 
 class GiveBack:
-    """A void or refund in progress: what goes back to each purse, and what is done."""
+    """A void or refund: what goes back to each purse, and how far it got.
 
-    def __init__(self, kind, sale, cash, subsidy, restore, supervisor):
+    It is a transaction like a sale (docs/canteen.md "Voids and refunds"): the
+    ``give-back`` record ``seq`` (written when the card is first tapped) claims
+    the sale, then each part is an intent linked to it and a ``void`` /
+    ``refund`` completion once the card proves it: the subsidy purse and the
+    day's counters with a 0-fen composite purchase (``record``), the cash with
+    CREDIT FOR LOAD (``cash``). Which parts are done is read from the journal,
+    so a power cut, a torn card or a cancelled screen can neither repeat a part
+    nor lose one: the card's next tap finishes it.
+    """
+
+    def __init__(self, kind, sale_card, sale_no, cash, subsidy, restore, supervisor, seq=0,
+                 sale_time=0):
         self.kind = kind  # "void" or "refund"
-        self.sale = sale  # zreport.SaleRecord
+        self.card = sale_card
+        self.sale_no = sale_no  # the sale's purchase seq
         self.cash = cash
         self.subsidy = subsidy
         self.restore = restore  # also give back the day's count, spend and subsidy flag
-        self.supervisor = supervisor
-        self.record_done = not (subsidy or restore)
-        self.cash_done = not cash
-        self.written = 0  # journal records written by this operation
-        self.mine = False  # the card's pending composite purchase is this operation's
-        self.load_dt = None  # datetime7 of a CREDIT whose answer was lost
+        self.supervisor = supervisor  # a staff member, or None once restored from flash
+        self.seq = seq  # the give-back record (0: not written yet)
+        self.sale_time = sale_time
         self.balance = None  # cash purse after
+
+    def parts(self, role):
+        """(record part done, cash part done, a part pending on the card)."""
+        rec = not (self.subsidy or self.restore)
+        cash = not self.cash
+        if not self.seq:
+            return rec, cash, False
+        intents = {}
+        for r in role.journal.records(self.seq):
+            if r.link == self.seq and r.kind in (zr.K_INTENT, zr.K_LOAD_INTENT):
+                intents[r.seq] = r.tx_type
+            elif r.link in intents and r.kind in (zr.K_VOID, zr.K_REFUND):
+                if intents[r.link] == zr.TX_LOAD:
+                    cash = True
+                else:
+                    rec = True
+        pending = False
+        for h in role.payments.held(self.card):
+            if h.link == self.seq:
+                pending = True
+        return rec, cash, pending
+
+
+def _give_back_of(record, supervisor=None):
+    """The GiveBack a ``give-back`` journal Record describes."""
+    return GiveBack("void" if record.tx_type == zr.GB_VOID else "refund", record.card,
+                    record.link, record.amount, record.balance, bool(record.tseq & 1),
+                    supervisor, record.seq, record.time)
+
+
+def open_give_backs(role, records):
+    """Card number -> GiveBack for every give-back among ``records`` (and of any
+    pending intent) whose parts are not all done."""
+    out = {}
+    for r in records:
+        if r.kind == zr.K_GIVE_BACK:
+            out[r.card] = _give_back_of(r)
+    for held in role.payments.pending.values():
+        for h in held:
+            if h.link and h.pending.card_no not in out:
+                for r in role.journal.records(h.link):
+                    if r.kind == zr.K_GIVE_BACK:
+                        out[r.card] = _give_back_of(r)
+                    break
+    for card in list(out):
+        rec, cash, pending = out[card].parts(role)
+        if rec and cash and not pending:
+            del out[card]
+    return out
 
 
 def key_refund(role, k):
@@ -54,36 +113,43 @@ def key_refund(role, k):
             if found is None:
                 role._message("NO SALE %d" % entry if entry else "NO SALE", "")
                 return
+            if found.given_back:
+                role._message("ALREADY GIVEN BACK", "NO.%d" % found.sale.purchase)
+                role.state = S_SALE
+                return
             role._found = found
             role.state = S_REFUND_AMOUNT
             return
-        s, cash, sub, _ = role._found
-        if not 0 < entry <= s.net - cash - sub:
-            role._message("TOO MUCH", "MAX " + yuan(s.net - cash - sub))
+        s = role._found.sale
+        if not 0 < entry <= s.net:
+            role._message("TOO MUCH", "MAX " + yuan(s.net))
             return
-        back = min(entry, s.cash - cash)
-        role._op = GiveBack("refund", s, back, entry - back, False, role._sup)
+        back = min(entry, s.cash)
+        role._op = GiveBack("refund", s.card, s.purchase, back, entry - back, False, role._sup,
+                            sale_time=s.time)
         role.state = S_GIVE_CARD
+
+
+class Found:
+    """A sale found in the journal, and whether a void or refund already claimed it."""
+
+    def __init__(self, sale):
+        self.sale = sale  # zreport.SaleRecord
+        self.given_back = False
 
 
 def find_sale(role, purchase_seq):
     """The sale whose purchase record is ``purchase_seq`` (None: the shift's last sale),
-    with what was given back for it: (SaleRecord, cash, subsidy, void parts) or None."""
+    as a Found, or None."""
     start = purchase_seq or role.shift
     if not start:
         return None
     found = None
     for r in role.journal.records(start):
         if r.kind == zr.K_SALE and (purchase_seq is None or r.link == purchase_seq):
-            found = [zr.SaleRecord(r), 0, 0, 0]
-        elif found is not None and r.link == found[0].purchase and r.kind in (
-                zr.K_VOID, zr.K_REFUND):
-            if r.tx_type == zr.TX_LOAD:
-                found[1] -= r.amount
-            else:
-                found[2] -= r.amount
-            if r.kind == zr.K_VOID:
-                found[3] |= 1 if r.tx_type == zr.TX_CAPP else 2
+            found = Found(zr.SaleRecord(r))
+        elif found is not None and r.kind == zr.K_GIVE_BACK and r.link == found.sale.purchase:
+            found.given_back = True
     return found
 
 
@@ -92,12 +158,12 @@ def void_prepare(role, sup):
     if found is None:
         role._message("NO SALE TO VOID", "")
         return
-    s, cash, sub, parts = found
-    restore = not parts & 1
-    if s.cash - cash <= 0 and s.subsidy_purse - sub <= 0 and not restore:
+    s = found.sale
+    if found.given_back:
         role._message("ALREADY VOIDED", "NO.%d" % s.purchase)
         return
-    role._op = GiveBack("void", s, s.cash - cash, s.subsidy_purse - sub, restore, sup)
+    role._op = GiveBack("void", s.card, s.purchase, s.cash, s.subsidy_purse, True, sup,
+                        sale_time=s.time)
     role.state = S_VOID_CONFIRM
 
 
@@ -106,13 +172,15 @@ def _restored(role, rec, op):
     sale's day, its count, spend and daily subsidy flag)."""
     r = rec.copy()
     r.subsidy_balance += op.subsidy
-    s = op.sale
-    if op.restore and _same_day(rec.day, s.time):
-        if s.slot >= 0 and r.counts[s.slot]:
-            r.counts[s.slot] -= 1
-        r.day_spend = r.day_spend - s.net if r.day_spend > s.net else 0
-        if s.daily_subsidy:
-            r.subsidy_used = False
+    if op.restore and _same_day(rec.day, op.sale_time):
+        found = find_sale(role, op.sale_no)
+        s = found.sale if found is not None else None
+        if s is not None:
+            if s.slot >= 0 and r.counts[s.slot]:
+                r.counts[s.slot] -= 1
+            r.day_spend = r.day_spend - s.net if r.day_spend > s.net else 0
+            if s.daily_subsidy:
+                r.subsidy_used = False
     return r
 
 
@@ -123,92 +191,70 @@ def _same_day(day, secs):
     return day == t[0] * 10000 + t[1] * 100 + t[2]
 
 
-def give_back_tap(role, card, info):
-    op = role._op
-    s = op.sale
-    if info.card_no != s.card:
-        raise CardRefused("not the card of sale %d" % s.purchase)
-    if not op.cash_done and not role.ctx.sam.can_load():
+def give_back_tap(role, card, info, op):
+    """Do what is left of give-back ``op`` on its card (tapped now)."""
+    if info.card_no != op.card:
+        raise CardRefused("not the card of sale %d" % op.sale_no)
+    rec_done, cash_done, pending = op.parts(role)
+    if pending:  # settled by the tap loop before this; still undecided
+        raise CardRefused("give-back pending: see the back office")
+    if not cash_done and not role.ctx.sam.can_load():
         raise CardRefused("this terminal cannot load cards")
-    if info.card_no in role.payments.pending and not op.mine:
-        raise CardRefused("card has an unfinished sale: tap it at a sale")
-    role._need_room(4)
+    role._need_room(5)
     kind = op.kind
-    if not op.record_done:
+    if not op.seq:
+        found = find_sale(role, op.sale_no)
+        if found is not None and found.given_back:
+            role._op = None
+            role.state = S_SALE
+            raise CardRefused("sale %d already given back" % op.sale_no)
+        op.seq = role.journal.append(
+            zr.K_GIVE_BACK, time=clock.seconds(), card=op.card, amount=op.cash,
+            balance=op.subsidy, tx_type=zr.GB_VOID if kind == "void" else zr.GB_REFUND,
+            link=op.sale_no, tseq=1 if op.restore else 0)
+        role._open_gb[op.card] = op
+    if not rec_done:
         rec = _restored(role, role._read_record(card), op)
-        out = role.charge(card, info, 0, TX_CAPP, (RECORD_NO, rec.encode()))
-        if out is None:
-            op.mine = True  # torn: settled when the card comes back
+        if role.charge(card, info, 0, TX_CAPP, (RECORD_NO, rec.encode()), kind, op.seq,
+                       -op.subsidy) is None:
             return
-        if out[1]:  # settled inside charge: an earlier torn purchase of this card
-            role._settled(card, out[0])
+    if not cash_done:
+        try:
+            res = role.payments.load(card, op.cash, kind, op.seq, -op.cash)
+        except OutcomeUnknown as e:
+            role.pending_again(op.cash, str(e))
             return
-        record_part_done(role, card, op, out[0])
-    if not op.cash_done:
-        _give_cash(role, card, op, kind)
-        if not op.cash_done:
-            return
+        op.balance = res.balance
+    finish(role, card, op)
+
+
+def finish(role, card, op):
+    """Every part of ``op`` is done: report it, print its receipt."""
+    role._open_gb.pop(op.card, None)
     if op.balance is None:
         op.balance = card.balance()
-    report.emit(kind, ("card", role.shown), ("fen", op.cash + op.subsidy),
+    report.emit(op.kind, ("card", role.shown), ("fen", op.cash + op.subsidy),
                 ("cash", op.cash), ("subsidy", op.subsidy), ("balance", op.balance),
-                ("sale", s.purchase))
-    role.ui.ok(pair(kind.upper(), yuan(op.cash + op.subsidy)),
+                ("sale", op.sale_no))
+    role.ui.ok(pair(op.kind.upper(), yuan(op.cash + op.subsidy)),
                pair("BAL", yuan(op.balance)))
-    role._op = None
-    role.state = S_SALE
+    if role._op is op:
+        role._op = None
+        role.state = S_SALE
+    who = op.supervisor.name if op.supervisor is not None else ""
     if role.printer is not None and role._paper():
-        role._receipt.give_back(role.printer, kind, role.name, clock.seconds(),
-                          op.supervisor.name, s.card, s.purchase, op.cash, op.subsidy,
-                          op.balance)
+        role._receipt.give_back(role.printer, op.kind, role.name, clock.seconds(), who,
+                                op.card, op.sale_no, op.cash, op.subsidy, op.balance)
 
 
-def record_part_done(role, card, op, result):
-    """The 0-fen composite purchase gave the subsidy purse (and counters) back."""
-    op.mine = False
-    after = role._read_record(card).subsidy_balance
-    op.written += 1
-    role.journal.append(op.kind, time=clock.seconds(), card=op.sale.card, atc=result.atc,
-                        amount=-op.subsidy, balance=after, tx_type=zr.TX_CAPP,
-                        tac=result.tac, link=op.sale.purchase, tseq=op.written)
-    op.record_done = True
-
-
-def _give_cash(role, card, op, kind):
-    """CREDIT FOR LOAD of the cash part; a lost answer is settled from the card's log
-    (purse.md 6.3) when the card comes back."""
-    s = op.sale
-    tid = role.ctx.sam.terminal_id()
-    if op.load_dt is not None:
-        y, mo, d, h, mi, sec = clock.unbcd7(op.load_dt)
-        day = y * 10000 + mo * 100 + d
-        hms = h * 10000 + mi * 100 + sec
-        for e in card.read_log():
-            if (e.tx_type == 0x02 and e.amount == op.cash and e.terminal_id == tid
-                    and e.date == day and e.time == hms):
-                op.balance = card.balance()
-                op.written += 1
-                role.journal.append(kind, time=clock.seconds(), card=s.card, atc=e.atc,
-                                    amount=-op.cash, balance=op.balance,
-                                    tx_type=zr.TX_LOAD, link=s.purchase, tseq=op.written)
-                op.cash_done = True
-                op.load_dt = None
-                return
-    op.load_dt = clock.bcd7()
-    try:
-        res = card.load(role.ctx.sam, op.cash, op.load_dt)
-    except CardGone:
-        report.emit("pending", ("card", role.shown), ("fen", op.cash),
-                    ("reason", "card left during load; tap again"))
-        role.ui.fail("TAP CARD AGAIN", "")
-        return
-    op.load_dt = None
-    op.balance = res.balance
-    op.written += 1
-    role.journal.append(kind, time=clock.seconds(), card=s.card, atc=res.online_atc,
-                        amount=-op.cash, balance=res.balance, tx_type=zr.TX_LOAD,
-                        tac=res.tac, link=s.purchase, tseq=op.written)
-    op.cash_done = True
+def completion(role, held):
+    """(kind, amount) of a give-back part's completion record."""
+    for r in role.journal.records(held.link):
+        if r.kind == zr.K_GIVE_BACK:
+            kind = "void" if r.tx_type == zr.GB_VOID else "refund"
+            return kind, -(r.amount if held.pending.tx_type == zr.TX_LOAD else r.balance)
+        break
+    return "purchase", held.pending.amount
 
 
 def close_shift(role, sup):

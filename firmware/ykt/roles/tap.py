@@ -1,17 +1,20 @@
 """What every card-tapping terminal does around the sale itself.
 
 Poll the reader (two cards in the field are refused and neither is charged),
-select the purse, check validity dates and the denylist, hand the card to the
-role's ``serve()``, show and report the outcome, then wait for the card to
-leave. Between taps ``idle()`` runs (installing updates, watching inputs).
+select the purse, settle what the card left pending at this terminal (before
+anything else: an expired or denylisted card's torn payment is still settled,
+then the card is refused), check validity dates and the denylist, hand the
+card to the role's ``serve()``, show and report the outcome, then wait for
+the card to leave. Between taps ``idle()`` runs (installing updates, watching inputs).
 Nothing a card, the reader or flash does ends the loop.
 """
 
 from ykt import clock, report
-from ykt.card.purse import PurseCard
+from ykt.card.purse import MAX_BALANCE, PurseCard
 from ykt.errors import ApduError, CardGone, CardRefused, ReaderError, SequenceError, YktError
 from ykt.iso7816 import Iso7816
 from ykt.money import yuan
+from ykt.payment import COMPLETED, UNDECIDED, OutcomeUnknown, default_completion
 from ykt.store.journal import JournalFull
 
 _RETRY_READER_MS = 2000
@@ -25,8 +28,10 @@ class TapRole:
         self.ui = ctx.ui
         self.config = config
         self.repeat_ms = int(config.get("repeat_ms", 3000))
+        self.max_balance = int(config.get("max_balance_fen", MAX_BALANCE))
         self._last = None  # (card number, ticks) of the last completed tap
         self.shown = None  # masked number of the card being served
+        self.card = None  # the PurseCard being served
         self._warned = False  # "journal nearly full" said once
 
     # -- for the roles --------------------------------------------------------
@@ -43,31 +48,33 @@ class TapRole:
         """Sell to the selected card; raise CardRefused to refuse it."""
         raise NotImplementedError
 
-    def settle_kind(self, card):
-        """The journal kind a torn sale of this role completes as."""
-        return "purchase"
+    def completion(self, held):
+        """(journal kind, amount) a pending transaction of this role completes as
+        when its card proves it (``Payments.settle``)."""
+        return default_completion(held)
 
-    def recovered(self, result):
-        """A torn sale was proven on the card's return: nothing more was charged."""
+    def recovered(self, held, result):
+        """A pending sale was proven on the card's return: nothing more was charged."""
         report.emit("debit", ("card", self.shown), ("fen", result.amount),
                     ("balance", result.balance), ("atc", result.atc), ("recovered", True),
                     ("tac", result.tac.hex()))
         self.ui.ok("PAID " + yuan(result.amount), "BAL " + yuan(result.balance))
 
-    def charge(self, card, info, fen, tx_type, record=None, kind="purchase"):
-        """Charge through ``Payments``; ``None`` if the card left during DEBIT (the
-        purchase is pending until it returns), else ``(result, recovered)``."""
+    def pending_again(self, fen, why):
+        report.emit("pending", ("card", self.shown), ("fen", fen), ("reason", why + "; tap again"))
+        self.ui.fail("TAP CARD AGAIN", "")
+
+    def charge(self, card, info, fen, tx_type, record=None, kind="purchase", link=0,
+               recorded=None):
+        """Debit through ``Payments``; ``None`` if the outcome is unknown (the
+        purchase is pending until the card returns), else the PurchaseResult."""
         try:
-            out = self.payments.charge(card, fen, tx_type, record, kind)
-        except CardGone:
-            if info.card_no in self.payments.pending:
-                report.emit("pending", ("card", self.shown), ("fen", fen),
-                            ("reason", "card left during debit; tap again"))
-                self.ui.fail("TAP CARD AGAIN", "")
-                return None
-            raise
+            result = self.payments.charge(card, fen, tx_type, record, kind, link, recorded)
+        except OutcomeUnknown as e:
+            self.pending_again(fen, str(e))
+            return None
         self._last = (info.card_no, clock.ticks_ms())
-        return out
+        return result
 
     # -- the loop -------------------------------------------------------------
     def run(self):
@@ -130,6 +137,8 @@ class TapRole:
         self.shown = None
         try:
             self._tap(self.reader.open(targets[0]))
+        except OutcomeUnknown as e:  # a give-back's load, or anything a role lets through
+            self.pending_again(0, str(e))
         except CardGone:
             report.emit("error", ("card", self.shown), ("reason", "card removed too early"))
             self.ui.fail("TAP AGAIN", "HOLD CARD STILL")
@@ -166,13 +175,7 @@ class TapRole:
             pass
         self._idle_screen()
 
-    def _tap(self, link):
-        card = PurseCard(Iso7816(link))
-        info = card.select()
-        self.shown = report.mask(info.card_no)
-        report.emit("read", ("card", self.shown), ("category", info.category))
-        if not self.ctx.clock_ok():  # validity, fares and records all need the time
-            raise CardRefused("clock not set")
+    def _check_card(self, info):
         y, m, d = clock.now()[:3]
         today = y * 10000 + m * 100 + d
         if today < info.start:
@@ -180,14 +183,41 @@ class TapRole:
         if today > info.end:
             raise CardRefused("card expired")
         self.ctx.check_denylist(info.card_no)
-        if info.card_no in self.payments.pending:
-            result = self.payments.settle(card, self.settle_kind(card))
-            if result is not None:
-                self._last = (info.card_no, clock.ticks_ms())
-                self.recovered(result)
-                return
+
+    def _settle_pending(self, card, info):
+        """Settle what ``card`` left pending here; the proven ones (Settled)."""
+        paid = []
+        for s in self.payments.settle(card, self.completion):
+            if s.outcome == COMPLETED:
+                paid.append(s)
+            elif s.outcome == UNDECIDED:
+                report.emit("warning", ("card", self.shown), ("reason", "pending payment "
+                            "undecidable on the card: left for the back office"))
+        return paid
+
+    def _tap(self, link):
+        card = PurseCard(Iso7816(link), self.max_balance)
+        self.card = card
+        info = card.select()
+        self.shown = report.mask(info.card_no)
+        report.emit("read", ("card", self.shown), ("category", info.category))
+        if not self.ctx.clock_ok():  # validity, fares and records all need the time
+            raise CardRefused("clock not set")
+        paid = self._settle_pending(card, info) if self.payments.held(info.card_no) else ()
+        try:
+            self._check_card(info)
+        except CardRefused:
+            for s in paid:  # settled (and journaled) all the same
+                report.emit("settled", ("card", self.shown), ("fen", s.result.amount),
+                            ("balance", s.result.balance))
+            raise
+        if paid:
+            self._last = (info.card_no, clock.ticks_ms())
+            for s in paid:
+                self.recovered(s.held, s.result)
+            return
         last = self._last
         if (last and last[0] == info.card_no and clock.elapsed_ms(last[1]) < self.repeat_ms
-                and info.card_no not in self.payments.pending):
+                and not self.payments.held(info.card_no)):
             raise CardRefused("already paid")
         self.serve(card, info)

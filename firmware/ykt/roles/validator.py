@@ -33,7 +33,7 @@ class Validator(TapRole):
     def ready_fields(self):
         return (("mode", self.config.get("mode", "bus")), ("route", self.route))
 
-    def recovered(self, result):
+    def recovered(self, held, result):
         report.emit("ride", ("card", self.shown), ("fen", result.amount),
                     ("balance", result.balance), ("route", self.route), ("recovered", True))
         self.ui.ok("PAID " + yuan(result.amount), "BAL " + yuan(result.balance))
@@ -47,11 +47,10 @@ class Validator(TapRole):
         quote = engine.flat_ride(self.ctx.tariff(), state, self.mode, self.route,
                                  clock.seconds(), info.category, info.city_code)
         record = (tr.RECORD_NO, tr.encode(quote.state))
-        out = self.charge(card, info, quote.fen, TX_CAPP, record)
-        if out is None:
+        result = self.charge(card, info, quote.fen, TX_CAPP, record)
+        if result is None:
             return
-        result, recovered = out
         report.emit("ride", ("card", self.shown), ("fen", result.amount),
                     ("balance", result.balance), ("route", self.route),
-                    ("recovered", recovered), ("steps", [list(s) for s in quote.steps]))
+                    ("recovered", False), ("steps", [list(s) for s in quote.steps]))
         self.ui.ok("PAID " + yuan(result.amount), "BAL " + yuan(result.balance))
