@@ -56,13 +56,13 @@ def uses(board):
         bus("nfc", nfc["bus"], nfc.get(nfc["bus"], {}))
     if "cs" in nfc:
         pins.append(("nfc.cs", nfc["cs"], OUT, None))
-    if "irq" in nfc:
+    if nfc.get("irq") is not None:  # null: not wired (the driver polls)
         pins.append(("nfc.irq", nfc["irq"], IN, None))
     gate = board.get("gate", {})
     if "open" in gate:
         pins.append(("gate.open", gate["open"], OUT, None))
     for key in ("passage", "emergency"):
-        if key in gate:
+        if gate.get(key) is not None:
             pins.append(("gate." + key, gate[key], IN, None))
     for what in ("display", "printer"):
         spec = board.get(what, {})
@@ -78,8 +78,9 @@ def uses(board):
     for i, pin in enumerate(keypad.get("cols", [])):
         pins.append(("keypad.col%d" % i, pin, IN, None))
     for name, pin in sorted(board.get("leds", {}).items()):
-        pins.append(("leds." + name, pin, OUT, None))
-    if "buzzer" in board:
+        if pin is not None:  # null: not fitted
+            pins.append(("leds." + name, pin, OUT, None))
+    if board.get("buzzer") is not None:
         pins.append(("buzzer", board["buzzer"], OUT, None))
     return pins, buses
 
