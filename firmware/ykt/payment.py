@@ -45,7 +45,9 @@ UNDECIDED = const(3)  # the card's log has moved on: still pending
 # One transaction whose outcome is unknown: its intent's seq, the purse.Pending,
 # and the intent's ``link`` (what it belongs to, e.g. a give-back; 0 for a sale).
 Held = namedtuple("Held", ("intent", "pending", "link"))
-Settled = namedtuple("Settled", ("held", "outcome", "result"))
+# What settle() decided: the outcome, the PurchaseResult or LoadResult of a COMPLETED one
+# and the seq of the record it wrote (0 when UNDECIDED).
+Settled = namedtuple("Settled", ("held", "outcome", "result", "seq"))
 
 
 class OutcomeUnknown(YktError):
@@ -125,7 +127,7 @@ class Payments:
 
     def _record(self, kind, h, amount, balance, tac):
         p = h.pending
-        self.journal.append(kind, time=caltime.secs(*clock.unbcd7(p.datetime7)),
+        return self.journal.append(kind, time=caltime.secs(*clock.unbcd7(p.datetime7)),
                             card=p.card_no, atc=p.atc, amount=amount, balance=balance,
                             tx_type=p.tx_type, tac=tac, random=p.random, link=h.intent,
                             tseq=p.term_seq)
@@ -181,17 +183,18 @@ class Payments:
                 else:
                     outcome = UNPAID
             result = None
+            seq = 0
             if outcome == COMPLETED:
                 result = self._result(card, h, proofs[h.intent])
                 kind, amount = completion(h)
-                self._record(kind, h, amount, result.balance, result.tac)
+                seq = self._record(kind, h, amount, result.balance, result.tac)
             elif outcome == UNPAID:
-                self._record("unpaid", h, p.amount, p.balance, None)
+                seq = self._record("unpaid", h, p.amount, p.balance, None)
             else:
                 self._undecided.append(h.intent)
             if outcome != UNDECIDED:
                 self._drop(h)
-            out.append(Settled(h, outcome, result))
+            out.append(Settled(h, outcome, result, seq))
         if forged:
             raise CardRefused("card MAC2 invalid")
         return out

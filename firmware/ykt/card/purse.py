@@ -285,6 +285,8 @@ class PurseCard:
                 if e.sw == _SW_RECORD_NOT_FOUND:
                     break
                 raise
+            if len(r) != _LOG_SIZE:
+                raise YktError("bad log record")
             out.append(
                 LogEntry(
                     _int(r[0:2]),

@@ -115,7 +115,7 @@ class GateTerminal(TapRole):
             return ("exit" if amount else "entry"), amount
         return ("entry" if self.direction == "entry" else "exit"), amount
 
-    def recovered(self, held, result):
+    def recovered(self, held, result, seq):
         kind = "exit" if result.amount or self.direction == "exit" else "entry"
         report.emit(kind, ("card", self.shown), ("fen", result.amount),
                     ("balance", result.balance), ("station", self.station), ("recovered", True))

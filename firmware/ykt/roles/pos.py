@@ -660,16 +660,16 @@ class PosTerminal(TapRole):
             self._held[card_no] = p
             return
         self._held.pop(card_no, None)
-        self._sold(p, card_no, result, False)
+        self._sold(p, card_no, result, False, self.journal.last_seq)
 
     def completion(self, held):
         if held.link:
             return self._off.completion(self, held)
         return "purchase", held.pending.amount
 
-    def recovered(self, held, result):
-        """A pending transaction of the card on the reader was proven: finish what it
-        belonged to."""
+    def recovered(self, held, result, seq):
+        """A pending transaction of the card on the reader was proven (its completion is
+        record ``seq``): finish what it belonged to."""
         card_no = held.pending.card_no
         if held.link:  # a part of a void or refund
             op = self._open_gb.get(card_no)
@@ -682,7 +682,7 @@ class PosTerminal(TapRole):
             return
         p = self._held.pop(card_no, None)
         if p is not None:
-            self._sold(p, card_no, result, True)
+            self._sold(p, card_no, result, True, seq)
         else:
             # torn before a restart: the card paid it, the sale's details are gone (the
             # Z report counts it as unclassified); the order keyed now is still unpaid
@@ -690,9 +690,9 @@ class PosTerminal(TapRole):
                         ("balance", result.balance))
             self.ui.ok("EARLIER SALE PAID", pair("BAL", yuan(result.balance)))
 
-    def _sold(self, p, card_no, result, recovered):
-        """Journal the sale's record, show it, print its receipt."""
-        seq = self.journal.last_seq  # the purchase record Payments just wrote
+    def _sold(self, p, card_no, result, recovered, seq):
+        """Journal the sale's record (after its ``purchase`` record ``seq``), show it,
+        print its receipt."""
         s = p.sale
         tx, net, sub, tac, rnd, gross = zr.sale_fields(s, p.category, p.cashier.number)
         self.journal.append(zr.K_SALE, time=clock.seconds(), card=card_no, atc=result.atc,

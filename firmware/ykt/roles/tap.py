@@ -53,7 +53,7 @@ class TapRole:
         when its card proves it (``Payments.settle``)."""
         return default_completion(held)
 
-    def recovered(self, held, result):
+    def recovered(self, held, result, seq):
         """A pending sale was proven on the card's return: nothing more was charged."""
         report.emit("debit", ("card", self.shown), ("fen", result.amount),
                     ("balance", result.balance), ("atc", result.atc), ("recovered", True),
@@ -214,7 +214,7 @@ class TapRole:
         if paid:
             self._last = (info.card_no, clock.ticks_ms())
             for s in paid:
-                self.recovered(s.held, s.result)
+                self.recovered(s.held, s.result, s.seq)
             return
         last = self._last
         if (last and last[0] == info.card_no and clock.elapsed_ms(last[1]) < self.repeat_ms

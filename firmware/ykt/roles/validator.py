@@ -33,7 +33,7 @@ class Validator(TapRole):
     def ready_fields(self):
         return (("mode", self.config.get("mode", "bus")), ("route", self.route))
 
-    def recovered(self, held, result):
+    def recovered(self, held, result, seq):
         report.emit("ride", ("card", self.shown), ("fen", result.amount),
                     ("balance", result.balance), ("route", self.route), ("recovered", True))
         self.ui.ok("PAID " + yuan(result.amount), "BAL " + yuan(result.balance))
