@@ -315,7 +315,7 @@ def test_installer_refuses_a_tariff_whose_contents_disagree_with_its_directory(f
     _put(fs, "/inbox/t2", host.sign("tariff", 2, TID, with_crc(data), MASTER))
     [o] = _updates(fs).scan_inbox()
     assert (o.installed, o.reason) == (False, "bad payload (tariff file damaged: section "
-                                              "b'ROUT' outside the file)")
+                                              "ROUT outside the file)")
     assert _updates(fs).installed_version("tariff") == 1
 
 

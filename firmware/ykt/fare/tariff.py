@@ -160,7 +160,11 @@ class Tariff:
         for i in range(nsec):
             tag, off, size = struct.unpack_from(">4sII", d, i * DIR_ENTRY)
             if off < first or off + size > length:
-                raise _bad("section %r outside the file" % (tag,))
+                if all(0x20 < c < 0x7F for c in tag):
+                    name = tag.decode()
+                else:
+                    name = binascii.hexlify(tag).decode()
+                raise _bad("section %s outside the file" % name)
             self._sec[tag] = (off, size)
         for tag in SECTIONS:
             if tag not in self._sec:
