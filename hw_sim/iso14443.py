@@ -119,7 +119,24 @@ class Card14443:
     ``tear_at_apdu=n``: ``app.process`` runs for APDU n, the answer is lost
     and the card leaves. ``wtx_rounds``: S(WTX) requests sent before each
     answer. ``apdu_us``: the application's processing time. ``trace`` keeps the last TRACE_FRAMES entries of
-    ``(">", frame)`` / ``("<", answer)`` for every frame the card received.
+    ``(">", frame)`` / ``("<", answer)`` for every frame the card received
+    (the answer as the card sent it, before any fault on the air).
+
+    Faults on the air for the answer of APDU n (``app.process`` always runs:
+    the card may commit, and it stays in the field):
+
+    * ``garble_at_apdu=n``: every block of the answer is damaged on the air
+      (one bit flipped, so its CRC_A fails), the first time and each time the
+      reader asks for it again (R(NAK), presence check), until the card gets
+      its next APDU, is deselected or loses power. A reader's ISO-DEP recovery
+      cannot get it; the PN532 reports a CRC error (status 0x02).
+    * ``drop_at_apdu=n``: the same, but the answer never arrives (the reader
+      hears silence: status 0x01, time-out).
+    * ``delay_at_apdu=n`` with ``delay_us``: the first frame of the answer
+      comes ``delay_us`` later than usual. The reader decides whether it
+      still listens (``hw_sim.pn532_rf``: an answer after the frame waiting
+      time is missed, and the card, busy, misses what the reader sends
+      meanwhile).
     """
 
     def __init__(self, uid, app, *, atqa=None, sak=SAK_ISO_DEP,
@@ -139,9 +156,16 @@ class Card14443:
         self.apdu_count = 0
         self.remove_after_apdu = None
         self.tear_at_apdu = None
+        self.garble_at_apdu = None
+        self.drop_at_apdu = None
+        self.delay_at_apdu = None
+        self.delay_us = 0
+        self.late = None  # (answer, virtual time) of an answer the reader has not heard yet
         self.wtx_rounds = 0
         self.apdu_us = 2000
         self.last_delay_us = 0
+        self._spoil = None  # "garble" / "drop": what the air does to this APDU's answer
+        self._extra_us = 0  # delay added to the next frame the card sends
         self.trace = collections.deque(maxlen=TRACE_FRAMES)
         self._level = 0
         self._from_halt = False
@@ -167,12 +191,20 @@ class Card14443:
         self.state = IDLE
         self._level = 0
         self._from_halt = False
+        self._quiet()
         power_on = getattr(self.app, "power_on", None)
         if power_on is not None:
             power_on()
 
     def power_off(self):
         self.state = OFF
+        self._quiet()
+
+    def _quiet(self):
+        """Power came or went: no answer in flight, no fault pending on one."""
+        self._spoil = None
+        self._extra_us = 0
+        self.late = None
 
     # -- the air interface ---------------------------------------------------
     def transceive_frame(self, frame, last_bits=8):
@@ -186,7 +218,22 @@ class Card14443:
         answer = self._dispatch(frame, last_bits) if self.state != OFF else None
         self.trace.append((">", frame))
         self.trace.append(("<", answer))
-        return answer
+        if answer is None:
+            return None
+        if self._extra_us:
+            self.last_delay_us += self._extra_us
+            self._extra_us = 0
+        return self._on_air(answer)
+
+    def _on_air(self, answer):
+        """What the reader receives of an answer while a garble/drop fault is on."""
+        if self._spoil is None or self.state != PROTOCOL or answer[0] & 0xE2 != 0x02:
+            return answer  # only I-blocks (the APDU's answer) are hit
+        if self._spoil == "drop":
+            return None
+        damaged = bytearray(answer)
+        damaged[len(damaged) // 2] ^= 0x10  # one bit: CRC_A catches it
+        return bytes(damaged)
 
     def _dispatch(self, frame, last_bits):
         if len(frame) == 1 and last_bits == 7 and frame[0] in (REQA, WUPA):
@@ -276,14 +323,23 @@ class Card14443:
     def deselected(self):
         self.state = HALT
         self._from_halt = False
+        self._spoil = None
 
     def run_apdu(self, apdu):
         """Count and run one C-APDU; ``None`` when the answer is torn away."""
         self.apdu_count += 1
+        self._spoil = None
         rapdu = bytes(self.app.process(bytes(apdu)))
-        if self.tear_at_apdu == self.apdu_count:
+        n = self.apdu_count
+        if self.tear_at_apdu == n:
             self.leave()
             return None
+        if self.garble_at_apdu == n:
+            self._spoil = "garble"
+        elif self.drop_at_apdu == n:
+            self._spoil = "drop"
+        if self.delay_at_apdu == n:
+            self._extra_us = self.delay_us
         return rapdu
 
     def answered_last_block(self):

@@ -128,6 +128,7 @@ class PN532:
         if cmd != 0x40:
             self._mi_in = self._mi_rest = None
         self.rf.us = 0
+        self.rf.t0 = now
         self._extra_us = 0
         try:
             if handler is None:
@@ -266,6 +267,7 @@ class PN532:
             self._poll = None
             return
         self.rf.us = 0
+        self.rf.t0 = now
         targets = self.rf.poll(max_tg, uid)
         if not targets:
             return

@@ -18,6 +18,14 @@ Model choices (documented because UM0701 leaves them open):
 * ISO-DEP: RATS FSDI 8 (FSD 256); I-blocks split to the card's FSC; a
   time-out or bad CRC is retried twice with R(NAK) (R(ACK) while the card is
   chaining), then reported as status 0x01 (0x02 for a CRC error).
+* Late answers: a card whose answer delay exceeds the time the reader waits
+  for it (FWT, the layer-3 and ATS time-outs, InCommunicateThru's time-out)
+  is not heard in that window. The card is still busy: it does not hear the
+  frames the reader sends until its answer is out; the answer is heard if it
+  comes out within a later waiting window (after the reader's R(NAK), or
+  even as the answer to the reader's next command: a stale answer), and is
+  lost if it comes out while the reader is sending or not listening. Time
+  is virtual: ``t0`` is the time the chip started the current command.
 """
 
 from hw_sim.iso14443 import REQA, WUPA, SEL_CODES, HLTA, bcc, cascade_levels
@@ -49,19 +57,34 @@ class Initiator:
         self.fifo = 0x00   # what CIU_FIFOData (0x6339) reads back
         self.us = 0        # air time charged to the current command
         self.current = None  # the target addressed last (Diagnose 0x06 checks it)
+        self.t0 = 0        # virtual time the current command started (set by the chip)
         self._used = False
 
     # -- air ----------------------------------------------------------------------
     def air(self, frame, timeout_us, bits=8):
         """Send one frame to every powered card; return the list of answers."""
         self.us += US_PER_BYTE * len(frame)
+        sent = self.t0 + self.us  # the frame has gone out
         answers, delay = [], 0
         if self.field.rf_on:
             for card in list(self.field.cards):
-                answer = card.transceive_frame(frame, bits)
-                if answer is not None:
-                    answers.append(answer)
-                    delay = max(delay, card.last_delay_us)
+                late = getattr(card, "late", None)
+                if late is not None:
+                    card.late = None
+                    answer, at = late
+                    if at < sent:  # it came out while the reader sent or did not listen
+                        continue   # lost, and the card was too busy to hear this frame
+                    wait = at - sent
+                else:
+                    answer = card.transceive_frame(frame, bits)
+                    if answer is None:
+                        continue
+                    wait = card.last_delay_us
+                if timeout_us and wait > timeout_us:
+                    card.late = (answer, sent + wait)  # not heard in this window
+                    continue
+                answers.append(answer)
+                delay = max(delay, wait)
         if answers:
             self.us += delay + US_PER_BYTE * max(len(a) for a in answers)
         else:

@@ -7,16 +7,32 @@ A scenario is JSON::
      "terminals": [{"id": "POS01", "role": "fixed_fare", "board": "s3-canteen-pos",
                     "config": {"fare_fen": 350}}],
      "cards": [{"name": "teacher", "number": "31012300000000000001",
-                "balance_fen": 5000, "category": 1}],
+                "balance_fen": 5000, "category": 1},
+               {"name": "clone", "number": "31012300000000000001",
+                "issuer_seed": "someone-else"},
+               {"name": "cheat", "number": "31012300000000000009", "forge": "mac2"}],
      "events": [{"at": "07:00:05", "tap": "teacher", "hold_ms": 1500},
                 {"at": "07:00:09", "tap": "teacher", "tear_at_apdu": 6},
+                {"at": "07:00:12", "tap": "teacher", "garble_at_apdu": 6},
+                {"at": "07:00:15", "tap": "teacher", "delay_at_apdu": 6, "delay_ms": 200},
                 {"at": "07:00:20", "tap": ["a", "b"]},
+                {"at": "07:00:25", "noise": {"ms": 4, "xor": 90}},
+                {"at": 0, "power_cut": {"after_ops": 3, "at_boot": true}},
                 {"at": "07:30:00", "set_clock": "2026-11-29T08:00:00"}]}
 
 ``at`` is a wall time on the start day (``HH:MM:SS[.fff]``) or seconds after
-the start. Output is JSON Lines: the firmware's console outcomes stamped with
-virtual time, then one ``card`` line per card with its final balance and
-counter (read from the card model). Card numbers are masked.
+the start. Each event does one thing: ``tap`` (with ``hold_ms``, ``walk``,
+and faults at the card's APDU n counted from placement: ``tear_at_apdu``,
+``remove_after_apdu``, ``garble_at_apdu``, ``drop_at_apdu``,
+``delay_at_apdu`` with ``delay_ms``), ``keys`` (``gap_ms``), ``set_clock``,
+``emergency``, ``power_cut`` (``after_ops``, ``partial``, ``at_boot``) or
+``noise`` (``ms``, ``xor``) on the reader's line. A card may be an
+attacker's (``forge``: ``"mac2"`` or ``"replay"``, ``hw_sim.faults``) or
+another issuer's (``issuer_seed``). docs/scenarios.md has every key with an
+example. Output is JSON Lines: the firmware's console outcomes stamped with
+virtual time, then one ``card`` line per card with its final balance, its
+subsidy purse (the canteen record's) and counter (read from the card model).
+Card numbers are masked.
 """
 
 import contextlib
@@ -27,6 +43,7 @@ import json
 import os
 
 from hw_sim import boards
+from hw_sim.faults import FORGERIES, forged, noise_on_reader
 from hw_sim.scheduler import POWER_CUT, Scheduler, ThreadProcess
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.terminal import SimTerminal
@@ -94,6 +111,25 @@ def _whole(v, low):
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
+ACTIONS = ("tap", "keys", "set_clock", "emergency", "power_cut", "noise")
+APDU_FAULTS = ("tear_at_apdu", "garble_at_apdu", "drop_at_apdu", "delay_at_apdu")
+EVENT_KEYS = {  # besides "at" and "terminal"
+    "tap": ("hold_ms", "walk", "remove_after_apdu", "delay_ms") + APDU_FAULTS,
+    "keys": ("gap_ms",),
+}
+POWER_CUT_KEYS = ("after_ops", "partial", "at_boot")
+NOISE_KEYS = ("ms", "xor")
+CANTEEN_RECORD = 2  # SFI 0x17 record of the canteen state (firmware ykt/pos/canteen_record.py)
+
+
+def subsidy_fen(record):
+    """The subsidy purse of a card's canteen record (48 bytes, format 01: balance
+    big-endian at offset 16); 0 for a card without one (all zero bytes)."""
+    if len(record) < 20 or record[0] != 1:
+        return 0
+    return int.from_bytes(record[16:20], "big")
+
+
 def check_card(c, w):
     """Validate one entry of a scenario's ``cards`` (``w`` names it in the error)."""
     if not isinstance(c, dict) or not isinstance(c.get("name"), str):
@@ -159,6 +195,11 @@ class Scenario:
         for i, c in enumerate(cards):
             w = "%s[%d]" % (where, i)
             check_card(c, w)
+            if c.get("forge") is not None and c["forge"] not in FORGERIES:
+                raise ScenarioError("%s: 'forge' must be one of %s"
+                                    % (w, ", ".join('"%s"' % k for k in sorted(FORGERIES))))
+            if "issuer_seed" in c and not isinstance(c["issuer_seed"], str):
+                raise ScenarioError("%s: 'issuer_seed' must be a string" % w)
             if c["name"] in self.cards:
                 raise ScenarioError("%s: card name %r used twice" % (w, c["name"]))
             self.cards[c["name"]] = c
@@ -173,45 +214,91 @@ class Scenario:
             if not isinstance(e, dict):
                 raise ScenarioError("%s: must be an object" % w)
             at = _offset_us(e.get("at"), self.start, w)
+            kinds = [k for k in ACTIONS if k in e]
+            if not kinds:
+                raise ScenarioError("%s: needs 'tap', 'keys', 'set_clock', 'emergency', "
+                                    "'power_cut' or 'noise'" % w)
+            if len(kinds) > 1:
+                raise ScenarioError("%s: %s in one event: give each its own event"
+                                    % (w, " and ".join(repr(k) for k in kinds)))
+            kind = kinds[0]
+            allowed = ("at", "terminal", kind) + EVENT_KEYS.get(kind, ())
+            for key in e:
+                if key not in allowed:
+                    raise ScenarioError("%s: unknown key %r in a %r event" % (w, key, kind))
             term = e.get("terminal")
             ids = [t["id"] for t in self.terminals]
-            if term is None and "tap" in e:
-                if len(ids) > 1:
-                    raise ScenarioError("%s: say which 'terminal' (one of %s)" % (w, ", ".join(ids)))
-            elif term is not None and term not in ids:
+            if term is not None and term not in ids:
                 raise ScenarioError("%s: unknown terminal %r" % (w, term))
-            if "tap" in e:
-                names = e["tap"] if isinstance(e["tap"], list) else [e["tap"]]
-                for n in names:
-                    if n not in self.cards:
-                        raise ScenarioError("%s: unknown card %r" % (w, n))
-                for key in ("hold_ms", "tear_at_apdu", "remove_after_apdu"):
-                    v = e.get(key)
-                    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                        raise ScenarioError("%s: %r must be a positive whole number" % (w, key))
-            elif "set_clock" in e:
-                _parse_dt(e["set_clock"], w + ": set_clock")
-            elif "keys" in e:
-                keys = e["keys"]
-                if not (isinstance(keys, str) and keys
-                        and all(k in "0123456789ABCD*#" for k in keys)):
-                    raise ScenarioError("%s: 'keys' must be keypad keys 0-9 A-D * #" % w)
-                if term is None and len(ids) > 1:
-                    raise ScenarioError("%s: say which 'terminal' (one of %s)" % (w, ", ".join(ids)))
-            elif "emergency" in e:
-                if not isinstance(e["emergency"], bool):
-                    raise ScenarioError("%s: 'emergency' must be true or false" % w)
-            elif "power_cut" in e:
-                spec = e["power_cut"]
-                if not isinstance(spec, dict) or not _whole(spec.get("after_ops", 1), 1):
-                    raise ScenarioError("%s: 'power_cut' needs 'after_ops' >= 1" % w)
-                if spec.get("partial") is not None and not _whole(spec["partial"], 0):
-                    raise ScenarioError("%s: 'partial' must be a whole number of bytes" % w)
-            else:
-                raise ScenarioError("%s: needs 'tap', 'keys', 'set_clock', 'emergency' or 'power_cut'"
-                                    % w)
+            if term is None and kind in ("tap", "keys", "noise") and len(ids) > 1:
+                raise ScenarioError("%s: say which 'terminal' (one of %s)" % (w, ", ".join(ids)))
+            getattr(self, "_check_" + kind)(e, w)
             self.events.append((at, i, e))
         self.events.sort(key=lambda x: (x[0], x[1]))
+
+    def _check_tap(self, e, w):
+        names = e["tap"] if isinstance(e["tap"], list) else [e["tap"]]
+        if not names:
+            raise ScenarioError("%s: 'tap' names no card" % w)
+        for n in names:
+            if not isinstance(n, str) or n not in self.cards:
+                raise ScenarioError("%s: unknown card %r" % (w, n))
+        for key in ("hold_ms", "remove_after_apdu", "delay_ms") + APDU_FAULTS:
+            v = e.get(key)
+            if v is not None and not _whole(v, 1):
+                raise ScenarioError("%s: %r must be a positive whole number" % (w, key))
+        if e.get("walk") is not None and not isinstance(e["walk"], bool):
+            raise ScenarioError("%s: 'walk' must be true or false" % w)
+        if (e.get("delay_at_apdu") is None) != (e.get("delay_ms") is None):
+            raise ScenarioError("%s: 'delay_at_apdu' and 'delay_ms' go together" % w)
+        seen = {}
+        for key in APDU_FAULTS:
+            n = e.get(key)
+            if n is not None and n in seen:
+                raise ScenarioError("%s: %r and %r both at APDU %d: one fault per APDU"
+                                    % (w, seen[n], key, n))
+            seen[n] = key
+
+    def _check_keys(self, e, w):
+        keys = e["keys"]
+        if not (isinstance(keys, str) and keys and all(k in "0123456789ABCD*#" for k in keys)):
+            raise ScenarioError("%s: 'keys' must be keypad keys 0-9 A-D * #" % w)
+        if e.get("gap_ms") is not None and not _whole(e["gap_ms"], 1):
+            raise ScenarioError("%s: 'gap_ms' must be a positive whole number" % w)
+
+    def _check_set_clock(self, e, w):
+        _parse_dt(e["set_clock"], w + ": set_clock")
+
+    def _check_emergency(self, e, w):
+        if not isinstance(e["emergency"], bool):
+            raise ScenarioError("%s: 'emergency' must be true or false" % w)
+
+    def _check_power_cut(self, e, w):
+        spec = e["power_cut"]
+        if not isinstance(spec, dict) or not _whole(spec.get("after_ops", 1), 1):
+            raise ScenarioError("%s: 'power_cut' needs 'after_ops' >= 1" % w)
+        for key in spec:
+            if key not in POWER_CUT_KEYS:
+                raise ScenarioError("%s: unknown key %r in 'power_cut' (%s)"
+                                    % (w, key, ", ".join(POWER_CUT_KEYS)))
+        if spec.get("partial") is not None and not _whole(spec["partial"], 0):
+            raise ScenarioError("%s: 'partial' must be a whole number of bytes" % w)
+        if not isinstance(spec.get("at_boot", False), bool):
+            raise ScenarioError("%s: 'at_boot' must be true or false" % w)
+
+    def _check_noise(self, e, w):
+        spec = e["noise"]
+        if not isinstance(spec, dict):
+            raise ScenarioError("%s: 'noise' must be an object like {\"ms\": 4}" % w)
+        for key in spec:
+            if key not in NOISE_KEYS:
+                raise ScenarioError("%s: unknown key %r in 'noise' (ms, xor)" % (w, key))
+        ms = spec.get("ms")
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms > 0:
+            raise ScenarioError("%s: 'noise' needs 'ms' > 0 (how long the line is noisy)" % w)
+        xor = spec.get("xor", 0x5A)
+        if not _whole(xor, 1) or xor > 255:
+            raise ScenarioError("%s: 'xor' must be a whole number 1..255" % w)
 
     @classmethod
     def load(cls, path):
@@ -299,10 +386,15 @@ class Run:
                              category=c.get("category", 0), issuer_keys=keys,
                              records=records or None, pin=c.get("pin"))
             self.apps[name] = app
-            self.cards[name] = self.sim.new_card(app, c["number"])
+            on_card = forged(app, c["forge"]) if c.get("forge") else app
+            self.cards[name] = self.sim.new_card(on_card, c["number"])
         self.lines = []
         self.end_us = 0
+        self.noise = {tid: [] for tid in self.terms}  # terminal id -> [(start, end, xor)]
+        self.boot_cuts = {tid: [] for tid in self.terms}  # terminal id -> [(at, spec)]
         self._schedule()
+        for tid in self.terms:
+            self._wire_noise(tid)
 
     @staticmethod
     def _provision(sim, files):
@@ -315,13 +407,14 @@ class Run:
 
     def _targets(self, e):
         if e.get("terminal"):
-            return [self.terms[e["terminal"]]]
-        return list(self.terms.values())
+            return [e["terminal"]]
+        return list(self.terms)
 
     def _schedule(self):
         end = 0
         for at, _, e in self.scenario.events:
-            for sim in self._targets(e):
+            for tid in self._targets(e):
+                sim = self.terms[tid]
                 clock = sim.clock
                 if "tap" in e:
                     names = e["tap"] if isinstance(e["tap"], list) else [e["tap"]]
@@ -342,12 +435,38 @@ class Run:
                     when = datetime.datetime.fromisoformat(e["set_clock"])
                     clock.schedule(at, lambda sim=sim, when=when: self._set_clock(sim, when))
                     end = max(end, at)
+                elif "noise" in e:
+                    spec = e["noise"]
+                    until = at + int(spec["ms"] * 1000)
+                    self.noise[tid].append((at, until, spec.get("xor", 0x5A)))
+                    end = max(end, until)
+                elif e["power_cut"].get("at_boot"):
+                    self.boot_cuts[tid].append((at, e["power_cut"]))
+                    end = max(end, at)
                 else:
                     spec = e["power_cut"]
                     clock.schedule(at, lambda sim=sim, spec=spec: sim.flash.cut_at(
                         spec.get("after_ops", 1), spec.get("partial")))
                     end = max(end, at)
         self.end_us = end + SETTLE_MS * 1000
+
+    def _wire_noise(self, tid):
+        """Noise windows on the reader's line (again after a power cut: the board
+        is wired afresh; a window that has passed does nothing)."""
+        sim = self.terms[tid]
+        for start, until, xor in self.noise[tid]:
+            if until > sim.clock.now_us():
+                noise_on_reader(sim, start, until, xor)
+
+    def _arm_boot_cut(self, tid):
+        """A power cut with ``at_boot`` is armed as the terminal powers up: at its first
+        boot when ``at`` is the start, else at the first boot after ``at`` (after a cut)."""
+        sim = self.terms[tid]
+        due = [x for x in self.boot_cuts[tid] if x[0] <= sim.clock.now_us()]
+        if due:
+            self.boot_cuts[tid].remove(due[0])
+            spec = due[0][1]
+            sim.flash.cut_at(spec.get("after_ops", 1), spec.get("partial"))
 
     def _place(self, sim, names, e):
         for n in names:
@@ -356,6 +475,10 @@ class Run:
                 card.field.remove(card)  # a card is in one place at a time
             card.tear_at_apdu = e.get("tear_at_apdu")
             card.remove_after_apdu = e.get("remove_after_apdu")
+            card.garble_at_apdu = e.get("garble_at_apdu")
+            card.drop_at_apdu = e.get("drop_at_apdu")
+            card.delay_at_apdu = e.get("delay_at_apdu")
+            card.delay_us = e.get("delay_ms", 0) * 1000
             sim.field.place(card)
         if sim.gate is not None:  # the passenger walks through if the barrier opens
             sim.gate.waiting = 0 if e.get("walk") is False else 1
@@ -395,7 +518,9 @@ class Run:
         for name, c in self.scenario.cards.items():
             app = self.apps[name]
             self.lines.append(json.dumps({"event": "card", "name": name, "card": _mask(c["number"]),
-                                          "balance": app.balance, "atc": app.offline_atc}))
+                                          "balance": app.balance,
+                                          "subsidy": subsidy_fen(app.record(CANTEEN_RECORD)),
+                                          "atc": app.offline_atc}))
         return self.lines
 
     def _process(self, t, runtime, mpy_dir=None, heap=None):
@@ -424,6 +549,7 @@ class Run:
         out = _Router(sched, sinks)
         with contextlib.redirect_stdout(out):
             for order, t in enumerate(self.scenario.terminals):
+                self._arm_boot_cut(t["id"])
                 sched.add(order, self._process(t, runtime, mpy_dir, heap))
             sched.run()
         for sink in sinks.values():
@@ -444,6 +570,8 @@ class Run:
             self.power_cuts.append((t["id"], sim.clock.now_us()))
             sim.power_cycle()
             sim.clock.advance(BOOT_MS * 1000)
+            self._wire_noise(t["id"])
+            self._arm_boot_cut(t["id"])
             return self._process(t, self._runtime, self._mpy_dir, self._heap)
         if proc.error:
             self.errors = list(self.errors) + ["terminal %s stopped: %s" % (t["id"], proc.error)]

@@ -76,4 +76,4 @@ def test_good_scenario_prints_json_lines(tmp_path):
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["event"] for x in lines if x["event"] == "debit"] == ["debit"]
     assert lines[-1] == {"event": "card", "name": "a", "card": "****************0001",
-                         "balance": 700, "atc": 1}
+                         "balance": 700, "subsidy": 0, "atc": 1}
