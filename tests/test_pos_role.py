@@ -268,6 +268,60 @@ def test_void_interrupted_at_the_credit_gives_the_cash_back_once(tmp_path, tear)
     assert cash["tac"] != "00000000"  # proven by the card, lost answer or not
 
 
+def test_void_whose_credit_answer_was_lost_cancelled_and_voided_again_gives_back_once(tmp_path):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("elder", ELDER, balance=5000, birth=19550101, flags=RESIDENT_HUKOU)
+    d.staff_card("wang").staff_card("zhao")
+    d.sign_in("wang").tap("elder")
+    d.authorise("2").type("#").tap("elder", tear_at_apdu=7).type("C")
+    d.authorise("2").type("#").tap("elder")
+    res = d.run(tmp_path)
+    assert res.balance("elder") == 5000
+    assert res.apps["elder"].online_atc == 1
+    assert len(res.kinds("give-back")) == 1
+    assert res.lcd.seen("ALREADY VOIDED")
+
+
+def test_give_back_torn_after_its_subsidy_debit_credits_the_subsidy_purse_once(tmp_path):
+    res = _torn_void(tmp_path, tear_at_apdu=5)  # the 0-fen DEBIT: committed, answer lost
+    rec = res.record("elder")
+    assert (res.balance("elder"), rec.subsidy_balance) == (5000, 500)
+    assert [(x["tx_type"], x["amount"]) for x in res.kinds("void")] == [(9, -500), (2, -650)]
+
+
+@pytest.mark.parametrize("after_ops", [1, 2, 4, 6, 8, 10, 12])
+def test_void_cut_by_a_power_failure_is_finished_once_after_the_reboot(tmp_path, after_ops):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("elder", ELDER, balance=5000, birth=19550101, flags=RESIDENT_HUKOU,
+           subsidy_balance=500, subsidy_expiry=20250331)
+    d.staff_card("wang").staff_card("zhao")
+    d.sign_in("wang").type("1000#").tap("elder")
+    d.authorise("2").type("#").power_cut(after_ops=after_ops, boot_s=0).tap("elder")
+    d.sign_in("wang").tap("elder")  # finishes what the cut left (nothing keyed: no sale)
+    d.authorise("2").type("#").tap("elder")  # a second void: refused, or the first one
+    res = d.run(tmp_path)
+    assert len(res.events("boot")) == 2  # the cut came during the void tap
+    rec = res.record("elder")
+    assert (res.balance("elder"), rec.subsidy_balance) == (5000, 500)
+    assert len(res.kinds("give-back")) == 1
+    assert sorted(x["tx_type"] for x in res.kinds("void")) == [2, 9]
+
+
+def _void_start(**card):
+    d = Day(start="2025-03-05T11:30:00")
+    d.card("elder", ELDER, balance=5000, birth=19550101, flags=RESIDENT_HUKOU, **card)
+    d.staff_card("wang").staff_card("zhao")
+    d.sign_in("wang").tap("elder")
+    d.authorise("2").type("#")
+    return d
+
+
+def _torn_void(tmp_path, **tear):
+    d = _void_start(subsidy_balance=500, subsidy_expiry=20250331)
+    d.tap("elder", **tear).tap("elder")
+    return d.run(tmp_path)
+
+
 def test_refund_credits_the_amount_keyed_once(tmp_path):
     d = Day(start="2025-03-05T11:30:00", mode="amount")
     d.card("bob", BOB, balance=5000).staff_card("wang").staff_card("zhao")
