@@ -53,6 +53,10 @@ class ThreadProcess:
         self._go.acquire()
         if self._ending:
             raise SimulationEnd()
+        if self.terminal.power_off_due(self.wake_us):
+            from hw_sim.flash import PowerCut
+
+            raise PowerCut("power cut")
         clock.advance(self.wake_us - clock.now_us())
 
     def _main(self):

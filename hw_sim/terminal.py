@@ -38,7 +38,20 @@ class SimTerminal:
         vfs = board.get("partitions", {}).get("vfs", {})
         self.flash = NorFlash(vfs.get("size", DEFAULT_VFS_SIZE))
         self.boots = 0
+        # virtual time at which the supply fails, whatever the firmware is doing then
+        # (the runtimes cut it at the firmware's next sleep at or after it; None: never)
+        self.power_off_at_us = None
         self._power_up(int((start - EPOCH).total_seconds()) if start is not None else 0)
+
+    def power_off_due(self, until_us):
+        """If the supply fails before ``until_us``: advance the clock to that instant,
+        forget it, and return True (the runtime then stops the firmware there)."""
+        at = self.power_off_at_us
+        if at is None or at > until_us:
+            return False
+        self.power_off_at_us = None
+        self.clock.advance(max(0, at - self.clock.now_us()))
+        return True
 
     def power_cycle(self):
         """Power came back after a cut: every chip resets; the flash keeps its

@@ -185,6 +185,10 @@ class VmProcess:
     def resume(self):
         self.terminal.wiring.activate()
         clock = self.terminal.clock
+        if self.terminal.power_off_due(self.wake_us):
+            self._reply({"end": 1})
+            self._finish(POWER_CUT)
+            return
         clock.advance(self.wake_us - clock.now_us())
         self.wake_us = None
         self._reply(None)

@@ -1,5 +1,7 @@
 """Settlement from the card's own history (docs/purse.md §6.2): whatever the card did elsewhere."""
 
+import pytest
+
 from hw_sim.issuer import public_info
 from hw_sim.scenario import Run, Scenario
 from simrun import NUMBERS, events, records
@@ -25,11 +27,16 @@ def _two_terminals(evts, **extra):
     return data
 
 
-def _run(tmp_path, data, prepare=None):
+def _run(tmp_path, data, prepare=None, runtime="cpython"):
     r = Run(Scenario(data, "test"), str(tmp_path))
     if prepare:
         prepare(r)
-    r.run_cpython()
+    if runtime == "micropython":
+        from host_tools.build import vm_path
+
+        r.run_micropython(vm_path())
+    else:
+        r.run_cpython()
     return r
 
 
@@ -41,9 +48,10 @@ def _kinds(r, term):
     return [x["kind"] for x in records(r, term)]
 
 
-def test_torn_debit_is_proven_at_its_terminal_after_the_card_paid_elsewhere(tmp_path):
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_torn_debit_is_proven_at_its_terminal_after_the_card_paid_elsewhere(tmp_path, runtime):
     r = _run(tmp_path, _two_terminals([_tap(1, "A", tear_at_apdu=DEBIT), _tap(6, "B"),
-                                       _tap(12, "A")]))
+                                       _tap(12, "A")]), runtime=runtime)
     assert r.apps["alice"].balance == 2000 - 2 * FARE  # A once, B once
     assert _kinds(r, "A") == ["purchase-intent", "purchase"]
     [recovered] = [e for e in events(r, "debit") if e["terminal"] == "A"]
@@ -132,3 +140,15 @@ def test_a_balance_beyond_the_purse_range_is_refused_and_the_terminal_goes_on(tm
     assert events(r, "refused")[0]["reason"] == "card balance out of range"
     assert _kinds(r, "A") == ["purchase-intent", "purchase"]  # the next tap paid
     assert r.apps["alice"].balance == 2000 - FARE
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_a_re_tap_right_after_a_sale_is_not_charged_again_across_a_power_cut(tmp_path, runtime):
+    def cut_after_the_sale(r):  # paid at 1.11 s; the power fails before the card is lifted
+        r.terms["A"].power_off_at_us = 1_200_000
+
+    data = _two_terminals([_tap(1, "A", hold_ms=800), _tap(2.5, "A")])
+    r = _run(tmp_path, data, cut_after_the_sale, runtime)
+    assert [e["terminal"] for e in events(r, "boot")].count("A") == 2
+    assert r.apps["alice"].balance == 2000 - FARE
+    assert {e["reason"] for e in events(r, "refused")} == {"already paid"}

@@ -18,6 +18,7 @@ from ykt.payment import COMPLETED, UNDECIDED, OutcomeUnknown, default_completion
 from ykt.store.journal import JournalFull
 
 _RETRY_READER_MS = 2000
+_SALE_KINDS = (0x11, 0x20, 0x21)  # purchase, entry, exit (ykt.store.journal.KINDS)
 
 
 class TapRole:
@@ -78,9 +79,22 @@ class TapRole:
 
     # -- the loop -------------------------------------------------------------
     def run(self):
+        self._recent_sale()
         self._start_reader()
         while True:
             self.serve_one()
+
+    def _recent_sale(self):
+        """After a reboot: a sale journaled less than ``repeat_ms`` ago still guards
+        against its card being charged again (the power went just after it was paid,
+        before the passenger saw it)."""
+        j = self.ctx.journal
+        if not j.last_seq:
+            return
+        for r in j.records(max(1, j.last_seq - 3)):  # past this boot's records
+            if (r.kind in _SALE_KINDS and r.card
+                    and 0 <= clock.seconds() - r.time <= self.repeat_ms // 1000):
+                self._last = (r.card, clock.ticks_ms())
 
     def _start_reader(self):
         while True:
