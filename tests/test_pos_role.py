@@ -429,3 +429,29 @@ def test_lcd_shows_each_step_and_a_masked_card_number(tmp_path):
     assert res.lcd.seen("CARD ****0002")
     assert not res.lcd.seen("31012300000000000002")
     assert res.lcd.violations == [] and res.lcd.init_ok
+
+
+# -- the clock --------------------------------------------------------------------------------------------
+
+def test_supervisor_sets_a_lost_clock_and_sales_resume(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=5000).staff_card("zhao")
+    d.events.append({"at": 0.5, "set_clock": "2000-01-01T00:00:00"})  # the RTC lost its time
+    d.sign_in("zhao").type("1200#").tap("bob")  # staff may sign in; the sale waits
+    d.authorise("6").type("202503051135#")
+    d.type("1200#").tap("bob")
+    res = d.run(tmp_path)
+    assert [e["reason"] for e in res.events("refused")] == ["clock not set"]
+    [clock_set] = res.kinds("clock-set")
+    assert (clock_set["tx_type"], clock_set["card"]) == (2, "31012300000000009003")
+    assert clock_set["time"].startswith("2025-03-05T11:35")
+    assert res.balance("bob") == 5000 - 1200
+
+
+def test_a_keyed_time_that_is_not_a_date_sets_nothing(tmp_path):
+    d = Day(start="2025-03-05T11:30:00", mode="amount")
+    d.card("bob", BOB, balance=5000).staff_card("zhao")
+    d.sign_in("zhao").authorise("6").type("202502301135#")
+    res = d.run(tmp_path)
+    assert res.kinds("clock-set") == []
+    assert res.lcd.seen("BAD TIME")

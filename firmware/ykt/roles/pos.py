@@ -16,7 +16,8 @@ Keys (4x4 keypad): digits; ``#`` enter; ``*`` quantity (menu: code ``*`` qty ``#
 code; ``A`` page through the last sale's price steps; ``D`` functions: 1 sign
 out, 2 void the last sale, 3 refund (the sale number printed on the receipt, or
 just ``#`` for the last sale, then the amount), 4 close the shift (Z report),
-5 mode.
+5 mode, 6 set the clock (the local time as YYYYMMDDHHMM then ``#``; journaled
+``clock-set``; staff can sign in while the clock is wrong, sales wait for it).
 
 No sale is made until a cashier has signed in with two factors: her staff
 card, which must answer the SAM's challenge (INTERNAL AUTHENTICATE: a card of
@@ -43,7 +44,7 @@ import json
 
 from micropython import const
 
-from ykt import clock, pos_board, report
+from ykt import caltime, clock, pos_board, report
 from ykt.card.purse import TX_CAPP
 from ykt.errors import CardRefused, YktError
 from ykt.money import yuan
@@ -66,6 +67,7 @@ S_VOID_CONFIRM = const(5)
 S_GIVE_CARD = const(6)
 S_REFUND_NO = const(7)
 S_REFUND_AMOUNT = const(8)
+S_CLOCK = const(9)
 
 _F_MAIN = const(0)
 _F_QTY = const(1)
@@ -257,6 +259,9 @@ class PosTerminal(TapRole):
             report.emit("error", ("reason", "pos state not saved (errno %d)" % e.args[0]))
 
     # -- TapRole hooks ---------------------------------------------------------------------
+    def clock_needed(self):
+        return self.state not in (S_SIGNIN, S_AUTH)  # staff can sign in to set the clock
+
     def ready_fields(self):
         return (("mode", self.mode), ("canteen", self.rules.name), ("shift", self.shift))
 
@@ -347,7 +352,9 @@ class PosTerminal(TapRole):
             who = "SUPERVISOR" if self._pin_back != S_SIGNIN else self._pin_staff.name
             return (_fit("PIN " + who), "*" * self._pin_n)
         if st == S_MENU:
-            return ("1 OUT 2 VOID 3 REFND", "4 CLOSE SHIFT 5 MODE")
+            return ("1 OUT 2 VOID 3 REFND", "4 CLOSE 5 MODE 6CLK")
+        if st == S_CLOCK:
+            return ("CLOCK YYYYMMDDHHMM #", self.entry)
         if st == S_AUTH:
             return ("SUPERVISOR NEEDED", "TAP SUPERVISOR CARD")
         if st == S_VOID_CONFIRM:
@@ -414,6 +421,8 @@ class PosTerminal(TapRole):
             elif k in "CD":
                 self._op = None
                 self.state = S_SALE
+        elif st == S_CLOCK:
+            self._key_clock(k)
         elif st in (S_REFUND_NO, S_REFUND_AMOUNT):
             self._off.key_refund(self, k)
         self._render()
@@ -525,7 +534,7 @@ class PosTerminal(TapRole):
     def _key_menu(self, k):
         if k == "1":
             self._sign_out()
-        elif k in "234":
+        elif k in "2346":
             self._auth_for = k
             self.state = S_AUTH
         elif k == "5":
@@ -535,6 +544,38 @@ class PosTerminal(TapRole):
             report.emit("mode", ("mode", self.mode))
         elif k in "CD":
             self.state = S_SALE
+
+    def _key_clock(self, k):
+        """The supervisor keys the local time as YYYYMMDDHHMM, then # (key D cancels)."""
+        if "0" <= k <= "9":
+            if len(self.entry) < 12:
+                self.entry += k
+        elif k == "C":
+            self.entry = ""
+        elif k == "D":
+            self.entry = ""
+            self.state = S_SALE if self.cashier is not None else S_SIGNIN
+        elif k == "#":
+            e = self.entry
+            self.entry = ""
+            secs = None
+            if len(e) == 12:
+                y, mo, d, h, mi = (int(e[0:4]), int(e[4:6]), int(e[6:8]), int(e[8:10]),
+                                   int(e[10:12]))
+                if 2000 <= y and 1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60:
+                    secs = caltime.secs(y, mo, d, h, mi, 0)
+                    if caltime.civil(secs)[:3] != (y, mo, d):  # 30 February
+                        secs = None
+            if secs is None:
+                self._message("BAD TIME", e)
+                return
+            try:
+                self.ctx.set_clock(secs, "staff", self._sup.card)
+            except ValueError as ex:
+                self._message("BAD TIME", str(ex)[:20])
+                return
+            self._message("CLOCK SET", clock.iso()[:16])
+            self.state = S_SALE if self.cashier is not None else S_SIGNIN
 
     def _show_review(self):
         lines = self._review
@@ -614,6 +655,9 @@ class PosTerminal(TapRole):
         elif what == "3":
             self.entry = ""
             self.state = S_REFUND_NO
+        elif what == "6":
+            self.entry = ""
+            self.state = S_CLOCK
         elif what == "4":
             self._off.close_shift(self, sup)
 
