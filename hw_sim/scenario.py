@@ -200,6 +200,13 @@ class Scenario:
                                     % (w, ", ".join('"%s"' % k for k in sorted(FORGERIES))))
             if "issuer_seed" in c and not isinstance(c["issuer_seed"], str):
                 raise ScenarioError("%s: 'issuer_seed' must be a string" % w)
+            recs = c.get("records", {})
+            if not isinstance(recs, dict) or any(
+                    k not in ("1", "2", "3", "4") or not isinstance(v, str) or len(v) != 96
+                    or any(x not in "0123456789abcdefABCDEF" for x in v)
+                    for k, v in recs.items()):
+                raise ScenarioError("%s: 'records' must map \"1\"..\"4\" to 96 hex digits "
+                                    "(48 bytes)" % w)
             if c["name"] in self.cards:
                 raise ScenarioError("%s: card name %r used twice" % (w, c["name"]))
             self.cards[c["name"]] = c
@@ -391,6 +398,7 @@ class Run:
         self.lines = []
         self.end_us = 0
         self.noise = {tid: [] for tid in self.terms}  # terminal id -> [(start, end, xor)]
+        self.noise_lines = {tid: [] for tid in self.terms}  # the NoisyLines wired, for tests
         self.boot_cuts = {tid: [] for tid in self.terms}  # terminal id -> [(at, spec)]
         self._schedule()
         for tid in self.terms:
@@ -456,7 +464,7 @@ class Run:
         sim = self.terms[tid]
         for start, until, xor in self.noise[tid]:
             if until > sim.clock.now_us():
-                noise_on_reader(sim, start, until, xor)
+                self.noise_lines[tid].append(noise_on_reader(sim, start, until, xor))
 
     def _arm_boot_cut(self, tid):
         """A power cut with ``at_boot`` is armed as the terminal powers up: at its first
