@@ -192,6 +192,7 @@ class PosTerminal(TapRole):
         self._held = {}  # card number -> _Priced whose DEBIT outcome is unknown
         self._op = None  # pos_office.GiveBack being keyed or waiting for its card
         self._open_gb = {}  # card number -> pos_office.GiveBack begun and not finished
+        self._unsold = {}  # card -> a purchase the power cut before its sale record
         self._found = None  # pos_office.Found: the sale a refund is keyed for
         self._sup = None  # the supervisor who authorised the operation in progress
         self._order_no = 0
@@ -236,6 +237,10 @@ class PosTerminal(TapRole):
             for r in self.journal.records(self.shift):
                 if r.kind == zr.K_GIVE_BACK:
                     shift_records.append(r)
+                elif r.kind == zr.K_PURCHASE and r.amount > 0 and r.card:
+                    self._unsold[r.card] = r.seq
+                elif r.kind == zr.K_SALE and self._unsold.get(r.card) == r.link:
+                    del self._unsold[r.card]
                 if r.kind == zr.K_SHIFT_CLOSE and r.link == self.shift:
                     self.shift = 0  # closed; the power went before the state was saved
         self._open_gb = self._off.open_give_backs(self, shift_records)
@@ -687,6 +692,11 @@ class PosTerminal(TapRole):
         op = self._open_gb.get(card_no)
         if op is not None:  # a void or refund begun earlier: finish it first
             self._off.give_back_tap(self, card, info, op)
+            return
+        if card_no in self._unsold:  # paid just before a power cut: not sold twice
+            del self._unsold[card_no]
+            report.emit("recovered", ("card", self.shown), ("reason", "paid before a restart"))
+            self.ui.ok("EARLIER SALE PAID", "")
             return
         held = self._held.get(card_no)  # its debit did not happen (it was settled unpaid)
         order = self._order()
