@@ -27,7 +27,7 @@ VM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vm")
 # The fixed-fare tap loop (journal, denylist, updates) needs about 100 KB on the 64-bit
 # unix port, all its bytecode in RAM (`make bench` prints the smallest heap it runs in);
 # the default leaves 12 KB over that so a longer path or one more record does not tip it.
-DEFAULT_HEAP = "112K"
+DEFAULT_HEAP = "128K"
 # The bridge's machine/time/_rpc/flashdev stand-ins live in the VM's heap (measured
 # ~11.3 KB), where on the chip those modules are C. They get this on top of the
 # firmware's heap, so the firmware itself runs inside the heap it is given.

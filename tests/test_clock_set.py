@@ -27,7 +27,7 @@ def _phase(tmp_path, name, evts, start, flash=None, clock_updates=(), runtime="c
     earlier phase) with the signed clock updates ``(version, time)`` left in its inbox."""
     data = scenario(evts, cards=CARDS, start=start)
     # the update installer on top of the fixed-fare loop needs about 120K on the VM, more
-    # than its default 112K
+    # than its default 128K
     data["terminals"][0]["vm_heap"] = "160K"
     os.makedirs(str(tmp_path / name))
     r = Run(Scenario(data, "test"), str(tmp_path / name))

@@ -28,7 +28,7 @@ def register(sub):
     run.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython")
     run.add_argument("--heap", default=None,
                      help="firmware heap on the MicroPython VM for terminals without their own"
-                          " vm_heap (default 112K; see README)")
+                          " vm_heap (default 128K; see README)")
     run.set_defaults(fn=_run)
 
     from hw_sim.board.server import add_board_parser
