@@ -27,10 +27,13 @@ def scenario(events, *, board="devkitc-turnstile", fare=350, cards=None, config=
     return data
 
 
-def run(data, workdir, runtime="cpython"):
-    """Run a scenario dict; return the Run (apps, lines, records path)."""
+def run(data, workdir, runtime="cpython", prepare=None):
+    """Run a scenario dict; return the Run (apps, lines, records path).
+    ``prepare(run)`` is called before it starts (to wire a fault into a model)."""
     os.makedirs(str(workdir), exist_ok=True)
     r = Run(Scenario(data, "test"), str(workdir))
+    if prepare is not None:
+        prepare(r)
     if runtime == "micropython":
         from host_tools.build import vm_path
 

@@ -3,8 +3,7 @@
 import pytest
 
 from hw_sim.issuer import public_info
-from hw_sim.scenario import Run, Scenario
-from simrun import NUMBERS, events, records
+from simrun import NUMBERS, events, records, run
 
 # A fixed-fare purchase: SELECT (1), INITIALIZE (2), DEBIT (3).
 DEBIT = 3
@@ -28,16 +27,7 @@ def _two_terminals(evts, **extra):
 
 
 def _run(tmp_path, data, prepare=None, runtime="cpython"):
-    r = Run(Scenario(data, "test"), str(tmp_path))
-    if prepare:
-        prepare(r)
-    if runtime == "micropython":
-        from host_tools.build import vm_path
-
-        r.run_micropython(vm_path())
-    else:
-        r.run_cpython()
-    return r
+    return run(data, tmp_path, runtime, prepare)
 
 
 def _tap(t, term, card="alice", **kw):
