@@ -128,9 +128,9 @@ class Payments:
     def _record(self, kind, h, amount, balance, tac):
         p = h.pending
         return self.journal.append(kind, time=caltime.secs(*clock.unbcd7(p.datetime7)),
-                            card=p.card_no, atc=p.atc, amount=amount, balance=balance,
-                            tx_type=p.tx_type, tac=tac, random=p.random, link=h.intent,
-                            tseq=p.term_seq)
+                                   card=p.card_no, atc=p.atc, amount=amount, balance=balance,
+                                   tx_type=p.tx_type, tac=tac, random=p.random,
+                                   link=h.intent, tseq=p.term_seq)
 
     def _result(self, card, h, tac):
         p = h.pending
