@@ -23,7 +23,7 @@ test-full: $(STAMP)
 	YKT_FULL=1 $(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m host_tools.bench
+	$(BIN)/python -m bench
 
 build: $(STAMP)
 	$(BIN)/ykt build

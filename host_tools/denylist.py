@@ -5,15 +5,14 @@
 - ``build_base(entries, version)`` and ``build_delta(base_version, version, add,
   remove)`` return the file bytes (the payload of an update file).
 - ``read_base`` / ``read_delta`` decode them; ``merge`` folds a delta into a new base.
-- ``bench_denylist()``: size of a 250,000-entry file and lookup cost on the VM.
+- ``sample_numbers(n)``: card numbers as an issuer's denylist looks (bench/denylist.py
+  measures a 250,000-entry file).
 """
 
 import binascii
 import os
 import random
 import struct
-import subprocess
-import tempfile
 
 MAGIC = b"YKDL"
 DELTA_MAGIC = b"YKDD"
@@ -37,8 +36,6 @@ REASONS = {
     "other": 7,
 }
 DEFAULT_REASON = REASONS["other"]
-
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _reason(text, where):
@@ -234,7 +231,7 @@ def merge(base_data, delta_data, version=None, page_size=DEFAULT_PAGE_SIZE):
     return build_base(sorted(table.items()), version or dversion, page_size)
 
 
-# -- benchmark ----------------------------------------------------------------------------
+# -- sample data (tests, bench/denylist.py) ------------------------------------------------
 
 def sample_numbers(n, seed=1, prefixes=("31049900", "31050100"), issued=10_000_000):
     """n distinct card numbers as an issuer's denylist looks: a few 8-digit prefixes
@@ -246,98 +243,3 @@ def sample_numbers(n, seed=1, prefixes=("31049900", "31050100"), issued=10_000_0
         for s in rng.sample(range(issued), per):
             out.append("%s%012d" % (p, s))
     return sorted(out[:n])
-
-
-def bench_list(n, seed=1):
-    """The benchmark's list: ``sample_numbers(n, seed)``, 90 % lost, 10 % other reasons."""
-    rng = random.Random(seed)
-    return [(no, 1 if rng.random() < 0.9 else rng.choice((2, 3, 4, 6)))
-            for no in sample_numbers(n, seed)]
-
-
-_VM_BENCH = r"""
-import sys, time, json
-sys.path.insert(0, %(fw)r)
-from ykt.store.denylist import Denylist
-
-class F:
-    def __init__(self, f, fs):
-        self.f = f
-        self.fs = fs
-    def readinto(self, b):
-        n = self.f.readinto(b)
-        self.fs.read += n or 0
-        return n
-    def read(self, n):
-        d = self.f.read(n)
-        self.fs.read += len(d)
-        return d
-    def seek(self, *a):
-        return self.f.seek(*a)
-    def __enter__(self):
-        return self
-    def __exit__(self, *a):
-        self.f.close()
-
-class Fs:
-    read = 0
-    def open(self, path, mode):
-        return F(open(%(dir)r + path, mode), self)
-
-fs = Fs()
-d = Denylist(fs)
-d.contains("31049900000000000000")
-fs.read = 0
-hits = 0
-dt = 0
-for line in open(%(probes)r):
-    no = line.strip()
-    t0 = time.ticks_us()
-    if d.contains(no)[0]:
-        hits += 1
-    dt += time.ticks_diff(time.ticks_us(), t0)
-print(json.dumps([dt, fs.read, hits]))
-"""
-
-
-def bench_denylist(n=250_000, lookups=2000, seed=1):
-    """(file size in bytes for n entries, mean lookup microseconds on the MicroPython VM,
-    mean bytes read per lookup) for ``bench_list(n, seed)``; half of the probes are
-    listed, half are not."""
-    entries = bench_list(n, seed)
-    numbers = [no for no, _ in entries]
-    data = build_base(entries, 1)
-    rng = random.Random(seed + 1)
-    listed = set(numbers)
-    probes = rng.sample(numbers, lookups // 2)
-    while len(probes) < lookups:
-        no = "3104990%013d" % rng.randrange(10 ** 13)
-        if no not in listed:
-            probes.append(no)
-    rng.shuffle(probes)
-    with tempfile.TemporaryDirectory(prefix="ykt-denylist-") as tmp:
-        with open(os.path.join(tmp, "denylist.bin"), "wb") as f:
-            f.write(data)
-        with open(os.path.join(tmp, "probes.txt"), "w") as f:
-            f.write("".join(no + "\n" for no in probes))
-        script = os.path.join(tmp, "bench.py")
-        with open(script, "w") as f:
-            f.write(_VM_BENCH % {"fw": os.path.join(_ROOT, "firmware"), "dir": tmp,
-                                 "probes": os.path.join(tmp, "probes.txt")})
-        vm = os.path.join(_ROOT, ".venv", "bin", "micropython")
-        proc = subprocess.run([vm, "-X", "heapsize=96K", script], capture_output=True,
-                              text=True, timeout=300)
-    if proc.returncode:
-        raise RuntimeError("denylist bench failed on the VM: %s" % proc.stderr.strip()[-300:])
-    import json
-
-    dt, nread, hits = json.loads(proc.stdout.strip().splitlines()[-1])
-    if hits != lookups // 2:
-        raise RuntimeError("denylist bench: %d hits, expected %d" % (hits, lookups // 2))
-    return len(data), dt / lookups, nread / lookups
-
-
-if __name__ == "__main__":
-    size, us, nread = bench_denylist()
-    print("denylist 250k: %d bytes, %.0f us/lookup on the VM, %.0f bytes read/lookup"
-          % (size, us, nread))

@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "canteens", "putuo-example.json")
 
 # The POS loads ~80 KB more firmware than a fixed-fare terminal; on the VM every .mpy is
-# in RAM (on the board they are frozen in flash). host_tools/bench_pos.py measures it.
+# in RAM (on the board they are frozen in flash). bench/pos.py measures it.
 VM_HEAP = "256K"
 KEY_GAP_S = 0.25
 TAP_S = 1.5

@@ -6,7 +6,8 @@ import math
 import re
 
 import farekit
-from host_tools import bench_fare, cli
+from bench import fare as bench_fare
+from host_tools import cli
 from host_tools import tariff as ht
 from host_tools.tariff_source import great_circle_m
 

@@ -4,10 +4,10 @@ import json
 import os
 import random
 import struct
-import subprocess
 
 import pytest
 
+import vmscripts
 from hw_sim.flash import NorFlash
 from hw_sim.lfs import LfsVfs, format_flash
 from host_tools import cli
@@ -16,10 +16,8 @@ from ykt.errors import YktError
 from ykt.store.denylist import Denylist
 from ykt.store.vfs import Vfs
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-FIRMWARE = os.path.join(ROOT, "firmware")
-needs_vm = pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+needs_vm = pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
+                              reason="no MicroPython unix port")
 
 N_BIG = 250_000
 MAX_BYTES_250K = 440_000  # stated bound: 1.76 bytes per card number (see docs/stores.md)
@@ -404,15 +402,7 @@ def test_vm_lookups_equal_cpython(tmp_path):
     rng = random.Random(22)
     probes = numbers[:10] + rng.sample(numbers, 200) + unlisted(set(numbers), 200, 23) + [A]
     (tmp_path / "probes.txt").write_text("".join(n + "\n" for n in probes))
-    script = tmp_path / "vm.py"
-    script.write_text(
-        "import sys, json\nsys.path.insert(0, %r)\n"
-        "from ykt.store.vfs import Vfs\nfrom ykt.store.denylist import Denylist\n"
-        "d = Denylist(Vfs(%r))\nprint(d.version)\n"
-        "for line in open(%r):\n    print(json.dumps(d.contains(line.strip())))\n"
-        % (FIRMWARE, str(tmp_path), str(tmp_path / "probes.txt")))
-    proc = subprocess.run([MICROPYTHON, "-X", "heapsize=96K", str(script)],
-                          capture_output=True, text=True, timeout=120)
+    proc = vmscripts.run("denylist_contains", tmp_path, tmp_path / "probes.txt", timeout=120)
     assert proc.returncode == 0, proc.stderr
     d = Denylist(Vfs(str(tmp_path)))
     expected = [9] + [list(d.contains(n)) for n in probes]
@@ -422,7 +412,9 @@ def test_vm_lookups_equal_cpython(tmp_path):
 
 @needs_vm
 def test_bench_reports_size_lookup_time_and_bytes_read():
-    size, us, nread = host.bench_denylist(n=5000, lookups=40)
-    assert size == len(host.build_base(host.bench_list(5000), 1))
+    from bench import denylist as bench
+
+    size, us, nread = bench.bench_denylist(n=5000, lookups=40)
+    assert size == len(host.build_base(bench.bench_list(5000), 1))
     assert us > 0
     assert 32 < nread <= 32 + PAGE

@@ -4,11 +4,11 @@ found again, acks free only acknowledged segments, and a full journal refuses.""
 import hashlib
 import hmac
 import os
-import subprocess
 import zlib
 
 import pytest
 
+import vmscripts
 from hw_sim.flash import NorFlash, PowerCut
 from hw_sim.lfs import LfsVfs, format_flash
 from host_tools import journal as host
@@ -16,43 +16,12 @@ from host_tools.journal import load, seal, verify
 from ykt.errors import YktError
 from ykt.store.journal import KINDS, Journal, JournalError, JournalFull
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-FIRMWARE = os.path.join(ROOT, "firmware")
-
 KEY = bytes(range(16))
 TERMINAL = bytes.fromhex("112233445566")
 CARD = "31040000000000001234"
 
 # A Vfs-like adapter over a host directory; the same source runs on the MicroPython VM.
-DIRFS = '''
-import os
-
-class DirFs:
-    def __init__(self, root):
-        self.root = root
-
-    def open(self, path, mode="rb"):
-        return open(self.root + path, mode)
-
-    def remove(self, path):
-        os.remove(self.root + path)
-
-    def rename(self, old, new):
-        os.rename(self.root + old, self.root + new)
-
-    def mkdir(self, path):
-        os.mkdir(self.root + path)
-
-    def listdir(self, path):
-        return os.listdir(self.root + path)
-
-    def stat(self, path):
-        return os.stat(self.root + path)
-'''
-_ns = {}
-exec(DIRFS, _ns)
-DirFs = _ns["DirFs"]
+DirFs = vmscripts.load("dirfs").DirFs
 
 
 @pytest.fixture(params=["dir", "littlefs"])
@@ -608,25 +577,6 @@ def test_crc_covers_fields_and_mac(fs):
 
 # -- the MicroPython VM writes the same bytes -----------------------------------------------------
 
-SCRIPT = '''
-import sys
-sys.path.insert(0, %r)
-from ykt.store.journal import Journal
-j = Journal(DirFs(%r), bytes(range(16)), b"\\x11\\x22\\x33\\x44\\x55\\x66",
-            segment_records=3, capacity_records=50)
-j.open()
-for n in range(4):
-    s = j.append("purchase-intent", time=1000 + n, card=%r, atc=n, amount=250 + n,
-                 balance=5000, tx_type=6, random=b"\\x0b\\xad\\xf0\\x0d", tseq=n)
-    if n %% 2:
-        j.append("purchase", time=1001 + n, card=%r, atc=n, amount=250 + n, balance=4750,
-                 tac=b"\\x01\\x02\\x03\\x04", link=s, tseq=n)
-j.append("refund", time=2000, card=%r, amount=-251, balance=5000, link=4)
-j.ack(4)
-print("done", j.last_seq)
-'''
-
-
 def write_same(j):
     for n in range(4):
         s = j.append("purchase-intent", time=1000 + n, card=CARD, atc=n, amount=250 + n,
@@ -638,16 +588,14 @@ def write_same(j):
     j.ack(4)
 
 
-@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+@pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
+                    reason="no MicroPython unix port")
 def test_vm_and_cpython_write_byte_identical_journals(tmp_path):
     vm_dir = tmp_path / "vm"
     py_dir = tmp_path / "py"
     vm_dir.mkdir()
     py_dir.mkdir()
-    script = tmp_path / "journal_vm.py"
-    script.write_text(DIRFS + SCRIPT % (FIRMWARE, str(vm_dir), CARD, CARD, CARD))
-    proc = subprocess.run([MICROPYTHON, "-X", "heapsize=96K", str(script)],
-                          capture_output=True, text=True, timeout=60)
+    proc = vmscripts.run("journal_write", vm_dir, CARD)  # tests/vm/journal_write.py
     assert proc.returncode == 0, proc.stdout + proc.stderr
     j = Journal(DirFs(str(py_dir)), KEY, TERMINAL, segment_records=3, capacity_records=50)
     j.open()

@@ -8,16 +8,17 @@ import subprocess
 
 import pytest
 
+import vmscripts
 from hw_sim import vm_flash
 from hw_sim.flash import NorFlash, PowerCut
 from hw_sim.lfs import LfsVfs, format_flash, has_superblock, mount_or_format
 from ykt.store.vfs import Vfs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-VM_PATH = os.path.join(ROOT, "hw_sim", "vm") + ":" + os.path.join(ROOT, "firmware")
+VM_PATH = [os.path.join(ROOT, "hw_sim", "vm"), os.path.join(ROOT, "firmware")]
 BLOCKS = 16
-needs_vm = pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+needs_vm = pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
+                              reason="no MicroPython unix port")
 
 
 def formatted(blocks=BLOCKS):
@@ -288,24 +289,13 @@ def test_a_cut_filesystem_takes_new_writes_after_remount():
 
 # -- the same flash on the MicroPython VM (os.VfsLfs2 over hw_sim/vm/flashdev.py) ---------
 
-VM_PRELUDE = """\
-import json, binascii, flashdev
-from ykt.store.vfs import Vfs
-def h(b):
-    return binascii.hexlify(bytes(b)).decode()
-flashdev.mount("/flash")
-fs = Vfs("/flash")
-"""
-
-
-def run_vm(tmp_path, flash, body):
-    """Run ``body`` on the VM with ``fs`` on ``flash``; serve its flash requests like
-    hw_sim/vm_bridge.py would. Returns (console lines, whether the power was cut)."""
-    script = tmp_path / "vm_main.py"
-    script.write_text(VM_PRELUDE + body)
-    proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=96K", str(script)],
+def run_vm(tmp_path, flash, *steps):
+    """Run tests/vm/lfs_steps.py with ``steps`` on the VM, ``fs`` on ``flash``; serve its
+    flash requests like hw_sim/vm_bridge.py would. Returns (console lines, whether the power
+    was cut)."""
+    proc = subprocess.Popen(vmscripts.command("lfs_steps", *steps),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=dict(os.environ, MICROPYPATH=VM_PATH), cwd=str(tmp_path))
+                            env=vmscripts.env(VM_PATH), cwd=str(tmp_path))
     console, cut = [], False
     for raw in proc.stdout:
         if vm_flash.is_request(raw):
@@ -321,43 +311,14 @@ def run_vm(tmp_path, flash, body):
     return console, cut
 
 
-def vm_json(tmp_path, flash, body):
-    console, cut = run_vm(tmp_path, flash, body + "\nprint(json.dumps(out))\n")
+def vm_json(tmp_path, flash, step):
+    console, cut = run_vm(tmp_path, flash, step)
     assert not cut
     return json.loads(console[-1])
 
 
+# the files tests/vm/lfs_steps.py "make-tree" writes
 TREE = [("/a.bin", bytes(range(256)) * 3), ("/d/log", b"0123456789" * 900), ("/d/e/x", b"")]
-SHOW_TREE = """
-import hashlib
-out = {}
-for p in ("/a.bin", "/d/log", "/d/e/x"):
-    d = hashlib.sha256()
-    with fs.open(p, "rb") as f:
-        while True:
-            chunk = f.read(512)
-            if not chunk:
-                break
-            d.update(chunk)
-    out[p] = h(d.digest())
-out["/"] = sorted(fs.listdir("/"))
-"""
-
-
-MAKE_TREE_VM = """
-fs.mkdir("/d")
-fs.mkdir("/d/e")
-for p, n in (("/a.bin", 3), ("/d/log", 900), ("/d/e/x", 0)):
-    with fs.open(p, "wb") as f:
-        f.write((bytes(range(256)) if p == "/a.bin" else b"0123456789") * n)
-"""
-
-APPENDS_VM = """
-for i in range(%d):
-    with fs.open("/log", "ab") as f:
-        f.write(b"%%03d|" %% i + bytes([65 + i %% 26]) * (40 + 7 * i))
-print("done")
-"""
 
 
 def make_tree(fs):
@@ -372,7 +333,7 @@ def make_tree(fs):
 def test_littlefs_python_image_mounts_on_the_vm(tmp_path):
     flash = formatted()
     make_tree(LfsVfs(flash))
-    out = vm_json(tmp_path, NorFlash.from_image(flash.image()), SHOW_TREE)
+    out = vm_json(tmp_path, NorFlash.from_image(flash.image()), "show-tree")
     expected = dict((p, hashlib.sha256(d).hexdigest()) for p, d in TREE)
     assert out == dict(expected, **{"/": ["a.bin", "d"]})
 
@@ -380,7 +341,7 @@ def test_littlefs_python_image_mounts_on_the_vm(tmp_path):
 @needs_vm
 def test_vm_image_mounts_on_littlefs_python(tmp_path):
     flash = NorFlash(BLOCKS * 4096)
-    run_vm(tmp_path, flash, MAKE_TREE_VM)
+    run_vm(tmp_path, flash, "make-tree")
     fs = LfsVfs(NorFlash.from_image(flash.image()))
     assert [read(fs, p) for p, _ in TREE] == [d for _, d in TREE]
     assert sorted(fs.listdir("/")) == ["a.bin", "d"]
@@ -389,7 +350,7 @@ def test_vm_image_mounts_on_littlefs_python(tmp_path):
 @needs_vm
 def test_same_work_gives_identical_images_on_both_runtimes(tmp_path):
     on_vm = NorFlash(BLOCKS * 4096)
-    run_vm(tmp_path, on_vm, MAKE_TREE_VM + APPENDS_VM % 12)
+    run_vm(tmp_path, on_vm, "make-tree", "appends", 12)
     on_cpython = NorFlash(BLOCKS * 4096)
     fs = mount_or_format(on_cpython)
     make_tree(fs)
@@ -401,14 +362,14 @@ def test_same_work_gives_identical_images_on_both_runtimes(tmp_path):
 def test_statvfs_agrees_between_vm_and_littlefs_python(tmp_path):
     flash = formatted()
     make_tree(LfsVfs(flash))
-    out = vm_json(tmp_path, flash, "out = list(fs.statvfs('/'))")
+    out = vm_json(tmp_path, flash, "statvfs")
     assert out == list(LfsVfs(flash).statvfs("/"))
 
 
 @needs_vm
 def test_vm_mount_formats_a_blank_flash(tmp_path):
     flash = NorFlash(BLOCKS * 4096)
-    assert vm_json(tmp_path, flash, "out = fs.listdir('/')") == []
+    assert vm_json(tmp_path, flash, "listdir") == []
     assert has_superblock(flash) and LfsVfs(flash).listdir("/") == []
 
 
@@ -417,7 +378,7 @@ def test_vm_mount_never_formats_a_damaged_filesystem(tmp_path):
     flash = damaged(formatted())
     before = flash.image()
     with pytest.raises(AssertionError, match="OSError: 84"):
-        run_vm(tmp_path, flash, "")
+        run_vm(tmp_path, flash)
     assert flash.image() == before
 
 
@@ -425,9 +386,9 @@ def test_vm_mount_never_formats_a_damaged_filesystem(tmp_path):
 def test_vm_stops_at_a_cut_and_remounts_its_committed_appends(tmp_path):
     flash = formatted()
     flash.cut_at(100)
-    console, cut = run_vm(tmp_path, flash, APPENDS_VM % 30)
+    console, cut = run_vm(tmp_path, flash, "appends", 30)
     flash.power_on()
-    out = vm_json(tmp_path, flash, "with fs.open('/log', 'rb') as f:\n    out = h(f.read())")
+    out = vm_json(tmp_path, flash, "read-log")
     data = bytes.fromhex(out)
     assert cut and "done" not in console
     assert len(data) > 0 and data in [prefix(k) for k in range(31)]
@@ -439,7 +400,7 @@ def test_a_cut_at_the_same_op_leaves_the_same_image_on_both_runtimes(tmp_path, n
     base = formatted().image()
     on_vm, on_cpython = NorFlash.from_image(base), NorFlash.from_image(base)
     on_vm.cut_at(n, 7)
-    assert run_vm(tmp_path, on_vm, APPENDS_VM % 20)[1]
+    assert run_vm(tmp_path, on_vm, "appends", 20)[1]
     fs = LfsVfs(on_cpython)
     on_cpython.cut_at(n, 7)
     with pytest.raises(PowerCut):
@@ -447,44 +408,14 @@ def test_a_cut_at_the_same_op_leaves_the_same_image_on_both_runtimes(tmp_path, n
     assert on_vm.image() == on_cpython.image()
 
 
-PARITY = """
-out = []
-def err(fn, *args):
-    try:
-        fn(*args)
-    except OSError as e:
-        return e.errno
-    return 0
-fs.mkdir("/j")
-with fs.open("/j/a", "wb") as f:
-    out.append(f.write(b"0123456789"))
-with fs.open("/j/a", "ab") as f:
-    f.write(b"abc")
-with fs.open("/j/a", "r+b") as f:
-    f.seek(2)
-    f.write(b"XY")
-buf = bytearray(5)
-with fs.open("/j/a", "rb") as f:
-    out += [h(f.read(3)), f.seek(-4, 2), f.tell(), f.readinto(buf), h(buf), h(f.read())]
-with fs.open("/j/b.tmp", "wb") as f:
-    f.write(b"new")
-fs.rename("/j/b.tmp", "/j/a")
-out += [sorted(fs.listdir("/j")), fs.stat("/j/a")[6], bool(fs.stat("/j")[0] & 0x4000)]
-fs.remove("/j/a")
-out += [fs.listdir("/j"), err(fs.stat, "/j/a"), err(fs.open, "/j/a", "r+b"), err(fs.mkdir, "/j")]
-out += [err(fs.remove, "/nope"), err(fs.rename, "/nope", "/j/x"), err(fs.listdir, "/nope")]
-"""
-
-
 def run_parity(fs):
-    env = {"fs": fs, "h": lambda b: bytes(b).hex()}
-    exec(PARITY, env)
-    return env["out"]
+    # the same source on the VM: tests/vm/lfs_parity.py
+    return vmscripts.load("lfs_parity").parity(fs, lambda b: bytes(b).hex())
 
 
 @needs_vm
 def test_fs_interface_behaves_the_same_on_vm_littlefs_python_and_a_directory(tmp_path):
-    vm = vm_json(tmp_path, NorFlash(BLOCKS * 4096), PARITY)
+    vm = vm_json(tmp_path, NorFlash(BLOCKS * 4096), "parity")
     (tmp_path / "dir").mkdir()
     assert vm == run_parity(LfsVfs(formatted())) == run_parity(Vfs(str(tmp_path / "dir")))
     assert vm[:8] == [10, "303158", 9, 9, 4, "3961626300", "", ["a"]]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import vmscripts
 from host_tools.build import mpy_cross
 from ykt.pos import rules
 from ykt.pos.canteen_record import CanteenRecord, flag_bits
@@ -523,30 +524,6 @@ def test_record_carries_the_steps_and_the_split(putuo):
 
 # --- the same fen on the MicroPython VM ----------------------------------------------------
 
-# Run verbatim on both runtimes: CPython exec()s it, the VM runs it as a script.
-CASES_SRC = r'''
-from ykt.pos import rules as R
-from ykt.pos.pricing import CardState, price_sale
-from ykt.pos.canteen_record import CanteenRecord
-
-
-def run_cases(rule_dict, cases):
-    r = R.load(rule_dict)
-    out = []
-    for c in cases:
-        rec = CanteenRecord(**c["record"])
-        today = c["now"][0] * 10000 + c["now"][1] * 100 + c["now"][2]
-        state = CardState.from_record(c["category"], c["cash"], rec, today)
-        s = price_sale(r, c.get("basket"), c["mode"], c.get("period"), state, tuple(c["now"]),
-                       c.get("coupon"))
-        row = [s.gross, [[t.kind, t.name, t.before, t.after, t.delta] for t in s.steps],
-               s.net, s.subsidy, s.cash, s.pin_required, s.refused]
-        if s.refused is None:
-            row.append(rec.after_sale(s, today).encode().hex())
-        out.append(row)
-    return out
-'''
-
 SEED_CASES = [
     # retired teacher's breakfast, fixed price and as the breakfast set
     {"mode": "fixed", "now": [2025, 3, 5, 7, 30, 0], "category": 1, "cash": 5000,
@@ -598,19 +575,12 @@ def test_micropython_vm_prices_the_seed_cases_to_the_same_fen_as_cpython(tmp_pat
         pytest.skip("no MicroPython unix port")
     vm = _mpy_tree(tmp_path / "vm")
     rule_dict = example()
-    namespace = {}
-    exec(CASES_SRC, namespace)
-    expected = json.loads(json.dumps(namespace["run_cases"](copy.deepcopy(rule_dict),
-                                                             SEED_CASES)))
-    script = tmp_path / "pos_cases.py"
-    script.write_text(
-        "import sys, json\nsys.path.insert(0, %r)\n" % str(vm)
-        + CASES_SRC
-        + "\nwith open(%r) as f:\n    rule_dict = json.load(f)\n" % str(EXAMPLE)
-        + "print(json.dumps(run_cases(rule_dict, json.loads(%r))))\n" % json.dumps(SEED_CASES),
-        encoding="utf-8")
-    proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=96K", str(script)],
-                          capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
+    # the cases run verbatim on both runtimes: tests/vm/pos_cases.py
+    run_cases = vmscripts.load("pos_cases").run_cases
+    expected = json.loads(json.dumps(run_cases(copy.deepcopy(rule_dict), SEED_CASES)))
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps(SEED_CASES))
+    proc = vmscripts.run("pos_cases", EXAMPLE, cases, path=vm, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got == expected

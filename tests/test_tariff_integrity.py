@@ -6,13 +6,13 @@ import io
 import json
 import random
 import struct
-import subprocess
 import zlib
 from pathlib import Path
 
 import pytest
 
 import farekit
+import vmscripts
 from host_tools import cli
 from host_tools import tariff as ht
 from host_tools import updates as host
@@ -23,8 +23,8 @@ from ykt.store import updates as fw
 from ykt.store.vfs import Vfs
 
 ROOT = Path(__file__).resolve().parents[1]
-MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
-needs_vm = pytest.mark.skipif(not MICROPYTHON.exists(), reason="no MicroPython unix port")
+needs_vm = pytest.mark.skipif(not Path(vmscripts.MICROPYTHON).exists(),
+                              reason="no MicroPython unix port")
 
 MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")
 TID = bytes.fromhex("000000000101")
@@ -111,76 +111,10 @@ def test_a_short_file_is_one_tariff_error(cut):
 
 # -- fuzzing: valid checksum, inconsistent contents ----------------------------------------------
 
-# The same code runs under CPython and on the MicroPython VM: open a file and use every reader
-# call and the fare engine on it; each step's outcome is the class name of what it raised.
-EXERCISE = r'''
-from ykt.errors import CardRefused
-from ykt.fare import engine
-from ykt.fare.tariff import BUS, FERRY, Tariff, TariffError
-from ykt.fare.transit_record import TransitState
-
-AT = 849340800  # 2026-11-30 (Monday) 08:00
-
-
-def _steps(t):
-    ids = [t.station_id(i) for i in range(min(t.n, 40))]
-    picks = ids[:3] + ids[-3:]
-    out = [lambda: t.station_id(t.n), lambda: t.index(65535), lambda: t.issuer(0x2900),
-           lambda: t.issuer(0x7777), lambda: t.category_name(2),
-           lambda: t.route_fen(BUS, "926"), lambda: t.route_fen(FERRY, "x")]
-    for s in picks:
-        out.append(lambda s=s: (t.name(s), t.station_lines(s), t.max_dam(s)))
-    for a in picks[:3]:
-        for b in picks[3:]:
-            out.append(lambda a=a, b=b: (t.distance_dam(a, b), t.line_adjust(a, b)))
-            out.append(lambda a=a, b=b: engine.quote_trip(t, a, b, AT, 2).fen)
-            out.append(lambda a=a, b=b: engine.quote_trip(t, a, b, AT + 86400 * 6, 1, 0x1000).fen)
-    if picks:
-        s = TransitState()
-        s.month = (2026, 11)
-        s.month_spend = 7500
-        a, b = picks[0], picks[-1]
-        out.append(lambda: engine.flat_ride(t, s, BUS, "926", AT, 2).fen)
-        out.append(lambda: engine.metro_exit(t, engine.metro_entry(
-            t, s, a, AT, b"\x01\x02\x03\x04\x05\x06", 2).state, b, AT + 20000, 2).fen)
-        out.append(lambda: engine.metro_entry(t, engine.metro_entry(
-            t, s, a, AT, b"\x01\x02\x03\x04\x05\x06").state, b, AT + 60, b"\x01" * 6).fen)
-        out.append(lambda: engine.metro_exit(t, TransitState(), b, AT).fen)
-    return out
-
-
-def _name(e):
-    if isinstance(e, TariffError):
-        return "TariffError"
-    if isinstance(e, CardRefused):
-        return "CardRefused"
-    return "UNEXPECTED %s: %s" % (type(e).__name__, e)
-
-
-def exercise(f):
-    """['open' outcome, step outcomes...]: 'ok', 'TariffError', 'CardRefused' or
-    'UNEXPECTED ...' for anything else."""
-    try:
-        t = Tariff(f)
-    except Exception as e:
-        return [_name(e)]
-    out = ["ok"]
-    try:
-        steps = _steps(t)
-    except Exception as e:
-        return out + [_name(e)]
-    for step in steps:
-        try:
-            step()
-            out.append("ok")
-        except Exception as e:
-            out.append(_name(e))
-    return out
-'''
-
-_ns = {}
-exec(EXERCISE, _ns)
-exercise = _ns["exercise"]
+# The same code runs under CPython and on the MicroPython VM (tests/vm/tariff_exercise.py):
+# open a file and use every reader call and the fare engine on it; each step's outcome is the
+# class name of what it raised.
+exercise = vmscripts.load("tariff_exercise").exercise
 
 
 def _sections(data):
@@ -257,13 +191,7 @@ def test_micropython_reader_meets_the_same_mutants_the_same_way(tmp_path):
         path = tmp_path / ("m%03d.bin" % n)
         path.write_bytes(data)
         files.append(str(path))
-    script = tmp_path / "fuzz_vm.py"
-    script.write_text(
-        "import sys, json\nsys.path.insert(0, %r)\n%s\n" % (vm_dir(), EXERCISE)
-        + "for p in %r:\n    f = open(p, 'rb')\n    print(json.dumps(exercise(f)))\n"
-          "    f.close()\n" % files)
-    proc = subprocess.run([str(MICROPYTHON), "-X", "heapsize=96K", str(script)],
-                          capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    proc = vmscripts.run("tariff_exercise", *files, path=vm_dir(), timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     vm = [json.loads(line) for line in proc.stdout.splitlines()]
     cp = []

@@ -3,10 +3,10 @@
 import json
 import os
 import random
-import subprocess
 
 import pytest
 
+import vmscripts
 from hw_sim.flash import NorFlash, PowerCut
 from hw_sim.lfs import LfsVfs, format_flash
 from host_tools import cli
@@ -18,10 +18,8 @@ from ykt.store.denylist import Denylist
 from ykt.store.updates import UpdateRefused, Updates
 from ykt.store.vfs import Vfs
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-FIRMWARE = os.path.join(ROOT, "firmware")
-needs_vm = pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+needs_vm = pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
+                              reason="no MicroPython unix port")
 
 MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")
 TID = bytes.fromhex("000000000101")
@@ -451,16 +449,10 @@ def test_cli_show_prints_the_header_and_checks_the_mac(tmp_path, capsys):
 
 # -- the MicroPython VM ---------------------------------------------------------------------
 
-def run_vm(tmp_path, body):
-    script = tmp_path / "vm.py"
-    script.write_text("import sys, json\nsys.path.insert(0, %r)\n" % FIRMWARE
-                      + "from ykt.store.vfs import Vfs\nfrom ykt.store import updates as U\n"
-                      + "u = U.Updates(Vfs(%r), U.device_key(bytes.fromhex(%r), "
-                        "bytes.fromhex(%r)), bytes.fromhex(%r))\n"
-                        % (str(tmp_path), MASTER.hex(), TID.hex(), TID.hex())
-                      + body)
-    proc = subprocess.run([MICROPYTHON, "-X", "heapsize=96K", str(script)],
-                          capture_output=True, text=True, timeout=300)
+def run_vm(tmp_path, *args):
+    """tests/vm/updates_inbox.py on the VM over the host directory ``tmp_path``."""
+    proc = vmscripts.run("updates_inbox", tmp_path, MASTER.hex(), TID.hex(), *args,
+                         timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return [json.loads(x) for x in proc.stdout.splitlines()]
 
@@ -471,17 +463,7 @@ def test_vm_verifies_the_same_envelopes(tmp_path):
     put(fs, "/good", sign("config", 3, b'{"fare_fen": 200}' * 40))
     put(fs, "/forged", _forged(fs))
     put(fs, "/other", _for_other_device(fs))
-    out = run_vm(tmp_path, """
-for name in ("good", "forged", "other"):
-    try:
-        k, v, p = u.check("/" + name)
-        print(json.dumps([k, v, list(p)]))
-    except U.UpdateRefused as e:
-        print(json.dumps(e.reason))
-data = open(%r, "rb").read()
-k, v, p = u.check(data)
-print(json.dumps([k, v, len(p)]))
-""" % str(tmp_path / "good"))
+    out = run_vm(tmp_path, "check", "good", "forged", "other", "--data", tmp_path / "good")
     assert out == [[4, 3, [20, 680]], "corrupt (MAC mismatch)", "not for this device", [4, 3, 680]]
 
 
@@ -493,12 +475,6 @@ def test_vm_installs_a_denylist_far_larger_than_its_heap(tmp_path):
     fs = Vfs(str(tmp_path))
     fs.mkdir("/inbox")
     put(fs, "/inbox/d11", sign("denylist", 11, payload))
-    out = run_vm(tmp_path, """
-for o in u.scan_inbox():
-    print(json.dumps([o.name, o.kind, o.version, o.installed, o.reason]))
-from ykt.store.denylist import Denylist
-d = Denylist(u.fs)
-print(json.dumps([d.version, d.contains(%r), d.contains("31049900999999999999")]))
-""" % numbers[777])
+    out = run_vm(tmp_path, "scan", numbers[777])
     assert out == [["d11", "denylist", 11, True, ""], [11, [True, 1], [False, 0]]]
     assert get(fs, "/denylist.bin") == payload

@@ -17,7 +17,8 @@
 - CPython taps per second of wall time for an entry gate and an exit gate on virtual time,
   and the exit gate's virtual tap -> fare latency.
 
-Run ``python -m host_tools.bench_fare`` (``--no-heap`` skips the bisection).
+The VM figures come from bench/vm/fare_lookups.py and bench/vm/heap_gate.py. Run
+``python -m bench.fare`` (``--no-heap`` skips the bisection).
 """
 
 import datetime
@@ -30,9 +31,9 @@ import sys
 import tempfile
 import time
 
-from host_tools import benchvm
+from bench import harness
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = harness.ROOT
 SOURCE = os.path.join(ROOT, "tariffs", "shanghai-2017.json")
 STATION_SCENARIO = os.path.join(ROOT, "scenarios", "demo-station.json")
 SEED = 2017
@@ -228,129 +229,6 @@ def cpython_lookups(path, pairs):
 
 # -- the MicroPython VM ------------------------------------------------------------------------
 
-_VM_LOOKUP = r"""
-import gc, os, struct, time
-from ykt import caltime
-from ykt.fare import engine
-from ykt.fare import transit_record as tr
-from ykt.fare.tariff import Tariff
-
-
-class FileFlash:
-    # a NOR-like block device for a real LittleFS (the board's vfs partition), kept in a
-    # host file so the VM's heap holds only the firmware (as esp32.Partition on the board)
-    def __init__(self, path, blocks, size=4096):
-        self.f = open(path, "r+b")
-        self.size = size
-        self.blocks = blocks
-        self.ff = b"\xff" * size
-
-    def readblocks(self, n, buf, off=0):
-        self.f.seek(n * self.size + off)
-        self.f.readinto(buf)
-
-    def writeblocks(self, n, buf, off=None):
-        if off is None:
-            self.ioctl(6, n)
-            off = 0
-        self.f.seek(n * self.size + off)
-        self.f.write(buf)
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.blocks
-        if op == 5:
-            return self.size
-        if op == 6:
-            self.f.seek(arg * self.size)
-            self.f.write(self.ff)
-            return 0
-        return None
-
-
-dev = FileFlash(%(flash)r, %(blocks)d)
-os.VfsLfs2.mkfs(dev)
-os.mount(os.VfsLfs2(dev), "/flash")
-buf = bytearray(512)
-with open(%(path)r, "rb") as fi:
-    with open("/flash/tariff.bin", "wb") as fo:
-        while True:
-            k = fi.readinto(buf)
-            if not k:
-                break
-            fo.write(memoryview(buf)[:k])
-with open(%(pairs)r, "rb") as f:
-    raw = f.read()
-pairs = [struct.unpack_from(">HH", raw, 4 * i) for i in range(len(raw) // 4)]
-del raw
-gc.collect()
-at = caltime.secs(2026, 11, 30, 8, 0)
-d = time.ticks_diff
-
-
-def lookups(path):
-    # best of %(repeat)d passes over the pairs (the host is shared)
-    gc.collect()
-    t0 = time.ticks_us()
-    t = Tariff(open(path, "rb"))
-    opened = d(time.ticks_us(), t0)
-    best_d = best_q = None
-    for _ in range(%(repeat)d):
-        gc.collect()
-        t1 = time.ticks_us()
-        for a, b in pairs:
-            t.distance_dam(a, b)
-        t2 = time.ticks_us()
-        fen = dam = 0
-        for a, b in pairs:
-            q = engine.quote_trip(t, a, b, at)
-            fen += q.fen
-            dam += q.distance_dam
-        t3 = time.ticks_us()
-        if best_d is None or d(t2, t1) < best_d:
-            best_d = d(t2, t1)
-        if best_q is None or d(t3, t2) < best_q:
-            best_q = d(t3, t2)
-    return t, [opened, best_d, best_q, fen, dam]
-
-
-t, host = lookups(%(path)r)
-t.close()
-t, lfs = lookups("/flash/tariff.bin")
-s = tr.TransitState()
-s.flags = tr.FLAG_ENTRY_OPEN
-s.entry_station = %(entry)d
-s.entry_time = at
-s.entry_terminal = b"\x29\x00\x10\x20\x25\x01"
-s.last_mode = 2
-s.last_time = at - 1200
-s.last_fare = 200
-s.month = (2026, 11)
-s.month_spend = 7500
-s.month_rides = 30
-rec = tr.encode(s)
-out = at + 1800
-n = %(exits)d
-best_x = best_e = None
-for _ in range(%(repeat)d):
-    gc.collect()
-    t4 = time.ticks_us()
-    for _ in range(n):
-        q = engine.metro_exit(t, tr.decode(rec), %(exit)d, out, 0, 0x2900)
-        new = tr.encode(q.state)
-    t5 = time.ticks_us()
-    st = tr.decode(rec)
-    for _ in range(n):
-        engine.metro_exit(t, st, %(exit)d, out, 0, 0x2900)
-    t6 = time.ticks_us()
-    if best_x is None or d(t5, t4) < best_x:
-        best_x = d(t5, t4)
-    if best_e is None or d(t6, t5) < best_e:
-        best_e = d(t6, t5)
-print(*(host + lfs + [best_x, best_e, q.fen]))
-"""
-
-
 def vm_lookups(path, pairs, entry, exit_, exits=EXITS, work=None, vfs_bytes=VFS_BYTES):
     """On the VM (512 KB heap), with the tariff file on the host disk and in a LittleFS of
     ``vfs_bytes`` (4 KB blocks, as the board's vfs partition; the block device is a host
@@ -364,9 +242,8 @@ def vm_lookups(path, pairs, entry, exit_, exits=EXITS, work=None, vfs_bytes=VFS_
     flash = os.path.join(work, "vfs.img")
     with open(flash, "wb") as f:
         f.truncate(vfs_bytes)
-    v = benchvm.run(_VM_LOOKUP % {"pairs": pfile, "path": path, "entry": entry, "exit": exit_,
-                          "exits": exits, "blocks": vfs_bytes // 4096, "flash": flash,
-                          "repeat": REPEAT})
+    v = harness.run_script("fare_lookups", path, pfile, flash, vfs_bytes // 4096, entry, exit_,
+                           exits, REPEAT)
     n = len(pairs)
     out = {}
     for key, w in (("host", v[0:5]), ("lfs", v[5:10])):
@@ -376,57 +253,14 @@ def vm_lookups(path, pairs, entry, exit_, exits=EXITS, work=None, vfs_bytes=VFS_
     return out
 
 
-_GATE_IMPORTS = """\
-import ykt.roles.gate
-import ykt.fare.engine
-import ykt.fare.tariff
-import ykt.fare.transit_record"""
-
-_VM_HEAP_REST = r"""
-from ykt.fare import engine
-from ykt.fare import transit_record as tr
-from ykt.fare.tariff import Tariff
-from ykt import caltime
-gc.collect()
-c1 = gc.mem_alloc()
-t = Tariff(open(%(small)r, "rb"))
-gc.collect()
-d = gc.mem_alloc()
-at = caltime.secs(2026, 11, 30, 8, 0)
-s = tr.TransitState()
-s.flags = tr.FLAG_ENTRY_OPEN
-s.entry_station = %(entry)d
-s.entry_time = at
-s.last_mode = 2
-s.last_time = at - 1200
-s.month = (2026, 11)
-s.month_spend = 7500
-rec = tr.encode(s)
-gc.collect()
-gc.disable()
-e0 = gc.mem_alloc()
-q = engine.metro_exit(t, tr.decode(rec), %(exit)d, at + 1800, 0, 0x2900)
-new = tr.encode(q.state)
-e1 = gc.mem_alloc()
-gc.enable()
-t.close()
-del t, q, new
-gc.collect()
-f0 = gc.mem_alloc()
-t = Tariff(open(%(big)r, "rb"))
-gc.collect()
-print(b - a, c - b, d - c1, e1 - e0, gc.mem_alloc() - f0)
-"""
-
-
 def vm_heap(small, big, entry=ENTRY_STATION, exit_=EXIT_STATION):
     """Bytes (gc.mem_alloc, 64-bit unix port, .mpy code in RAM): fixed-fare terminal modules,
     gate role and fare modules on top, the open 302-station tariff, one exit pricing's
     allocations (gc off), the open 1,000-station tariff (``big`` None: 0)."""
     from host_tools.build import vm_path
 
-    rest = _VM_HEAP_REST % {"small": small, "big": big or small, "entry": entry, "exit": exit_}
-    v = benchvm.module_heap(_GATE_IMPORTS, rest, path=vm_path())
+    v = harness.run_script("heap_gate", "heap_gate_tariff.py", small, big or small, entry,
+                           exit_, path=vm_path())
     return {"base": v[0], "gate_modules": v[1], "tariff": v[2], "exit_alloc": v[3],
             "tariff_big": v[4] if big else None}
 
@@ -452,43 +286,22 @@ def _gates_scenario():
     return dict(data, terminals=terms, events=events)
 
 
-def _run(data, runtime="cpython"):
-    from hw_sim.scenario import Run, Scenario
-
-    r = Run(Scenario(data, "bench-fare"), tempfile.mkdtemp(prefix="ykt-bench-fare-"))
-    t0 = time.perf_counter()
-    if runtime == "micropython":
-        from host_tools.build import vm_path
-
-        lines = r.run_micropython(vm_path())
-    else:
-        lines = r.run_cpython()
-    return r, lines, time.perf_counter() - t0
-
-
 def gate_min_heap_kb(step=HEAP_STEP_KB, lo=96):
     """Per gate of demo-station.json: (terminal id, role, declared vm_heap, smallest heap in
     ``step`` KB its taps run in with the same output as at the declared heap)."""
     data = _gates_scenario()
-    _, ref, _ = _run(data, "micropython")
+    _, ref, _ = harness.run_scenario(data, "micropython", name="bench-fare")
     out = []
     for k, term in enumerate(data["terminals"]):
         declared = int(term.get("vm_heap", "176K")[:-1])
-        low, hi = lo, declared
-        while hi - low > step:
-            mid = (low + hi) // 2 // step * step
-            trial = dict(data, terminals=[dict(t, vm_heap="%dK" % mid) if i == k else t
+
+        def runs(kb, k=k):
+            trial = dict(data, terminals=[dict(t, vm_heap="%dK" % kb) if i == k else t
                                           for i, t in enumerate(data["terminals"])])
-            try:
-                _, lines, _ = _run(trial, "micropython")
-                ok = lines == ref
-            except RuntimeError:
-                ok = False
-            if ok:
-                hi = mid
-            else:
-                low = mid
-        out.append((term["id"], term["role"], declared, hi))
+            return harness.runs_in(trial, None, same_as=ref, name="bench-fare")
+
+        out.append((term["id"], term["role"], declared,
+                    harness.smallest_heap_kb(runs, lo, declared, step)))
     return out
 
 
@@ -509,7 +322,7 @@ def taps_per_second(passengers=100):
     events += [{"at": 601 + 2 * i, "terminal": gout, "tap": n, "hold_ms": 600}
                for i, n in enumerate(names)]
     data = {"start": "2026-11-30T08:00:00", "terminals": terms, "cards": cards, "events": events}
-    r, lines, wall = _run(data)
+    _, lines, wall = harness.run_scenario(data, name="bench-fare")
     start = datetime.datetime.fromisoformat(data["start"])
     taps = sorted(start + datetime.timedelta(seconds=e["at"]) for e in events
                   if e["terminal"] == gout)
@@ -674,7 +487,6 @@ def _print_network(f, largest=None):
 
 
 def main():
-    sys.path.insert(0, ROOT)
     import hw_sim
 
     hw_sim.install()
@@ -714,5 +526,5 @@ def main():
 
 
 if __name__ == "__main__":
-    with benchvm.scratch():
+    with harness.scratch():
         main()

@@ -1,0 +1,30 @@
+"""Heap the POS role takes on the MicroPython VM (bench/pos.py): ``gc.mem_alloc`` before and
+after the fixed-fare terminal's modules (a, b), after the POS role's on top (c); then REST
+(heap_pos_rules.py), read first but compiled only now, measures the loaded rule set.
+
+``micropython heap_pos.py heap_pos_rules.py RULES.json`` prints ``b - a``, ``c - b`` and the
+rule set's bytes.
+
+Keep this file short and its names few: the VM interns names in pools that grow as they fill,
+so a long script parsed before the imports would shift the module figures.
+"""
+
+import gc
+import sys
+
+rest = open(sys.argv[1]).read()
+gc.collect()
+a = gc.mem_alloc()
+import ykt.main  # noqa: E402
+import ykt.roles.fixed_fare  # noqa: E402
+
+gc.collect()
+b = gc.mem_alloc()
+import ykt.roles.pos  # noqa: E402
+import ykt.roles.pos_office  # noqa: E402
+import ykt.pos.receipt  # noqa: E402
+import ykt.drivers.keypad, ykt.drivers.lcd, ykt.drivers.escpos  # noqa: E401, E402
+
+gc.collect()
+c = gc.mem_alloc()
+exec(rest)

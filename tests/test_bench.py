@@ -1,0 +1,91 @@
+"""The benches (bench/, `make bench`): outside the installed package, one heap bisection, and
+the POS shift they measure is the one tests/poskit.py would script."""
+
+import ast
+import json
+import os
+import re
+
+from bench import harness
+from hw_sim.scenario import Scenario
+from poskit import Day
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED = ("host_tools", "hw_sim", "firmware")
+TEST_HELPERS = {f[:-3] for f in os.listdir(os.path.join(ROOT, "tests")) if f.endswith(".py")}
+
+
+def test_the_installed_package_has_no_bench():
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as f:
+        text = f.read()
+    packages = re.search(r"^\[tool\.setuptools\]\s*packages\s*=\s*\[(.*?)\]", text,
+                         re.M | re.S).group(1)
+    names = re.findall(r'"([^"]+)"', packages)
+    assert "host_tools" in names
+    assert not [p for p in names if p.split(".")[0] in ("bench", "tests")]
+
+
+def test_nothing_shipped_imports_the_benches_or_the_tests():
+    bad = []
+    for top in SHIPPED:
+        for base, dirs, files in os.walk(os.path.join(ROOT, top)):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in files:
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(base, name)
+                with open(path, encoding="utf-8") as f:
+                    tree = ast.parse(f.read(), path)
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.Import):
+                        mods = [a.name for a in node.names]
+                    elif isinstance(node, ast.ImportFrom) and not node.level:
+                        mods = [node.module or ""]
+                    else:
+                        continue
+                    for m in mods:
+                        if m.split(".")[0] in {"bench", "tests"} | TEST_HELPERS:
+                            bad.append("%s: %s" % (os.path.relpath(path, ROOT), m))
+    assert not bad
+
+
+def test_the_heap_bisection_finds_the_smallest_step_that_runs():
+    tried = []
+
+    def runs(kb):
+        tried.append(kb)
+        return kb >= 110
+
+    assert harness.smallest_heap_kb(runs, 64, 192) == 112
+    assert all(kb % 4 == 0 for kb in tried)
+    assert harness.smallest_heap_kb(lambda kb: kb >= 230, 160, 384, 16) == 240
+    assert harness.smallest_heap_kb(lambda kb: False, 96, 176) == 176  # nothing smaller
+
+
+def _poskit_shift():
+    """The shift bench/pos.py measured with tests/poskit.py before it had its own file."""
+    d = Day(start="2025-03-05T11:40:00", mode="menu")
+    d.card("elder", "31012300000000000002", balance=8000, birth=19550101,
+           flags=["resident", "hukou"], subsidy_balance=1000, subsidy_expiry=20250331)
+    d.staff_card("li").staff_card("zhao")
+    d.sign_in("li").type("101#103#104#201#").tap("elder", tear_at_apdu=6).tap("elder")
+    d.authorise("2").type("#").tap("elder").authorise("4")
+    return d
+
+
+def test_the_pos_shift_file_is_the_poskit_shift():
+    with open(os.path.join(ROOT, "bench", "pos-shift.json"), encoding="utf-8") as f:
+        shift = json.load(f)
+    d = _poskit_shift()
+    want = d.scenario()
+    term, = shift["terminals"]
+    assert "vm_heap" not in term  # the bisection sets the heap
+    assert Scenario(shift, "pos-shift").terminal_config()["canteen"] == d.rules
+    assert dict(term["config"], canteen=d.rules) == want["terminals"][0]["config"]
+    assert shift["start"] == want["start"]
+    assert [{k: v for k, v in c.items() if k != "records"} for c in shift["cards"]] == \
+        want["cards"]
+    assert {c["name"]: c["records"]["2"] for c in shift["cards"] if "records" in c} == \
+        {name: rec.encode().hex() for name, rec in d.records.items()}
+    assert [e for e in shift["events"] if "tap" in e] == want["events"]
+    assert [(e["at"], e["keys"]) for e in shift["events"] if "keys" in e] == d.keys

@@ -1,0 +1,54 @@
+"""The MicroPython scripts of tests/vm/: run one on the VM (the unix port), or import one
+under CPython (the scripts that run unchanged on both runtimes define functions a test calls
+there too).
+
+A script gets its inputs as command-line arguments (``sys.argv[1:]``, strings) and prints
+its results; on the VM its own directory comes first on ``sys.path`` (so it can import its
+neighbours, e.g. ``dirfs``), then ``path`` (MICROPYPATH: the firmware's sources by default).
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = os.path.join(ROOT, "tests", "vm")
+FIRMWARE = os.path.join(ROOT, "firmware")
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+
+
+def script(name):
+    """The path of tests/vm/``name``.py."""
+    return os.path.join(SCRIPTS, name + ".py")
+
+
+def command(name, *args, heap="96K"):
+    """The command line that runs tests/vm/``name``.py with ``args`` on the VM."""
+    return [MICROPYTHON, "-X", "heapsize=" + heap, script(name)] + [str(a) for a in args]
+
+
+def env(path=FIRMWARE):
+    """The environment with ``path`` (a directory, or a list of them) as MICROPYPATH."""
+    if isinstance(path, (str, os.PathLike)):
+        path = [path]
+    return dict(os.environ, MICROPYPATH=os.pathsep.join(str(p) for p in path))
+
+
+def run(name, *args, path=FIRMWARE, heap="96K", timeout=60, cwd=None):
+    """Run tests/vm/``name``.py on the VM; the CompletedProcess (text output)."""
+    return subprocess.run(command(name, *args, heap=heap), capture_output=True, text=True,
+                          timeout=timeout, cwd=None if cwd is None else str(cwd),
+                          env=env(path))
+
+
+def load(name):
+    """tests/vm/``name``.py imported under CPython (the firmware through hw_sim's stand-ins,
+    as conftest.py sets them up)."""
+    key = "tests_vm_" + name
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, script(name))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
