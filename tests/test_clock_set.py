@@ -309,11 +309,6 @@ def test_cli_refuses_a_bad_clock_time_in_one_line(tmp_path, capsys, args, says):
 
 # -- the MicroPython VM --------------------------------------------------------------------------
 
-MICROPYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           ".venv", "bin", "micropython")
-
-
-@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
 def test_the_clock_update_gives_the_same_output_on_the_micropython_vm(tmp_path, stuck, fixed):
     evts = [{"at": 5, "tap": "dave"}, {"at": 15, "power_cut": {"after_ops": 1}},
             {"at": 16, "tap": "erin", "hold_ms": 400}, {"at": 25, "tap": "erin"}]

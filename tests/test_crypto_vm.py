@@ -6,17 +6,13 @@ prints with the CPython result.
 """
 
 import json
-import os
 
-import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 import vmscripts
 from hw_sim import cryptolib as simcrypto
 from hw_sim.issuer import IssuerKeys, issue_card
 
-pytestmark = pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
-                                reason="no MicroPython unix port")
 
 
 def run_vm(name, *args):

@@ -16,8 +16,6 @@ from ykt.errors import YktError
 from ykt.store.denylist import Denylist
 from ykt.store.vfs import Vfs
 
-needs_vm = pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
-                              reason="no MicroPython unix port")
 
 N_BIG = 250_000
 MAX_BYTES_250K = 440_000  # stated bound: 1.76 bytes per card number (see docs/stores.md)
@@ -392,7 +390,6 @@ def test_lookups_on_littlefs_match_the_list(tmp_path):
     assert not any(d.contains(no)[0] for no in unlisted(set(numbers), 300, 20))
 
 
-@needs_vm
 def test_vm_lookups_equal_cpython(tmp_path):
     numbers = host.sample_numbers(30_000, seed=21)
     put(Vfs(str(tmp_path)), "/denylist.bin",
@@ -410,7 +407,6 @@ def test_vm_lookups_equal_cpython(tmp_path):
     assert [True, 2] in expected and [False, 0] in expected
 
 
-@needs_vm
 def test_bench_reports_size_lookup_time_and_bytes_read():
     from bench import denylist as bench
 

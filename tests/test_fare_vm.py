@@ -2,15 +2,9 @@
 same fen as under CPython, reading the same compiled tariff file by seek."""
 
 import json
-import os
-
-import pytest
 
 import farekit
 import vmscripts
-
-pytestmark = pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
-                                reason="no MicroPython unix port")
 
 
 def _cpython(path):

@@ -3,7 +3,6 @@ found again, acks free only acknowledged segments, and a full journal refuses.""
 
 import hashlib
 import hmac
-import os
 import zlib
 
 import pytest
@@ -588,8 +587,6 @@ def write_same(j):
     j.ack(4)
 
 
-@pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
-                    reason="no MicroPython unix port")
 def test_vm_and_cpython_write_byte_identical_journals(tmp_path):
     vm_dir = tmp_path / "vm"
     py_dir = tmp_path / "py"

@@ -17,8 +17,6 @@ from ykt.store.vfs import Vfs
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VM_PATH = [os.path.join(ROOT, "hw_sim", "vm"), os.path.join(ROOT, "firmware")]
 BLOCKS = 16
-needs_vm = pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
-                              reason="no MicroPython unix port")
 
 
 def formatted(blocks=BLOCKS):
@@ -329,7 +327,6 @@ def make_tree(fs):
             f.write(data)
 
 
-@needs_vm
 def test_littlefs_python_image_mounts_on_the_vm(tmp_path):
     flash = formatted()
     make_tree(LfsVfs(flash))
@@ -338,7 +335,6 @@ def test_littlefs_python_image_mounts_on_the_vm(tmp_path):
     assert out == dict(expected, **{"/": ["a.bin", "d"]})
 
 
-@needs_vm
 def test_vm_image_mounts_on_littlefs_python(tmp_path):
     flash = NorFlash(BLOCKS * 4096)
     run_vm(tmp_path, flash, "make-tree")
@@ -347,7 +343,6 @@ def test_vm_image_mounts_on_littlefs_python(tmp_path):
     assert sorted(fs.listdir("/")) == ["a.bin", "d"]
 
 
-@needs_vm
 def test_same_work_gives_identical_images_on_both_runtimes(tmp_path):
     on_vm = NorFlash(BLOCKS * 4096)
     run_vm(tmp_path, on_vm, "make-tree", "appends", 12)
@@ -358,7 +353,6 @@ def test_same_work_gives_identical_images_on_both_runtimes(tmp_path):
     assert on_vm.ops == on_cpython.ops and on_vm.image() == on_cpython.image()
 
 
-@needs_vm
 def test_statvfs_agrees_between_vm_and_littlefs_python(tmp_path):
     flash = formatted()
     make_tree(LfsVfs(flash))
@@ -366,14 +360,12 @@ def test_statvfs_agrees_between_vm_and_littlefs_python(tmp_path):
     assert out == list(LfsVfs(flash).statvfs("/"))
 
 
-@needs_vm
 def test_vm_mount_formats_a_blank_flash(tmp_path):
     flash = NorFlash(BLOCKS * 4096)
     assert vm_json(tmp_path, flash, "listdir") == []
     assert has_superblock(flash) and LfsVfs(flash).listdir("/") == []
 
 
-@needs_vm
 def test_vm_mount_never_formats_a_damaged_filesystem(tmp_path):
     flash = damaged(formatted())
     before = flash.image()
@@ -382,7 +374,6 @@ def test_vm_mount_never_formats_a_damaged_filesystem(tmp_path):
     assert flash.image() == before
 
 
-@needs_vm
 def test_vm_stops_at_a_cut_and_remounts_its_committed_appends(tmp_path):
     flash = formatted()
     flash.cut_at(100)
@@ -394,7 +385,6 @@ def test_vm_stops_at_a_cut_and_remounts_its_committed_appends(tmp_path):
     assert len(data) > 0 and data in [prefix(k) for k in range(31)]
 
 
-@needs_vm
 @pytest.mark.parametrize("n", [1, 9, 40, 77, 123])
 def test_a_cut_at_the_same_op_leaves_the_same_image_on_both_runtimes(tmp_path, n):
     base = formatted().image()
@@ -413,7 +403,6 @@ def run_parity(fs):
     return vmscripts.load("lfs_parity").parity(fs, lambda b: bytes(b).hex())
 
 
-@needs_vm
 def test_fs_interface_behaves_the_same_on_vm_littlefs_python_and_a_directory(tmp_path):
     vm = vm_json(tmp_path, NorFlash(BLOCKS * 4096), "parity")
     (tmp_path / "dir").mkdir()

