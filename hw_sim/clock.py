@@ -38,12 +38,6 @@ class VirtualClock:
         self._seq += 1
         heapq.heappush(self._queue, (max(at_us, self._now), self._seq, fn))
 
-    def pending(self):
-        return len(self._queue)
-
-    def next_event_us(self):
-        return self._queue[0][0] if self._queue else None
-
     def advance(self, us):
         """Move time forward by ``us``, firing every callback due on the way."""
         target = self._now + max(0, int(us))

@@ -74,10 +74,6 @@ class NorFlash:
         self._cut_op = self.ops + n
         self._partial = partial
 
-    def disarm(self):
-        self._cut_op = None
-        self._partial = None
-
     def power_on(self):
         """Restore power; contents stay as the cut left them."""
         self.powered = True

@@ -4,7 +4,7 @@ A key closes the contact between its row and its column. The firmware drives
 the row pins (open drain: 0 pulls low, 1 releases) and reads the column pins,
 which have pull-ups: a column reads 0 while a pressed key connects it to a row
 the firmware holds low. ``press(key)`` and ``type(text)`` schedule presses on
-the clock; ``log`` keeps ``(time us, key, "down" / "up")``.
+the clock.
 """
 
 LAYOUT = "123A456B789C*0#D"
@@ -20,7 +20,6 @@ class KeypadModel:
         self.cols = list(cols)
         self.layout = layout
         self.down = set()  # (row, col) of the keys held now
-        self.log = []
         self.attach(wiring)
 
     def attach(self, wiring):
@@ -48,7 +47,6 @@ class KeypadModel:
             self.down.add(rc)
         else:
             self.down.discard(rc)
-        self.log.append((self.clock.now_us(), key, "down" if held else "up"))
 
     def press(self, key, hold_ms=80, at_us=None):
         """Press ``key`` at ``at_us`` (default: now) and release it ``hold_ms`` later.
@@ -68,7 +66,3 @@ class KeypadModel:
         for i, key in enumerate(text):
             end = self.press(key, hold_ms, start + i * gap_ms * 1000)
         return end
-
-    def keys_pressed(self):
-        """The keys pressed so far, in order (a str)."""
-        return "".join(k for _, k, what in self.log if what == "down")

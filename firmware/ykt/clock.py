@@ -35,13 +35,6 @@ def now():
     return (t[0], t[1], t[2], t[4], t[5], t[6])
 
 
-def set_now(year, month, day, hour, minute, second):
-    global _rtc
-    if _rtc is None:
-        _rtc = machine.RTC()
-    _rtc.datetime((year, month, day, 0, hour, minute, second, 0))
-
-
 def set_seconds(t):
     """Set the RTC to ``t``, seconds since 2000-01-01 00:00 local (the scale of
     ``seconds()``). Only ``Context.set_clock`` calls it: a clock change is journaled."""

@@ -31,14 +31,6 @@ class Reader:
         """Targets in the field now (0, 1 or 2 of them)."""
         return self.pn532.list_passive_targets(max_targets=2, timeout_ms=500)
 
-    def wait_for_cards(self):
-        """Block until at least one card is in the field; returns the targets."""
-        while True:
-            targets = self.poll()
-            if targets:
-                return targets
-            clock.sleep_ms(self.poll_ms)
-
     def open(self, target):
         return IsoDep(self.pn532, target)
 

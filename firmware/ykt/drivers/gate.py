@@ -29,9 +29,6 @@ class Gate:
     def close(self):
         self._actuator.value(0)
 
-    def is_open(self):
-        return self._actuator.value() == 1
-
     def emergency(self):
         """True while the emergency input is asserted (active low)."""
         return self._emergency is not None and self._emergency.value() == 0

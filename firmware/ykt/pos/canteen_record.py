@@ -199,9 +199,6 @@ class CanteenRecord:
         r.subsidy_balance -= sale.subsidy
         return r
 
-    def has_flags(self, mask):
-        return self.flags & mask == mask
-
 
 def flag_bits(names):
     """``["resident", "hukou"]`` -> 0x03."""
