@@ -29,6 +29,7 @@ from ykt.fare import engine
 from ykt.fare import transit_record as tr
 from ykt.money import yuan
 from ykt.roles.tap import TapRole
+from ykt.store import replace
 
 _EMERGENCY_FILE = "/emergency.json"
 
@@ -77,10 +78,7 @@ class GateTerminal(TapRole):
     def _save_windows(self):
         import json
 
-        data = json.dumps(self._windows[-32:]).encode()
-        with self.ctx.fs.open(_EMERGENCY_FILE + ".new", "wb") as f:
-            f.write(data)
-        self.ctx.fs.rename(_EMERGENCY_FILE + ".new", _EMERGENCY_FILE)
+        replace(self.ctx.fs, _EMERGENCY_FILE, json.dumps(self._windows[-32:]).encode())
 
     def idle(self):
         on = self.gate.emergency()

@@ -56,6 +56,7 @@ from ykt.pos.canteen_record import RECORD_NO, CanteenRecord, RecordError, date_o
 from ykt.pos.periods import period_at
 from ykt.pos.pricing import CardState, price_sale
 from ykt.roles.tap import TapRole
+from ykt.store import replace
 from ykt.store.journal import JournalFull
 
 S_SIGNIN = const(0)
@@ -257,9 +258,8 @@ class PosTerminal(TapRole):
                 fs.mkdir("/pos")
             except OSError:
                 pass
-            with fs.open(_STATE + ".tmp", "wb") as f:
-                f.write(json.dumps({"shift": self.shift, "locks": locks}).encode())
-            fs.rename(_STATE + ".tmp", _STATE)
+            replace(fs, _STATE, json.dumps({"shift": self.shift, "locks": locks}).encode(),
+                    _STATE + ".tmp")
         except OSError as e:
             report.emit("error", ("reason", "pos state not saved (errno %d)" % e.args[0]))
 

@@ -11,6 +11,7 @@ from micropython import const
 import binascii
 
 from ykt.errors import SequenceError
+from ykt.store import replace
 
 PATH = "/sam.seq"
 _SIZE = const(8)
@@ -45,8 +46,4 @@ class Counter:
         """Replace the stored value (written to ``<path>.new``, renamed over the
         file: a power cut leaves the old value or the new one). Raises OSError."""
         v = (value & 0xFFFFFFFF).to_bytes(4, "big")
-        tmp = self.path + ".new"
-        with self.fs.open(tmp, "wb") as f:
-            f.write(v + _crc(v).to_bytes(4, "big"))
-            f.flush()
-        self.fs.rename(tmp, self.path)
+        replace(self.fs, self.path, v + _crc(v).to_bytes(4, "big"))

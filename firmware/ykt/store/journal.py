@@ -14,6 +14,7 @@ from collections import namedtuple
 from micropython import const
 
 from ykt.errors import YktError
+from ykt.store import replace
 
 # Record kinds (docs/stores.md "Kinds"); ``append`` takes the name or the code.
 KINDS = {
@@ -271,11 +272,8 @@ class Journal:
             body = bytearray(struct.pack(_ACK_FMT, b"YKA1", seq, anchor, mac, len(carried)))
             for s in carried:
                 body += self._open[s]
-            tmp = self._dir + "/ack.tmp"
-            with fs.open(tmp, "wb") as f:
-                f.write(body)
-                f.write(self._hmac(b"ykt journal ack", body))
-            fs.rename(tmp, self._dir + "/ack")
+            body += self._hmac(b"ykt journal ack", body)
+            replace(fs, self._dir + "/ack", body, self._dir + "/ack.tmp")
             self._acked = seq
             self._anchor = anchor
             self._anchor_mac = mac

@@ -19,7 +19,7 @@ import struct
 
 from ykt import crypto
 from ykt.errors import YktError
-from ykt.store import denylist
+from ykt.store import denylist, replace
 
 MAGIC = b"YKUP"
 FORMAT = const(1)
@@ -239,11 +239,7 @@ class Updates:
     def _set_version(self, kind, version, mac):
         table = dict(self._load_versions())
         table[KINDS[kind][0]] = [version, binascii.hexlify(mac).decode()]
-        tmp = self.versions_path + ".new"
-        with self.fs.open(tmp, "wb") as f:
-            f.write(json.dumps(table).encode())
-            f.flush()
-        self.fs.rename(tmp, self.versions_path)
+        replace(self.fs, self.versions_path, json.dumps(table).encode())
         self._versions = table
 
     # -- checking ----------------------------------------------------------
