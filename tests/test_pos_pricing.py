@@ -557,7 +557,7 @@ SEED_CASES = [
 def _mpy_tree(out):
     """The modules pricing needs, compiled as the simulator's VM runtime loads them."""
     fw = ROOT / "firmware"
-    sources = [fw / "ykt" / "__init__.py", fw / "ykt" / "money.py"]
+    sources = [fw / "ykt" / n for n in ("__init__.py", "caltime.py", "money.py")]
     sources += sorted((fw / "ykt" / "pos").glob("*.py"))
     for src in sources:
         rel = src.relative_to(fw)

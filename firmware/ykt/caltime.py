@@ -32,6 +32,11 @@ def days(y, mo, d):
     return n
 
 
+def date_of(t):
+    """``(year, month, day, ...)`` -> the number ``YYYYMMDD`` (dates on cards and records)."""
+    return t[0] * 10000 + t[1] * 100 + t[2]
+
+
 def secs(y, mo, d, h=0, mi=0, s=0):
     """Seconds since 2000-01-01 00:00:00 of a local wall time."""
     return days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s

@@ -71,10 +71,10 @@ def _why(e):
 
 def _matches(entry, p):
     """True if the card's log record ``entry`` describes Pending ``p``."""
-    y, mo, d, h, mi, s = clock.unbcd7(p.datetime7)
+    t = clock.unbcd7(p.datetime7)
     return (entry.tx_type == p.tx_type and entry.amount == p.amount
             and entry.terminal_id == p.terminal_id
-            and entry.date == y * 10000 + mo * 100 + d and entry.time == h * 10000 + mi * 100 + s)
+            and entry.date == caltime.date_of(t) and entry.time == t[3] * 10000 + t[4] * 100 + t[5])
 
 
 def _entry(log, p):

@@ -30,6 +30,8 @@ Dates are whole numbers ``YYYYMMDD`` (20250715) everywhere in ``ykt.pos``.
 
 import struct
 
+from ykt.caltime import is_leap
+
 FORMAT = 1
 SIZE = 48
 RECORD_NO = 2
@@ -47,23 +49,14 @@ class RecordError(ValueError):
     """The canteen record cannot be read or written (``args[0]`` says why)."""
 
 
-def _leap(y):
-    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-
-
 def valid_date(d):
     """True when ``d`` (``YYYYMMDD``) is a real calendar day, years 2000..2099 or 1900..1999."""
     y, m, day = d // 10000, d // 100 % 100, d % 100
     if not 1900 <= y <= 2099 or not 1 <= m <= 12 or day < 1:
         return False
     if m == 2:
-        return day <= (29 if _leap(y) else 28)
+        return day <= (29 if is_leap(y) else 28)
     return day <= (30 if m in (4, 6, 9, 11) else 31)
-
-
-def date_of(now):
-    """``(y, mo, d, h, mi, s)`` -> ``YYYYMMDD``."""
-    return now[0] * 10000 + now[1] * 100 + now[2]
 
 
 def age_on(birth, today):

@@ -22,8 +22,9 @@ amount it applies to, so no step and no net goes below 0.
 
 from collections import namedtuple
 
+from ykt.caltime import date_of
 from ykt.money import yuan
-from ykt.pos.canteen_record import SLOTS, age_on, date_of
+from ykt.pos.canteen_record import SLOTS, age_on
 from ykt.pos.menu import QTY_MAX, apply_sets
 from ykt.pos.periods import find, period_at
 

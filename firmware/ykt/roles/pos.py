@@ -52,7 +52,7 @@ from ykt.pos import RuleError
 from ykt.pos import rules as canteen_rules
 from ykt.pos import staff as staffs
 from ykt.pos import zreport as zr
-from ykt.pos.canteen_record import RECORD_NO, CanteenRecord, RecordError, date_of
+from ykt.pos.canteen_record import RECORD_NO, CanteenRecord, RecordError
 from ykt.pos.periods import period_at
 from ykt.pos.pricing import CardState, price_sale
 from ykt.roles.tap import TapRole
@@ -770,7 +770,7 @@ class PosTerminal(TapRole):
     def _price(self, card, info, balance, raw, order):
         rec = self._read_record(card, raw)
         now = clock.now()
-        today = date_of(now)
+        today = caltime.date_of(now)
         state = CardState.from_record(info.category, balance, rec, today)
         s = price_sale(self.rules, order[1], order[0], None, state, now, self.coupon)
         if s.refused is not None:

@@ -187,8 +187,7 @@ def _restored(role, rec, op):
 def _same_day(day, secs):
     from ykt import caltime
 
-    t = caltime.civil(secs)
-    return day == t[0] * 10000 + t[1] * 100 + t[2]
+    return day == caltime.date_of(caltime.civil(secs))
 
 
 def give_back_tap(role, card, info, op):

@@ -9,7 +9,7 @@ the card to leave. Between taps ``idle()`` runs (installing updates, watching in
 Nothing a card, the reader or flash does ends the loop.
 """
 
-from ykt import clock, report
+from ykt import caltime, clock, report
 from ykt.card.purse import MAX_BALANCE, PurseCard
 from ykt.errors import ApduError, CardGone, CardRefused, ReaderError, SequenceError, YktError
 from ykt.iso7816 import Iso7816
@@ -196,8 +196,7 @@ class TapRole:
 
     def _check_card(self, info):
         if self.ctx.clock_ok():  # (a wrong clock cannot judge dates: see clock_needed)
-            y, m, d = clock.now()[:3]
-            today = y * 10000 + m * 100 + d
+            today = caltime.date_of(clock.now())
             if today < info.start:
                 raise CardRefused("card not yet valid")
             if today > info.end:
