@@ -571,7 +571,3 @@ def test_read_record_with_wrong_le_is_recovered_through_6c(fw):
     iso.exchange(0x00, 0xA4, 0x04, 0x00, bytes.fromhex("A000000632010105"), 0)
     assert iso.exchange(0x00, 0xB2, 0x01, 0xBC, None, 0x10) == REC
     assert link.sent[-2:] == [bytes.fromhex("00B201BC10"), bytes.fromhex("00B201BC30")]
-
-
-def test_bcd_datetime_packs_the_transaction_time(fw):
-    assert fw.purse.bcd_datetime(2024, 3, 5, 8, 30, 0) == DT

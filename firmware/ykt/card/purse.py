@@ -153,25 +153,6 @@ def _bcd_int(b):
     return int(_bcd_str(b))
 
 
-def _bcd_byte(v):
-    return ((v // 10) << 4) | (v % 10)
-
-
-def bcd_datetime(year, month, day, hour, minute, second):
-    """The 7-byte BCD transaction time YYYYMMDDhhmmss."""
-    return bytes(
-        (
-            _bcd_byte(year // 100),
-            _bcd_byte(year % 100),
-            _bcd_byte(month),
-            _bcd_byte(day),
-            _bcd_byte(hour),
-            _bcd_byte(minute),
-            _bcd_byte(second),
-        )
-    )
-
-
 def parse_public_info(data):
     """Decode the 30 bytes of file 0x15 (section 2.1)."""
     if len(data) < _PUBLIC_SIZE:
