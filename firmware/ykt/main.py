@@ -29,7 +29,7 @@ _I32 = 0x7FFFFFFF
 
 
 def _iso(t):
-    return "%04d-%02d-%02dT%02d:%02d:%02d" % caltime.civil(t)
+    return clock.iso(caltime.civil(t))
 
 
 def _unhex(config, name):
