@@ -67,12 +67,18 @@ def _micropython_module():
 FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
 
 
+def firmware_on_path():
+    """Idempotent: make the firmware package importable (enough for its modules that use no
+    MicroPython module, e.g. ``ykt.report``)."""
+    if FIRMWARE not in sys.path:
+        sys.path.insert(0, FIRMWARE)
+
+
 def install():
     """Idempotent: make the firmware importable and its imports resolve to the simulator."""
     from hw_sim import cryptolib, machine
 
-    if FIRMWARE not in sys.path:
-        sys.path.insert(0, FIRMWARE)
+    firmware_on_path()
 
     sys.modules["micropython"] = _micropython_module()
     sys.modules["machine"] = machine

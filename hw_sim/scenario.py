@@ -59,10 +59,6 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be run; the message names the problem."""
 
 
-def _mask(number):
-    return "*" * (len(number) - 4) + number[-4:]
-
-
 def _parse_dt(text, where):
     try:
         return datetime.datetime.fromisoformat(text)
@@ -523,9 +519,14 @@ class Run:
         self.lines.append(json.dumps(out, ensure_ascii=False))
 
     def finish(self):
+        from hw_sim.runtime import firmware_on_path
+
+        firmware_on_path()
+        from ykt.report import mask  # masked as the terminals mask it
+
         for name, c in self.scenario.cards.items():
             app = self.apps[name]
-            self.lines.append(json.dumps({"event": "card", "name": name, "card": _mask(c["number"]),
+            self.lines.append(json.dumps({"event": "card", "name": name, "card": mask(c["number"]),
                                           "balance": app.balance,
                                           "subsidy": subsidy_fen(app.record(CANTEEN_RECORD)),
                                           "atc": app.offline_atc}))
