@@ -6,7 +6,8 @@ file for the VM side) with:
 * stdout and stderr: the board's UART output, read without blocking
   (:meth:`read_output`);
 * a command pipe (board -> VM) and a control pipe (VM -> board) passed as
-  extra file descriptors; messages are a u32 little-endian length + JSON,
+  extra file descriptors (and ``hw_sim/vm``, whose ``_rpc`` the VM sends its
+  requests with); messages are a u32 little-endian length + JSON,
   each written with one ``write`` so a Ctrl-C never splits one, except the
   partition's reads, programs and erases: bit 31 of the length marks their
   binary form (:class:`FlashRequest`, :meth:`BoardVM.reply_flash`), which the
@@ -27,7 +28,7 @@ import signal
 import struct
 import subprocess
 
-from hw_sim.vm_bridge import micropython_binary
+from hw_sim.vm_bridge import VM_DIR, micropython_binary
 
 MPY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpy")
 SCRIPT = os.path.join(MPY_DIR, "boardvm.py")
@@ -65,7 +66,8 @@ class BoardVM:
         self._ctl_r, ctl_w = os.pipe()
         try:  # the VM opens /dev/fd/<cmd_r> and /dev/fd/<ctl_w>
             self.proc = subprocess.Popen(
-                [self.executable, "-X", "heapsize=" + self.heap, SCRIPT, str(cmd_r), str(ctl_w)],
+                [self.executable, "-X", "heapsize=" + self.heap, SCRIPT, str(cmd_r), str(ctl_w),
+                 VM_DIR],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 pass_fds=(cmd_r, ctl_w), cwd=MPY_DIR)
         finally:

@@ -1,5 +1,7 @@
-# Runs on the MicroPython VM: one request/response line pair per call to the
-# CPython simulator that owns the chip models and the virtual clock.
+# Runs on the MicroPython VM: one request/response pair per call to the CPython simulator
+# that owns the chip models and the virtual clock. `call` carries it: by default one line
+# each way on stdout/stdin (hw_sim/vm_bridge.py); the virtual board's VM
+# (hw_sim/board/mpy/boardvm.py) puts its control pipe there.
 import sys
 import json
 
@@ -7,9 +9,16 @@ _out = sys.stdout
 _in = sys.stdin
 
 
-def rpc(*req):
+def _line(req):
     _out.write("\x01" + json.dumps(req) + "\n")
-    v = json.loads(_in.readline())
+    return json.loads(_in.readline())
+
+
+call = _line
+
+
+def rpc(*req):
+    v = call(req)
     if isinstance(v, dict):
         if "end" in v:
             raise SystemExit(0)

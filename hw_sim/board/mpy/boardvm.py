@@ -9,8 +9,8 @@
 # (machine, ...) from the board's host directories, then swaps the host filesystem
 # for the board's LittleFS partition at "/" (as ports/esp32 _boot.py does,
 # formatting an empty partition on first boot), runs boot.py, and main.py on a
-# friendly boot. rpc() (also the module `_rpc`, the API of hw_sim/vm/_rpc.py)
-# sends any other request: the board answers it or hands it to its hooks.
+# friendly boot. rpc() (hw_sim/vm/_rpc.py, its `call` set to this pipe) sends any
+# other request: the board answers it or hands it to its hooks.
 # Ctrl-C arrives as SIGINT (KeyboardInterrupt). A reply that an interrupt
 # abandoned is recognised by its seq and dropped, so the link never desyncs.
 import sys
@@ -93,7 +93,7 @@ _seq = [0]
 def _call(req):
     _seq[0] += 1
     n = _seq[0]
-    _send([n] + req)
+    _send([n] + list(req))
     while True:
         m = _recv()
         if m[0] == "r" and m[1] == n:
@@ -102,30 +102,12 @@ def _call(req):
             return m[2]
 
 
-def rpc(*req):
-    v = _call(list(req))
-    if isinstance(v, dict):
-        if "end" in v:
-            raise SystemExit(0)
-        if "oserror" in v:
-            raise OSError(v["oserror"])
-        if "error" in v:
-            raise ValueError(v["error"])
-        if "b" in v:
-            return bytes.fromhex(v["b"])
-    return v
+sys.path.insert(0, sys.argv[3])  # hw_sim/vm: its _rpc, over the control pipe
+import _rpc  # noqa: E402
 
-
-def _b(data):
-    return {"b": bytes(data).hex()}
-
-
-class _RpcModule:
-    rpc = staticmethod(rpc)
-    b = staticmethod(_b)
-
-
-sys.modules["_rpc"] = _RpcModule
+sys.path.pop(0)
+_rpc.call = _call
+rpc = _rpc.rpc
 
 
 class _Partition:
