@@ -122,7 +122,7 @@ def test_250k_base_file_is_below_the_stated_size(big):
 
 
 def test_250k_every_listed_number_decodes_back_with_its_reason(big):
-    assert list(Denylist(big["fs"]).entries()) == big["entries"]
+    assert host.read_base(big["data"]) == (42, big["entries"])
 
 
 def test_250k_first_and_last_number_of_every_page_are_found(big):
@@ -207,7 +207,8 @@ def test_reasons_are_kept_per_card_including_changes_inside_a_page(fs):
     put(fs, "/denylist.bin", host.build_base(entries, 5))
     d = Denylist(fs)
     assert [d.contains(no) for no, _ in entries[:40]] == [(True, r) for _, r in entries[:40]]
-    assert list(d.entries()) == entries
+    with fs.open("/denylist.bin", "rb") as f:
+        assert host.read_base(f.read()) == (5, entries)
 
 
 def test_base_version_is_reported(fs):

@@ -262,39 +262,6 @@ class Denylist:
                 if _crc(f, DELTA_HEADER_SIZE) != h[7]:
                     raise YktError("denylist delta corrupt")
 
-    def entries(self):
-        """Yield (card_no, reason) of the base file in key order (diagnostics, tests)."""
-        f = _open(self.fs, self.path)
-        if f is None:
-            return
-        with f:
-            self._read_header(f)
-            buf = self._page
-            for p in range(self._pages):
-                f.seek(self._pages_off + p * len(buf))
-                n = f.readinto(buf)
-                key = int.from_bytes(buf[:KEY_SIZE], "big")
-                reason = buf[KEY_SIZE]
-                yield ("%020d" % key, reason)
-                i = KEY_SIZE + 1
-                while i < n:
-                    v = 0
-                    sh = 0
-                    while True:
-                        b = buf[i]
-                        i += 1
-                        v |= (b & 0x7F) << sh
-                        if b < 0x80:
-                            break
-                        sh += 7
-                    if v == 0:
-                        break
-                    key += v >> 1
-                    if v & 1:
-                        reason = buf[i]
-                        i += 1
-                    yield ("%020d" % key, reason)
-
 
 def _crc(f, off):
     f.seek(off)
