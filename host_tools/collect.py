@@ -28,7 +28,7 @@ import tempfile
 
 from host_tools import journal
 from host_tools.deploy import RESET, DeviceError, check_port, mpremote, tagged
-from host_tools.image import read_input, write_atomic
+from host_tools.files import read_input, write_atomic
 
 COLUMNS = ("terminal", "seq", "time", "kind", "tx_type", "card", "atc", "amount", "balance",
            "tac", "random", "link", "tseq", "mac", "segment", "collected_at")

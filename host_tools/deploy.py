@@ -18,7 +18,8 @@ import sys
 import tempfile
 import time
 
-from host_tools.image import LIB, MAIN_PY, Board, bundle, firmware_mpy, write_atomic
+from host_tools.files import write_atomic
+from host_tools.image import LIB, MAIN_PY, Board, bundle, firmware_mpy
 
 MPREMOTE_TIMEOUT = 300
 TOP_FILES = ("/main.py", "/board.json", "/config.json")

@@ -34,7 +34,8 @@ import os
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from host_tools import updates
-from host_tools.image import Board, read_input, write_atomic
+from host_tools.files import read_input, write_atomic
+from host_tools.image import Board
 
 FORMAT = "ykt-master-keys/1"
 MASTER_NAMES = ("purchase", "load", "device", "update")

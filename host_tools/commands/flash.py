@@ -9,7 +9,7 @@ import json
 
 def _flash(args):
     from host_tools import flash
-    from host_tools.image import write_atomic
+    from host_tools.files import write_atomic
 
     if len(set(args.port)) != len(args.port):
         raise ValueError("a port is given twice")

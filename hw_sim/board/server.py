@@ -166,10 +166,9 @@ def make_board(spec, flash_image=None, **kw):
 
 
 def _save(board, path):
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(board.flash.image())
-    os.replace(tmp, path)
+    from host_tools.files import write_atomic
+
+    write_atomic(path, board.flash.image())
 
 
 def _run(args):
