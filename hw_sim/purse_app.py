@@ -421,14 +421,6 @@ class PurseApplication:
         )
         return _answer(tac + mac2, le)
 
-    @property
-    def last_debit(self):
-        """(offline ATC after, type, MAC2, TAC) of the newest debit still in the log."""
-        for rec, (mac, tac) in zip(self.log, self.proofs):
-            if rec[9] != TX_LOAD:
-                return (int.from_bytes(rec[0:2], "big") + 1, rec[9], mac, tac)
-        return None
-
     def _prove(self, p1, p2, data, le):
         if p1 != 0x00 or p2 not in (TX_PURCHASE, TX_CAPP, TX_LOAD):
             raise _Status(SW_WRONG_P1P2)
