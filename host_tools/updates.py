@@ -22,8 +22,6 @@ MAC_SIZE = 16
 UINT32_MAX = 0xFFFFFFFF
 
 KINDS = {"tariff": 1, "denylist": 2, "denylist-delta": 3, "config": 4, "staff": 5, "clock": 6}
-TARGETS = {1: "/tariff.bin", 2: "/denylist.bin", 3: "/denylist.delta", 4: "/config.json",
-           5: "/staff.bin", 6: None}  # a clock update sets the terminal's RTC, no file
 CLOCK_YEARS = (2024, 2099)  # as the firmware (ykt.store.updates.CLOCK_YEARS)
 
 
