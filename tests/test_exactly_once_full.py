@@ -1,6 +1,7 @@
 """The exactly-once sweep in full (``make test-full``, YKT_FULL=1): every fault at every
 APDU and every flash operation of the tap (each operation also cut mid-write), every
-re-tap, every transaction kind on CPython, and a larger seeded sample on the VM.
+re-tap, every transaction kind on CPython; every second fault on the settling tap; and
+a larger seeded sample on the VM.
 
 The cases and the judge are tests/test_exactly_once.py's.
 """
@@ -9,7 +10,7 @@ import pytest
 
 from conftest import FULL
 from test_exactly_once import (APDU_FAULTS, FAMILIES, FORGES, KINDS, RETAPS,  # noqa: F401
-                               cases, family, probes, sample, sweep)
+                               again_cases, cases, family, probes, sample, sweep)
 
 pytestmark = [pytest.mark.full,
               pytest.mark.skipif(not FULL, reason="the full sweep: make test-full (YKT_FULL=1)")]
@@ -24,6 +25,15 @@ def test_every_fault_and_retap_charges_exactly_once(name, probes, tmp_path):
     every = cases(kind, p, full=True)
     failures = sweep(kind, every, p, tmp_path, label="full")
     assert len(every) == (len(APDU_FAULTS) * p.apdus + 2 * p.ops + len(FORGES)) * len(RETAPS)
+    assert failures == []
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_every_fault_on_the_settling_tap_too_charges_exactly_once(name, probes, tmp_path):
+    kind, p = KINDS[name], probes[name]
+    every = again_cases(kind, p)
+    failures = sweep(kind, every, p, tmp_path, label="full again")
+    assert len(every) >= 90
     assert failures == []
 
 
