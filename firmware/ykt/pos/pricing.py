@@ -24,7 +24,7 @@ from collections import namedtuple
 
 from ykt.caltime import date_of
 from ykt.money import yuan
-from ykt.pos.canteen_record import SLOTS, age_on
+from ykt.pos.canteen_record import SLOTS, CanteenRecord, age_on
 from ykt.pos.menu import QTY_MAX, apply_sets
 from ykt.pos.periods import find, period_at
 
@@ -87,10 +87,7 @@ class CardState:
         return CardState(category, cash, r.day_spend, r.counts, r.subsidy_used,
                          r.subsidy_balance, r.subsidy_expiry, r.birth, r.flags)
 
-    def subsidy_usable(self, today):
-        if self.subsidy_expiry == 0 or today > self.subsidy_expiry:
-            return 0
-        return self.subsidy_balance
+    subsidy_usable = CanteenRecord.subsidy_usable  # the same two fields, the same rule
 
 
 class Who:
