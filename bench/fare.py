@@ -383,12 +383,7 @@ def largest_updatable(lo=302, hi=1000, step=10):
 
     if not fits(lo):
         return None, None
-    while hi - lo > step:
-        mid = (lo + hi) // 2 // step * step
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
+    lo = harness.bisect(lambda n: not fits(n), lo, hi, step)[0]
     return lo, size[lo]
 
 

@@ -1,6 +1,7 @@
 """What every benchmark shares: the one scratch directory a run writes its temporary files in,
 running a MicroPython script of bench/vm/ on the VM, running a scenario on either runtime and
-timing it, and the one heap bisection (the smallest VM heap something runs in)."""
+timing it, and the one bisection (the smallest VM heap something runs in; the largest tariff
+that can be updated)."""
 
 import contextlib
 import os
@@ -58,16 +59,22 @@ def runs_in(data, heap, same_as=None, name="bench"):
     return same_as is None or lines == same_as
 
 
-def smallest_heap_kb(runs, lo, hi, step=4):
-    """The smallest heap, in ``step`` KB, ``runs(kb)`` holds for, bisected between ``lo``
-    (assumed too small) and ``hi`` (assumed enough; returned if nothing smaller is)."""
+def bisect(holds, lo, hi, step):
+    """Narrow ``lo`` (``holds`` false there) and ``hi`` (true there) to ``step`` apart,
+    probing multiples of ``step``; returns ``(lo, hi)``. ``holds`` must be monotone."""
     while hi - lo > step:
         mid = (lo + hi) // 2 // step * step
-        if runs(mid):
+        if holds(mid):
             hi = mid
         else:
             lo = mid
-    return hi
+    return lo, hi
+
+
+def smallest_heap_kb(runs, lo, hi, step=4):
+    """The smallest heap, in ``step`` KB, ``runs(kb)`` holds for, bisected between ``lo``
+    (assumed too small) and ``hi`` (assumed enough; returned if nothing smaller is)."""
+    return bisect(runs, lo, hi, step)[1]
 
 
 @contextlib.contextmanager
