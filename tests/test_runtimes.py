@@ -35,7 +35,7 @@ def test_two_runs_of_a_scenario_are_byte_identical():
     assert '"event": "debit"' in first.stdout
 
 
-@pytest.mark.parametrize("name", ["demo-canteen", "demo-station"])
+@pytest.mark.parametrize("name", ["demo-canteen", "demo-station", "demo-canteen-pos"])
 def test_micropython_runtime_output_equals_cpython_output(name):
     cp = _ykt("sim", "run", "scenarios/%s.json" % name)
     mp = _ykt("sim", "run", "scenarios/%s.json" % name, "--runtime", "micropython")

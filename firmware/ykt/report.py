@@ -17,11 +17,22 @@ def mask(number):
     return "*" * (len(number) - 4) + number[-4:]
 
 
+class Pairs(list):
+    """A value printed as a JSON object with its keys in this list's order (MicroPython's
+    dicts have no order, so a dict value would print differently on the two runtimes)."""
+
+
+def _json(value):
+    if isinstance(value, Pairs):
+        return "{" + ", ".join(json.dumps(k) + ": " + _json(v) for k, v in value) + "}"
+    return json.dumps(value)
+
+
 def line(kind, fields):
     """One JSON object: ``{"event": kind, k1: v1, ...}`` in the given order."""
     parts = ['{"event": ' + json.dumps(kind)]
     for key, value in fields:
-        parts.append(json.dumps(key) + ": " + json.dumps(value))
+        parts.append(json.dumps(key) + ": " + _json(value))
     return ", ".join(parts) + "}"
 
 

@@ -295,9 +295,9 @@ def close_shift(role, sup):
 
 
 def _named(table, name):
-    out = {}
+    out = report.Pairs()
     for k in sorted(table):
-        out[name(k)] = table[k]
+        out.append((name(k), table[k]))
     return out
 
 
