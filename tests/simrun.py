@@ -27,11 +27,12 @@ def scenario(events, *, board="devkitc-turnstile", fare=350, cards=None, config=
     return data
 
 
-def run(data, workdir, runtime="cpython", prepare=None):
+def run(data, workdir, runtime="cpython", prepare=None, source="test"):
     """Run a scenario dict; return the Run (apps, lines, records path).
-    ``prepare(run)`` is called before it starts (to wire a fault into a model)."""
+    ``prepare(run)`` is called before it starts (to wire a fault into a model);
+    ``source`` names the scenario in its error messages."""
     os.makedirs(str(workdir), exist_ok=True)
-    r = Run(Scenario(data, "test"), str(workdir))
+    r = Run(Scenario(data, source), str(workdir))
     if prepare is not None:
         prepare(r)
     if runtime == "micropython":

@@ -43,6 +43,7 @@ from collections import namedtuple
 import pytest
 
 import ledger
+import simrun
 from simrun import events
 
 # -- the terminals, cards and timelines --------------------------------------------------
@@ -746,19 +747,7 @@ def _apply(plan, tap, at, fault, probe):
 
 
 def execute(plan, workdir, runtime="cpython", prepare=None):
-    from hw_sim.scenario import Run, Scenario
-
-    os.makedirs(str(workdir), exist_ok=True)
-    r = Run(Scenario(plan.data(), plan.id), str(workdir))
-    if prepare is not None:
-        prepare(r)
-    if runtime == "micropython":
-        from host_tools.build import vm_path
-
-        r.run_micropython(vm_path())
-    else:
-        r.run_cpython()
-    return r
+    return simrun.run(plan.data(), workdir, runtime, prepare, source=plan.id)
 
 
 def probe(kind, workdir, runtime="cpython"):
