@@ -7,7 +7,7 @@ import random
 import tempfile
 
 from bench import harness
-from host_tools.denylist import build_base, sample_numbers
+from host_tools.lib.denylist import build_base, sample_numbers
 
 
 def bench_list(n, seed=1):

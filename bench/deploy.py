@@ -1,19 +1,20 @@
 """Flash and deploy figures (not tests; `make bench`): a virtual board (hw_sim.board) flashed
-with the real esptool and deployed to with the real mpremote (``host_tools.deploy``)."""
+with the real esptool and deployed to with the real mpremote (``host_tools.device.deploy``)."""
 
 import os
 import tempfile
 import time
 
-from host_tools.deploy import deploy
+from host_tools.device.deploy import deploy
 
 
 def bench_deploy(board_name="devkitc-turnstile"):
     """(seconds to flash + deploy a virtual board, bytes sent by a deploy after a one-file
     change, bytes sent by a full deploy to an empty board), on virtual boards
     (hw_sim.board) with the real esptool and mpremote."""
-    from host_tools import flash, provision
-    from host_tools.image import build_image
+    from host_tools.device import flash
+    from host_tools.lib import provision
+    from host_tools.lib.image import build_image
     from hw_sim.board.server import BoardServer, load_board_file, make_board
 
     quiet = lambda *a: None  # noqa: E731

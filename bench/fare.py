@@ -64,10 +64,10 @@ def synthetic_source(n=1000, seed=SEED, rules=None):
     square city of 1.9 * sqrt(n) km, interchanges where two lines cross and the other stations
     spread over the lines' sections. Stations get WGS-84 coordinates around Shanghai and each
     edge the great-circle km between its two stations rounded half up to whole metres, the
-    way ``host_tools.tariff_source`` derives the real network's km. Fare rules are the
+    way ``host_tools.lib.tariff_source`` derives the real network's km. Fare rules are the
     shipped tariff's (``rules``: a dict to use instead), with a -1 yuan exception on line 5
     like Shanghai's Line 5."""
-    from host_tools.tariff_source import great_circle_m
+    from host_tools.lib.tariff_source import great_circle_m
 
     rng = random.Random(seed)
     k = max(2, min(16, int(round(math.sqrt(n) / 2.2))))
@@ -157,7 +157,7 @@ def synthetic_source(n=1000, seed=SEED, rules=None):
 def compile_network(src):
     """(payload, DIST section bytes, seconds to validate and compile, stations, lines) of a
     source dict; TariffSourceError if the compiler refuses it."""
-    from host_tools import tariff as ht
+    from host_tools.lib import tariff as ht
 
     t0 = time.perf_counter()
     m = ht.validate(src)
@@ -257,7 +257,7 @@ def vm_heap(small, big, entry=ENTRY_STATION, exit_=EXIT_STATION):
     """Bytes (gc.mem_alloc, 64-bit unix port, .mpy code in RAM): fixed-fare terminal modules,
     gate role and fare modules on top, the open 302-station tariff, one exit pricing's
     allocations (gc off), the open 1,000-station tariff (``big`` None: 0)."""
-    from host_tools.build import vm_path
+    from host_tools.lib.build import vm_path
 
     v = harness.run_script("heap_gate", "heap_gate_tariff.py", small, big or small, entry,
                            exit_, path=vm_path())
@@ -348,9 +348,9 @@ def tariff_updates(payload, board="devkitc-turnstile"):
     import hw_sim
 
     hw_sim.install()
-    from hw_sim import boards
+    from host_tools.lib import boards
     from hw_sim.terminal import SimTerminal
-    from host_tools import updates as hu
+    from host_tools.lib import updates as hu
     from ykt.store.updates import Updates
 
     data = boards.load(board)
@@ -392,7 +392,7 @@ def largest_updatable(lo=302, hi=1000, step=10):
 def _network(label, make, work, entry, exit_):
     """Figures for one network; ``make()`` returns the source dict. A network the compiler
     refuses gets ``error`` (its one-line reason) instead of figures."""
-    from host_tools.tariff import TariffSourceError
+    from host_tools.lib.tariff import TariffSourceError
 
     out = {"label": label}
     try:
@@ -420,7 +420,7 @@ def _network(label, make, work, entry, exit_):
 
 
 def bench_fare(heap=True):
-    from host_tools.build import vm_dir
+    from host_tools.lib.build import vm_dir
 
     vm_dir()
     work = tempfile.mkdtemp(prefix="ykt-bench-fare-")

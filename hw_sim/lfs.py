@@ -13,15 +13,9 @@ from littlefs import LittleFSError, lfs
 
 from hw_sim.flash import PowerCut
 
-# MicroPython VfsLfs2 defaults (extmod/vfs_lfs.c, vfs_lfsx.c): readsize=32,
-# progsize=32, lookahead=32, cache = min(block, 4 * max(read, prog)),
-# block_cycles = 100; block size and count come from the block device.
-BLOCK_SIZE = 4096
-READ_SIZE = 32
-PROG_SIZE = 32
-LOOKAHEAD = 32
-CACHE_SIZE = 128
-BLOCK_CYCLES = 100
+# MicroPython VfsLfs2's geometry, one definition shared with the host's image tools.
+from host_tools.lib.lfs_image import (BLOCK_CYCLES, BLOCK_SIZE, CACHE_SIZE,
+                                      LOOKAHEAD, PROG_SIZE, READ_SIZE)
 
 S_IFDIR = 0x4000
 S_IFREG = 0x8000

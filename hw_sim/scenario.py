@@ -42,11 +42,12 @@ import io
 import json
 import os
 
-from hw_sim import boards
 from hw_sim.faults import FORGERIES, forged, noise_on_reader
 from hw_sim.scheduler import POWER_CUT, Scheduler, ThreadProcess
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.terminal import SimTerminal
+from host_tools.lib import boards, denylist, tariff, updates
+from host_tools.lib.errors import BadInput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_HOLD_MS = 1500
@@ -55,8 +56,9 @@ BOOT_MS = 300  # power back on -> firmware running again
 DEFAULT_SEED = "yikatong-demo-issuer"
 
 
-class ScenarioError(ValueError):
-    """A scenario file that cannot be run; the message names the problem."""
+class ScenarioError(BadInput):
+    """A scenario that cannot be run — a malformed file, or a terminal that stopped on what
+    the scenario gave it; the message names the problem (exit 2 from ``ykt sim run``)."""
 
 
 def _parse_dt(text, where):
@@ -317,8 +319,6 @@ class Scenario:
 
     def terminal_config(self, terminal=None):
         """The configuration provisioning gives this terminal (ids and its own keys)."""
-        from host_tools.updates import device_key
-
         terminal = terminal or self.terminal
         keys = IssuerKeys.from_seed(self.seed.encode())
         cfg = dict(terminal.get("config", {}))
@@ -338,7 +338,7 @@ class Scenario:
             "purchase": keys.purchase_master.hex(),
             "load": keys.load_master.hex(),
             "device": hashlib.sha256(b"ykt-device|" + self.seed.encode() + tid).digest()[:16].hex(),
-            "update": device_key(self.update_master(), tid).hex(),
+            "update": updates.device_key(self.update_master(), tid).hex(),
         }
         cfg.pop("tariff", None)
         return cfg
@@ -348,8 +348,6 @@ class Scenario:
 
     def deliveries(self, terminal):
         """Signed update files the back office has left for this terminal: (name, bytes)."""
-        from host_tools import denylist, tariff, updates
-
         cfg = terminal.get("config", {})
         tid = bytes.fromhex(self.terminal_config(terminal)["terminal_id"])
         out = []
@@ -564,7 +562,7 @@ class Run:
         for sink in sinks.values():
             sink.flush()
         if self.errors:
-            raise RuntimeError(self.errors[0])
+            raise ScenarioError(self.errors[0])
         return self.finish()
 
     errors = ()

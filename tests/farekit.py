@@ -23,7 +23,7 @@ def source():
 
 
 def payload(src=None, version=1):
-    from host_tools import tariff as host_tariff
+    from host_tools.lib import tariff as host_tariff
 
     if src is None:
         if version not in _cache:

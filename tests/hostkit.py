@@ -73,7 +73,7 @@ def read_files(flash_or_image, top="/"):
 
 def flash_with_files(files):
     """A 4 MB flash whose vfs partition holds ``files`` ({path: bytes})."""
-    from host_tools.image import make_image
+    from host_tools.lib.image import make_image
 
     flash = NorFlash(FLASH_SIZE)
     flash.program(VFS_OFFSET, make_image(files, PART_SIZE))

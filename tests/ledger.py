@@ -56,7 +56,7 @@ Open = namedtuple("Open", ("terminal", "intent", "committed"))
 class Ledger:
     """What ``audit`` found: ``violations`` (lines), ``verdicts`` (a Verdict per commit,
     in terminal order), ``open`` (Open intents) and ``journals`` (terminal name -> the
-    records, as ``host_tools.journal.dump`` gives them)."""
+    records, as ``host_tools.lib.journal.dump`` gives them)."""
 
     def __init__(self):
         self.violations = []
@@ -113,7 +113,7 @@ def _describe(c):
 
 def audit(run):
     """The Ledger of a finished Run (module docstring)."""
-    from host_tools.journal import dump, verify
+    from host_tools.lib.journal import dump, verify
     from hw_sim.issuer import IssuerKeys, verify_load_tac, verify_tac
 
     led = Ledger()

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 
-from host_tools import updates
+from host_tools.lib import updates
 from hw_sim.scenario import Run, Scenario
 from ykt.pos.canteen_record import CanteenRecord, flag_bits
 from simrun import events, journal
@@ -183,7 +183,7 @@ class Day:
             last = max(last, sim.keypad.type(text, at_us=int(at * 1000000)))
         r.end_us = max(r.end_us, last + 5000000)
         if runtime == "micropython":
-            from host_tools.build import vm_path
+            from host_tools.lib.build import vm_path
 
             r.run_micropython(vm_path(), heap)
         else:

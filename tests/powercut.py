@@ -86,7 +86,7 @@ def cut_run(ref, k, workdir, partial=None, runtime="cpython"):
         r.cards[name].app = app
     r.cut = (k, tap, offset, partial)
     if runtime == "micropython":
-        from host_tools.build import vm_path
+        from host_tools.lib.build import vm_path
 
         r.run_micropython(vm_path())
     else:
@@ -96,7 +96,7 @@ def cut_run(ref, k, workdir, partial=None, runtime="cpython"):
 
 def check(ref, r):
     """The invariants after a cut and reboot; returns a list of violations (empty = fine)."""
-    from host_tools.journal import verify
+    from host_tools.lib.journal import verify
     from hw_sim.lfs import LfsVfs
 
     bad = []

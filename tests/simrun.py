@@ -36,7 +36,7 @@ def run(data, workdir, runtime="cpython", prepare=None, source="test"):
     if prepare is not None:
         prepare(r)
     if runtime == "micropython":
-        from host_tools.build import vm_path
+        from host_tools.lib.build import vm_path
 
         r.run_micropython(vm_path())
     else:
@@ -51,7 +51,7 @@ def events(r, kind=None):
 
 def journal(r, terminal=None):
     """Every journal record of a terminal, read from its flash with littlefs-python."""
-    from host_tools.journal import dump
+    from host_tools.lib.journal import dump
     from hw_sim.lfs import LfsVfs
 
     sim = r.terms[terminal] if terminal else r.sim

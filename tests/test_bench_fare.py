@@ -8,8 +8,8 @@ import re
 import farekit
 from bench import fare as bench_fare
 from host_tools import cli
-from host_tools import tariff as ht
-from host_tools.tariff_source import great_circle_m
+from host_tools.lib import tariff as ht
+from host_tools.lib.tariff_source import great_circle_m
 
 
 def test_synthetic_network_is_deterministic_and_compiles():

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from host_tools.boardcheck import check, load
+from host_tools.lib.boardcheck import check, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

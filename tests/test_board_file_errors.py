@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from host_tools import cli
-from hw_sim.boards import BoardError, load, validate
+from host_tools.lib.boards import BoardError, load, validate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -141,7 +141,7 @@ def test_the_shipped_boards_are_well_formed():
 
 
 def test_an_unwired_irq_or_led_is_allowed_and_not_a_finding():
-    from host_tools.boardcheck import check
+    from host_tools.lib.boardcheck import check
 
     board = changed(changed(turnstile(), "nfc.irq", None), "leds.red", None)
     validate(board)

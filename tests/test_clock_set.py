@@ -8,7 +8,7 @@ import os
 import pytest
 
 from host_tools import cli
-from host_tools import updates as host
+from host_tools.lib import updates as host
 from hw_sim.flash import NorFlash
 from hw_sim.scenario import Run, Scenario
 from simrun import events, journal, scenario
@@ -39,7 +39,7 @@ def _phase(tmp_path, name, evts, start, flash=None, clock_updates=(), runtime="c
         with fs.open("/inbox/clock-%d.upd" % version, "wb") as f:
             f.write(host.sign("clock", version, tid, when.encode(), r.scenario.update_master()))
     if runtime == "micropython":
-        from host_tools.build import vm_path
+        from host_tools.lib.build import vm_path
 
         r.run_micropython(vm_path())
     else:

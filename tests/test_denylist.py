@@ -11,7 +11,7 @@ import vmscripts
 from hw_sim.flash import NorFlash
 from hw_sim.lfs import LfsVfs, format_flash
 from host_tools import cli
-from host_tools import denylist as host
+from host_tools.lib import denylist as host
 from ykt.errors import YktError
 from ykt.store.denylist import Denylist
 from ykt.store.vfs import Vfs

@@ -529,7 +529,7 @@ def journey_fare():
     if "journey" not in _FARES:
         import io
 
-        from host_tools import tariff
+        from host_tools.lib import tariff
         from ykt.fare import engine
         from ykt.fare.tariff import Tariff
 

@@ -330,7 +330,7 @@ def test_free_category_ride_still_counts_as_the_previous_ride_for_a_transfer(t):
 # -- metro policies ----------------------------------------------------------------------------
 
 def _host_max_fare(station):
-    from host_tools import tariff as host_tariff
+    from host_tools.lib import tariff as host_tariff
 
     m = host_tariff.validate(farekit.source())
     return host_tariff.distance_fare(m, m.max_dam[m.index[station]])

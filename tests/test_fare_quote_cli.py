@@ -4,7 +4,7 @@ import pytest
 
 import farekit
 from host_tools import cli
-from host_tools import tariff as ht
+from host_tools.lib import tariff as ht
 
 
 def quote(capsys, *args):

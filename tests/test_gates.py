@@ -41,7 +41,7 @@ def fare_xjh_psq():
     import hw_sim
 
     hw_sim.install()
-    from host_tools import tariff
+    from host_tools.lib import tariff
     from ykt.fare import engine
     from ykt.fare.tariff import Tariff
     import io

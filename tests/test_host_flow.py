@@ -22,9 +22,9 @@ import types
 
 import pytest
 
-from host_tools import journal, updates
-from host_tools.deploy import mpremote
-from host_tools.provision import journal_key, read_master_file
+from host_tools.lib import journal, updates
+from host_tools.device.deploy import mpremote
+from host_tools.lib.provision import journal_key, read_master_file
 from hostkit import (FLASH_SIZE, PART_SIZE, ROOT, flash_with_files, read_files, start_board,
                      wait_idle, ykt)
 

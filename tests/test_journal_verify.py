@@ -10,7 +10,7 @@ import pytest
 
 from hw_sim.flash import NorFlash
 from hw_sim.lfs import LfsVfs, format_flash
-from host_tools.journal import seal
+from host_tools.lib.journal import seal
 from ykt.store.journal import Journal
 from ykt.store.vfs import Vfs
 

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 import vmscripts
-from host_tools.build import mpy_cross
+from host_tools.lib.build import mpy_cross
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ["ykt/drivers/pn532.py", "ykt/drivers/pn532_spi.py", "ykt/drivers/pn532_i2c.py",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import vmscripts
-from host_tools.build import mpy_cross
+from host_tools.lib.build import mpy_cross
 from ykt.pos import rules
 from ykt.pos.canteen_record import CanteenRecord, flag_bits
 from ykt.pos.pricing import CardState, percent_off, price_sale

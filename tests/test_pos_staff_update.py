@@ -6,6 +6,7 @@ it at boot (MAC and version checked) and the POS role reads its staff from it.
 
 import pytest
 
+from hw_sim.scenario import ScenarioError
 from poskit import Day
 
 BOB = "31012300000000000002"
@@ -59,12 +60,12 @@ def test_staff_update_is_read_the_same_on_the_micropython_vm(tmp_path):
 def test_staff_update_that_is_not_a_list_stops_the_pos_instead_of_using_config(tmp_path):
     d = Day(start="2025-03-05T11:30:00").staff_update((), payload=b'{"card": "1"}')
     d.staff_card("wang").sign_in("wang")
-    with pytest.raises(RuntimeError, match="/staff.bin: not a JSON list"):
+    with pytest.raises(ScenarioError, match="/staff.bin: not a JSON list"):
         d.run(tmp_path)
 
 
 def test_staff_update_with_a_bad_entry_stops_the_pos_naming_the_file(tmp_path):
     d = Day(start="2025-03-05T11:30:00").staff_update((), payload=b'[{"card": "1"}]')
     d.staff_card("wang").sign_in("wang")
-    with pytest.raises(RuntimeError, match=r"/staff.bin: staff\[0\]: card must be 20 digits"):
+    with pytest.raises(ScenarioError, match=r"/staff.bin: staff\[0\]: card must be 20 digits"):
         d.run(tmp_path)

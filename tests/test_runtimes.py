@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from host_tools.build import FIRMWARE, mpy_cross, sources
+from host_tools.lib.build import FIRMWARE, mpy_cross, sources
 from simrun import records, run, scenario
 
 ROOT = os.path.dirname(FIRMWARE)

@@ -322,7 +322,7 @@ def _blocked_counter_run(tmp_path, runtime="cpython", damage=False):
     else:
         fs.mkdir(PATH + ".new")
     if runtime == "micropython":
-        from host_tools.build import vm_path
+        from host_tools.lib.build import vm_path
 
         r.run_micropython(vm_path())
     else:

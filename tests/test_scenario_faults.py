@@ -362,7 +362,7 @@ def test_noise_window_ends_after_its_milliseconds(tmp_path):
 
 def test_noise_reaches_the_pn532_on_spi_without_touching_chip_select():
     from hw_sim.terminal import SimTerminal
-    from hw_sim.boards import load
+    from host_tools.lib.boards import load
 
     sim = SimTerminal(load("devkitc-turnstile"))
     chip_dev = sim.wiring.spi[2][0][1]
@@ -375,7 +375,7 @@ def test_noise_reaches_the_pn532_on_spi_without_touching_chip_select():
 
 def test_noise_on_i2c_leaves_the_lcd_on_the_same_bus_alone():
     from hw_sim.terminal import SimTerminal
-    from hw_sim.boards import load
+    from host_tools.lib.boards import load
 
     sim = SimTerminal(load("s3-canteen-pos"))
     lcd = sim.wiring.i2c[0][39]
@@ -416,7 +416,7 @@ def _boot_cut_run(workdir, k, runtime="cpython"):
 
     r.sim.power_cycle = power_cycle
     if runtime == "micropython":
-        from host_tools.build import vm_path
+        from host_tools.lib.build import vm_path
 
         r.run_micropython(vm_path())
     else:

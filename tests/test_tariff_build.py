@@ -8,7 +8,7 @@ import pytest
 
 import farekit
 from host_tools import cli
-from host_tools import tariff as ht
+from host_tools.lib import tariff as ht
 
 from ykt.fare import engine
 from ykt.fare.tariff import Tariff, TariffError
@@ -271,7 +271,7 @@ def test_build_command_writes_the_payload(tmp_path, capsys):
 
 
 def test_build_command_signs_an_update_for_a_terminal(tmp_path):
-    from host_tools import updates
+    from host_tools.lib import updates
 
     key = tmp_path / "master.key"
     key.write_text("00112233445566778899aabbccddeeff\n")

@@ -14,8 +14,8 @@ import pytest
 import farekit
 import vmscripts
 from host_tools import cli
-from host_tools import tariff as ht
-from host_tools import updates as host
+from host_tools.lib import tariff as ht
+from host_tools.lib import updates as host
 from hw_sim.lfs import LfsVfs
 from simrun import events, journal
 from ykt.fare.tariff import Tariff, TariffError
@@ -181,7 +181,7 @@ def test_fuzzed_shipped_tariff_raises_only_tariff_error():
 
 
 def test_micropython_reader_meets_the_same_mutants_the_same_way(tmp_path):
-    from host_tools.build import vm_dir
+    from host_tools.lib.build import vm_dir
 
     files = []
     for n, data in enumerate(mutants(small_payload(), 150, seed=99)):

@@ -4,7 +4,7 @@ read."""
 
 import pytest
 
-from host_tools import updates as host
+from host_tools.lib import updates as host
 from hw_sim.scenario import Run, Scenario
 from simrun import events, journal, scenario
 

@@ -9,8 +9,8 @@ import vmscripts
 from hw_sim.flash import NorFlash, PowerCut
 from hw_sim.lfs import LfsVfs, format_flash
 from host_tools import cli
-from host_tools import denylist as hostdl
-from host_tools import updates as host
+from host_tools.lib import denylist as hostdl
+from host_tools.lib import updates as host
 from ykt import crypto
 from ykt.store import updates as fw
 from ykt.store.denylist import Denylist
@@ -26,7 +26,7 @@ OTHER = bytes.fromhex("000000000202")
 def small_tariff(version, base_fen=300):
     """A compiled tariff of the Line 1 stations alone (2 KB): the installer checks payloads."""
     import farekit
-    from host_tools import tariff as ht
+    from host_tools.lib import tariff as ht
 
     src = farekit.source()
     src["stations"] = [dict(s, lines=["1"]) for s in src["stations"] if "1" in s["lines"]]

@@ -1,12 +1,12 @@
 """The MicroPython scripts tests and benches run on the VM (tests/vm/, bench/vm/) are real
-files, compiled by mpy-cross as the firmware is (``host_tools.build``), so a syntax error or
+files, compiled by mpy-cross as the firmware is (``host_tools.lib.build``), so a syntax error or
 a construct MicroPython lacks shows here rather than as a failing VM run."""
 
 import os
 
 import pytest
 
-from host_tools.build import FIRMWARE, build_mpy, sources
+from host_tools.lib.build import FIRMWARE, build_mpy, sources
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIRS = ["tests/vm", "bench/vm"]

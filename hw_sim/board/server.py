@@ -31,6 +31,7 @@ import time
 
 from hw_sim.board.board import Board
 from hw_sim.flash import NorFlash
+from host_tools.lib.files import write_atomic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BOARDS_DIR = os.path.join(ROOT, "boards")
@@ -166,8 +167,6 @@ def make_board(spec, flash_image=None, **kw):
 
 
 def _save(board, path):
-    from host_tools.files import write_atomic
-
     write_atomic(path, board.flash.image())
 
 

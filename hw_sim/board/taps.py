@@ -29,6 +29,7 @@ import json
 from hw_sim import vm_bridge
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.terminal import SimTerminal
+from host_tools.lib.provision import read_master_file
 
 DEFAULT_HOLD_MS = 1500
 DEFAULT_START = datetime.datetime(2026, 11, 29, 7, 0, 0)
@@ -157,8 +158,6 @@ def issuer_keys(master_key_file=None, seed=None):
     base = IssuerKeys.from_seed(str(seed or "yikatong-demo-issuer").encode())
     if master_key_file is None:
         return base
-    from host_tools.provision import read_master_file
-
     masters = read_master_file(master_key_file)
     return IssuerKeys(masters["purchase"], masters["load"], base.tac_master)
 

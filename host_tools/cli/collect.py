@@ -1,0 +1,25 @@
+"""`ykt collect --port P --key-file F --out DIR`: pull the journal with mpremote, verify it,
+store it in DIR/journal.sqlite and DIR/journal.csv, then acknowledge it on the board.
+Exit 1 (nothing stored or acknowledged) if the journal fails verification."""
+
+import sys
+
+
+def _collect(args):
+    from host_tools.device.collect import collect
+
+    collect(args.port, args.key_file, args.out, say=print,
+            warn=lambda line: print("ykt: warning: %s" % line, file=sys.stderr),
+            reset=not args.no_reset)
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("collect", help="pull, verify, store and acknowledge a terminal's journal")
+    p.add_argument("--port", required=True, help="serial port or pyserial URL")
+    p.add_argument("--key-file", required=True,
+                   help="master key file (JSON, from `ykt provision`) or the device key in hex")
+    p.add_argument("--out", required=True, help="directory for journal.sqlite and journal.csv")
+    p.add_argument("--no-reset", action="store_true",
+                   help="do not reset the board afterwards (it stays in its REPL)")
+    p.set_defaults(fn=_collect)

@@ -1,0 +1,78 @@
+"""`ykt journal verify PATH (--key HEX | --key-file F) [--terminal HEX]`, `ykt journal dump PATH`.
+
+PATH: a directory of segment files (or one holding ``journal/``), or a LittleFS
+image of the terminal's flash. Format: docs/stores.md "Journal".
+"""
+
+import json
+import sys
+
+
+def _hex(text, what):
+    text = "".join(text.split())
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError("%s is not hex" % what) from None
+    if not value:
+        raise ValueError("%s is empty" % what)
+    return value
+
+
+def _key(args):
+    if args.key is not None:
+        return _hex(args.key, "--key")
+    with open(args.key_file, encoding="ascii", errors="replace") as f:
+        return _hex(f.read(), "key file %s" % args.key_file)
+
+
+def _verify(args):
+    from host_tools.lib.journal import load, verify
+
+    key = _key(args)
+    terminal = None
+    if args.terminal is not None:
+        terminal = _hex(args.terminal, "--terminal")
+        if len(terminal) != 6:
+            raise ValueError("--terminal is 6 bytes (12 hex digits)")
+    v = verify(load(args.path), key, terminal)
+    if v.ok:
+        text = "OK %d records" % v.count
+        if v.count:
+            text += " (seq %d..%d)" % (v.first, v.last)
+        if v.acked:
+            text += ", acknowledged up to seq %d" % v.acked
+        print(text)
+        return 0
+    p = v.problem
+    if p.seq is None:
+        print("BAD %s: %s" % (p.segment, p.what))
+    else:
+        print("BAD seq %d in %s (offset %d): %s" % (p.seq, p.segment, p.offset, p.what))
+    return 1
+
+
+def _dump(args):
+    from host_tools.lib.journal import dump, load, torn_tails
+
+    files = load(args.path)
+    for row in dump(files):
+        print(json.dumps(row))
+    for name, n in torn_tails(files):
+        print("ykt: note: %s ends in %d bytes of a torn record" % (name, n), file=sys.stderr)
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("journal", help="terminal transaction journal")
+    jsub = p.add_subparsers(dest="journalcmd", required=True)
+    v = jsub.add_parser("verify", help="check every record's CRC, seq and MAC chain")
+    v.add_argument("path", help="journal directory or LittleFS image")
+    key = v.add_mutually_exclusive_group(required=True)
+    key.add_argument("--key", help="device key in hex")
+    key.add_argument("--key-file", help="file holding the device key in hex")
+    v.add_argument("--terminal", help="terminal id (12 hex digits) every record must carry")
+    v.set_defaults(fn=_verify)
+    d = jsub.add_parser("dump", help="print the records as JSON Lines")
+    d.add_argument("path", help="journal directory or LittleFS image")
+    d.set_defaults(fn=_dump)

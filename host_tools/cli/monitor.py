@@ -1,0 +1,16 @@
+"""`ykt monitor --port P [--seconds N] [--baud B]`: print the board's console until Ctrl-C."""
+
+
+def _monitor(args):
+    from host_tools.device.monitor import monitor
+
+    monitor(args.port, args.seconds, baudrate=args.baud)
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("monitor", help="show the board's console (Ctrl-C to stop)")
+    p.add_argument("--port", required=True, help="serial port or pyserial URL")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds")
+    p.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
+    p.set_defaults(fn=_monitor)

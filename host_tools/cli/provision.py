@@ -1,0 +1,49 @@
+"""`ykt provision --board B --terminal-id HEX12 --role R [--station N | --route N |
+--fare-fen N] [--sequence-floor N] --master-key-file F --out CONFIG.json`; `ykt provision
+--new-master-key-file F` makes a master key file (format: host_tools/lib/provision.py)."""
+
+
+def _provision(args):
+    from host_tools.lib import provision as pv
+
+    if args.new_master_key_file:
+        pv.write_new_master_file(args.new_master_key_file)
+        print("wrote new master keys to %s (mode 0600; keep it offline)"
+              % args.new_master_key_file)
+        return 0
+    missing = [o for o, v in (("--board", args.board), ("--terminal-id", args.terminal_id),
+                              ("--role", args.role), ("--master-key-file", args.master_key_file),
+                              ("--out", args.out)) if v is None]
+    if missing:
+        raise ValueError("provision needs %s" % ", ".join(missing))
+    masters = pv.read_master_file(args.master_key_file)
+    cfg = pv.provision(args.board, args.terminal_id, args.role, masters, station=args.station,
+                       route=args.route, fare_fen=args.fare_fen, load=args.load, name=args.name,
+                       sequence_floor=args.sequence_floor)
+    pv.write_config(args.out, cfg)
+    print("terminal %s (%s) on %s -> %s; keys %s (not shown)"
+          % (cfg["terminal_id"], cfg["role"], args.board, args.out, ", ".join(cfg["keys"])))
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("provision", help="write a terminal config with its own derived keys")
+    p.add_argument("--board", help="board name (boards/NAME.json) or path")
+    p.add_argument("--terminal-id", help="12 hex digits")
+    p.add_argument("--role", help="fixed_fare, gate, entry_gate, exit_gate or validator")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--station", type=int, help="tariff station id (gate roles)")
+    what.add_argument("--route", help="route name in the tariff (validator)")
+    what.add_argument("--fare-fen", type=int, help="fare in fen (fixed_fare)")
+    p.add_argument("--name", help="terminal label shown in its boot line")
+    p.add_argument("--load", action="store_true",
+                   help="also give the terminal the issuer load key (top-up terminals)")
+    p.add_argument("--sequence-floor", type=int, metavar="N",
+                   help="the SAM hands out no transaction sequence number below N: when the "
+                        "terminal's flash is imaged anew, one above the highest the back "
+                        "office holds for it")
+    p.add_argument("--master-key-file", help="the operator's master key file (JSON)")
+    p.add_argument("--out", help="config file to write (mode 0600)")
+    p.add_argument("--new-master-key-file", metavar="F",
+                   help="only write a new master key file with random keys")
+    p.set_defaults(fn=_provision)

@@ -1,0 +1,104 @@
+"""`ykt update sign|show`: authenticated update files for a terminal (docs/stores.md)."""
+
+import json
+
+
+def _sign(args):
+    from host_tools.lib import updates
+
+    key = updates.read_key_file(args.master_key_file)
+    tid = updates.terminal_id(args.device)
+    code = updates.kind_code(args.kind)
+    if code == updates.KINDS["clock"] and args.time is not None:
+        if args.payload:
+            raise ValueError("give the clock update --time or a payload file, not both")
+        payload = updates.clock_payload(args.time)
+    elif args.time is not None:
+        raise ValueError("--time is for --kind clock")
+    elif not args.payload:
+        raise ValueError("give the payload file to sign%s"
+                         % (" (or --time for a clock update)" if code == updates.KINDS["clock"]
+                            else ""))
+    else:
+        with open(args.payload, "rb") as f:
+            payload = f.read()
+    if code == updates.KINDS["staff"]:
+        _check_staff(args.payload, payload)
+    elif code == updates.KINDS["tariff"]:
+        _check_tariff(args.payload, payload)
+    data = updates.sign(args.kind, args.version, tid, payload, key)
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print("signed %s v%d for terminal %s: %d bytes -> %s"
+          % (updates.kind_name(updates.kind_code(args.kind)), args.version, tid.hex(),
+             len(data), args.out))
+    return 0
+
+
+def _check_staff(path, payload):
+    """A staff list is the JSON list config "staff" holds; the firmware's own check
+    (ykt.pos.staff) judges it, so a list the POS would refuse is never signed."""
+    import hw_sim
+
+    hw_sim.install()  # the firmware's modules under CPython
+    from ykt.pos.staff import StaffList
+
+    try:
+        entries = json.loads(payload)
+    except ValueError:
+        raise ValueError("%s: not JSON (a staff list is the JSON list config 'staff' holds)"
+                         % path) from None
+    try:
+        StaffList.load(entries)
+    except ValueError as e:
+        raise ValueError("%s: %s" % (path, e)) from None
+
+
+def _check_tariff(path, payload):
+    """A tariff is the payload `ykt tariff build` writes; the firmware's own reader (its
+    CRC-32 and structure checks) judges it, so a damaged one is never signed."""
+    import io
+
+    import hw_sim
+
+    hw_sim.install()
+    from ykt.fare.tariff import Tariff, TariffError
+
+    try:
+        Tariff(io.BytesIO(payload))
+    except TariffError as e:
+        raise ValueError("%s: %s" % (path, e)) from None
+
+
+def _show(args):
+    from host_tools.lib import updates
+
+    with open(args.file, "rb") as f:
+        data = f.read()
+    info = updates.parse(data)
+    if args.master_key_file:
+        info["mac_ok"] = updates.verify(data, updates.read_key_file(args.master_key_file))
+    print(json.dumps(info))
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("update", help="sign and inspect update files (tariff, denylist, ...)")
+    cmds = p.add_subparsers(dest="update_cmd", required=True)
+    s = cmds.add_parser("sign", help="wrap a payload in an envelope MACed for one terminal")
+    s.add_argument("--kind", required=True,
+                   help="tariff, denylist, denylist-delta, config, staff or clock")
+    s.add_argument("--version", type=int, required=True, help="content version (1..2^32-1)")
+    s.add_argument("--device", required=True, help="terminal id, 12 hex digits")
+    s.add_argument("--master-key-file", required=True,
+                   help="file with the update master key (32 hex digits)")
+    s.add_argument("payload", nargs="?",
+                   help="the file to install (e.g. from `ykt denylist build`)")
+    s.add_argument("--time", help="--kind clock: the terminal's new local time, "
+                                  "YYYY-MM-DDThh:mm:ss or 'now' (this computer's local time)")
+    s.add_argument("-o", "--out", required=True)
+    s.set_defaults(fn=_sign)
+    v = cmds.add_parser("show", help="print an update file's header (and check its MAC)")
+    v.add_argument("file")
+    v.add_argument("--master-key-file", help="also check the MAC with this master key")
+    v.set_defaults(fn=_show)

@@ -1,0 +1,147 @@
+"""Check a board file against what the chip can do, before anything is flashed.
+
+Each finding is one line: ``error:`` for what would fail on the chip (a pin
+used twice, an input-only pin driven as output, a flash pin, a pin or bus the
+chip does not have, a partition that does not fit), ``warning:`` for what works
+but bites (strapping pins, UART0 which carries the REPL console).
+"""
+
+from host_tools.lib.boards import BoardError, load  # noqa: F401  (re-exported for the CLI)
+
+# ESP32 datasheet §2.2 (pin list) and ESP32-S3 datasheet §2.3; MicroPython esp32 port bus ids.
+CHIPS = {
+    "esp32": {
+        "gpio": set(range(0, 20)) | {21, 22, 23, 25, 26, 27} | set(range(32, 40)),
+        "flash": set(range(6, 12)),
+        "input_only": set(range(34, 40)),
+        "strapping": {0, 2, 5, 12, 15},
+        "uart": {0, 1, 2}, "i2c": {0, 1}, "spi": {1, 2},
+        "console": {1, 3},
+    },
+    "esp32s3": {
+        "gpio": set(range(0, 22)) | set(range(26, 49)),
+        "flash": set(range(26, 33)),
+        "input_only": set(),
+        "strapping": {0, 3, 45, 46},
+        "uart": {0, 1, 2}, "i2c": {0, 1}, "spi": {1, 2},
+        "console": {43, 44},
+    },
+}
+
+OUT, IN, BIDIR = "output", "input", "in/out"
+
+
+def _bus_pins(kind, spec):
+    """(role, pin, direction) of one bus, keyed so that a shared bus is not a conflict."""
+    if kind == "spi":
+        return [("sck", spec.get("sck"), OUT), ("mosi", spec.get("mosi"), OUT),
+                ("miso", spec.get("miso"), IN)]
+    if kind == "i2c":
+        return [("scl", spec.get("scl"), BIDIR), ("sda", spec.get("sda"), BIDIR)]
+    return [("tx", spec.get("tx"), OUT), ("rx", spec.get("rx"), IN)]
+
+
+def uses(board):
+    """Every pin use: (what, pin, direction, bus key or None) and every bus: (what, kind, id)."""
+    pins, buses = [], []
+
+    def bus(what, kind, spec):
+        buses.append((what, kind, spec.get("id")))
+        key = (kind, spec.get("id"))
+        for role, pin, direction in _bus_pins(kind, spec):
+            pins.append(("%s.%s" % (what, role), pin, direction, key))
+
+    nfc = board.get("nfc", {})
+    if nfc.get("bus") in ("spi", "i2c", "uart"):
+        bus("nfc", nfc["bus"], nfc.get(nfc["bus"], {}))
+    if "cs" in nfc:
+        pins.append(("nfc.cs", nfc["cs"], OUT, None))
+    if nfc.get("irq") is not None:  # null: not wired (the driver polls)
+        pins.append(("nfc.irq", nfc["irq"], IN, None))
+    gate = board.get("gate", {})
+    if "open" in gate:
+        pins.append(("gate.open", gate["open"], OUT, None))
+    for key in ("passage", "emergency"):
+        if gate.get(key) is not None:
+            pins.append(("gate." + key, gate[key], IN, None))
+    for what in ("display", "printer"):
+        spec = board.get(what, {})
+        if "uart" in spec:
+            bus(what, "uart", spec["uart"])
+    for what in ("oled", "lcd"):
+        spec = board.get(what, {})
+        if "i2c" in spec:
+            bus(what, "i2c", spec["i2c"])
+    keypad = board.get("keypad", {})
+    for i, pin in enumerate(keypad.get("rows", [])):
+        pins.append(("keypad.row%d" % i, pin, OUT, None))
+    for i, pin in enumerate(keypad.get("cols", [])):
+        pins.append(("keypad.col%d" % i, pin, IN, None))
+    for name, pin in sorted(board.get("leds", {}).items()):
+        if pin is not None:  # null: not fitted
+            pins.append(("leds." + name, pin, OUT, None))
+    if board.get("buzzer") is not None:
+        pins.append(("buzzer", board["buzzer"], OUT, None))
+    return pins, buses
+
+
+def check(board):
+    """Findings as ``(level, message)``, errors first."""
+    chip = CHIPS.get(board.get("chip"))
+    name = board.get("name", "?")
+    if chip is None:
+        return [("error", "%s: unknown chip %r (known: %s)" % (name, board.get("chip"),
+                                                              ", ".join(sorted(CHIPS))))]
+    errors, warnings = [], []
+    pins, buses = uses(board)
+    for what, kind, bus_id in buses:
+        if bus_id not in chip[kind]:
+            errors.append("%s: %s uses %s(%r), which %s does not have (ids %s)" % (
+                name, what, kind.upper(), bus_id, board["chip"], sorted(chip[kind])))
+        if kind == "uart" and bus_id == 0:
+            warnings.append("%s: %s uses UART0, which carries the REPL console" % (name, what))
+    owner = {}
+    for what, pin, direction, key in pins:
+        if not isinstance(pin, int) or isinstance(pin, bool):
+            errors.append("%s: %s has no pin number (%r)" % (name, what, pin))
+            continue
+        if pin not in chip["gpio"]:
+            errors.append("%s: %s uses GPIO %d, which %s does not have" % (
+                name, what, pin, board["chip"]))
+        elif pin in chip["flash"]:
+            errors.append("%s: %s uses GPIO %d, wired to the SPI flash" % (name, what, pin))
+        elif direction != IN and pin in chip["input_only"]:
+            errors.append("%s: %s drives GPIO %d, which is input-only on %s" % (
+                name, what, pin, board["chip"]))
+        if pin in chip["strapping"]:
+            warnings.append("%s: %s uses strapping pin GPIO %d (boot mode may change)" % (
+                name, what, pin))
+        if pin in chip["console"] and not (key and key[0] == "uart" and key[1] == 0):
+            warnings.append("%s: %s uses GPIO %d, the UART0 console pin" % (name, what, pin))
+        if pin in owner:
+            other, other_key = owner[pin]
+            if key is None or key != other_key:
+                errors.append("%s: GPIO %d is used by both %s and %s" % (name, pin, other, what))
+        else:
+            owner[pin] = (what, key)
+    errors += _partitions(board, name)
+    return [("error", m) for m in errors] + [("warning", m) for m in warnings]
+
+
+def _partitions(board, name):
+    out, size = [], board.get("flash_size")
+    parts = board.get("partitions", {})
+    if not isinstance(size, int) or size <= 0:
+        return ["%s: flash_size must be a whole number of bytes" % name]
+    for part in ("firmware", "vfs"):
+        spec = parts.get(part)
+        if not spec:
+            out.append("%s: partitions.%s is missing" % (name, part))
+            continue
+        if spec["offset"] % 4096:
+            out.append("%s: partitions.%s offset 0x%x is not 4 KB aligned" % (name, part,
+                                                                              spec["offset"]))
+        if spec["offset"] + spec["size"] > size:
+            out.append("%s: partitions.%s ends at 0x%x, past the %d MB flash" % (
+                name, part, spec["offset"] + spec["size"], size // 1048576))
+    return out

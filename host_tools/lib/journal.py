@@ -1,0 +1,251 @@
+"""Read and verify a terminal's journal on the host (docs/stores.md "Journal").
+
+``load(path)`` takes a directory of segment files (or one holding ``journal/``)
+or a LittleFS image of the terminal's flash and returns the journal's files as
+``{name: bytes}``. ``verify(files, key, terminal=None)`` checks every record
+and returns a ``Verdict``; ``dump(files)`` yields the records as dicts.
+This is a second implementation of the format, written from the document
+rather than shared with the firmware, so each checks the other.
+"""
+
+import datetime
+import hashlib
+import hmac
+import os
+import struct
+import zlib
+from collections import namedtuple
+from host_tools.lib import lfs_image
+from host_tools.lib.errors import BadInput
+
+JOURNAL_DIR = "journal"
+RECORD = 64
+FIELDS = 52
+FORMAT = ">IIBB6s10sHii4s4sII"
+_ACK_HEAD = 22
+_ACK_MAC = 8
+_EPOCH = datetime.datetime(2000, 1, 1)
+
+KINDS = {
+    0x01: "boot",
+    0x02: "clock-set",
+    0x10: "purchase-intent",
+    0x11: "purchase",
+    0x12: "unpaid",
+    0x13: "abandoned",
+    0x14: "sale",
+    0x15: "load-intent",
+    0x20: "entry",
+    0x21: "exit",
+    0x30: "load",
+    0x31: "refund",
+    0x32: "void",
+    0x33: "correction",
+    0x34: "give-back",
+    0x40: "denied",
+    0x50: "update-installed",
+    0x51: "update-refused",
+    0x60: "shift-open",
+    0x61: "shift-close",
+    0x62: "sign-in",
+    0x63: "sign-out",
+    0x64: "staff-locked",
+}
+
+Record = namedtuple("Record", ("seq", "time", "kind", "tx_type", "terminal", "card", "atc",
+                               "amount", "balance", "tac", "random", "link", "tseq", "mac"))
+Verdict = namedtuple("Verdict", ("ok", "count", "first", "last", "acked", "problem"))
+Problem = namedtuple("Problem", ("seq", "segment", "offset", "what"))
+
+
+def kind_name(code):
+    return KINDS.get(code, "kind-%02x" % code)
+
+
+def mac8(key, *parts):
+    """HMAC-SHA256(key, parts...)[:8]: the chain MAC."""
+    return hmac.new(key, b"".join(bytes(p) for p in parts), hashlib.sha256).digest()[:8]
+
+
+def genesis(key, terminal):
+    return mac8(key, b"ykt journal v1", terminal)
+
+
+def crc_ok(raw):
+    return struct.unpack_from(">I", raw, 60)[0] == zlib.crc32(raw[:60])
+
+
+def seal(raw):
+    """``raw`` (64 bytes) with its CRC recomputed."""
+    raw = bytes(raw[:60])
+    return raw + struct.pack(">I", zlib.crc32(raw))
+
+
+def decode(raw):
+    f = struct.unpack_from(FORMAT, raw, 0)
+    return Record(*f[:5], f[5].hex(), *f[6:], bytes(raw[FIELDS:60]))
+
+
+def iso_time(secs):
+    return (_EPOCH + datetime.timedelta(seconds=secs)).isoformat()
+
+
+def _is_segment(name):
+    if len(name) != 12 or not name.endswith(".seg"):
+        return False
+    try:
+        int(name[:8], 16)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_dir(path):
+    out = {}
+    for name in os.listdir(path):
+        full = os.path.join(path, name)
+        if os.path.isfile(full):
+            with open(full, "rb") as f:
+                out[name] = f.read()
+    return out
+
+
+def _read_image(path):
+    with open(path, "rb") as f:
+        return lfs_image.read_dir(f.read(), "/" + JOURNAL_DIR, path)
+
+
+def load(path):
+    """The journal files at ``path`` (directory or LittleFS image) as {name: bytes}."""
+    if os.path.isdir(path):
+        sub = os.path.join(path, JOURNAL_DIR)
+        return _read_dir(sub if os.path.isdir(sub) else path)
+    if os.path.isfile(path):
+        return _read_image(path)
+    raise BadInput("no such journal: %s" % path)
+
+
+def _slots(files):
+    """[(segment name, first seq of segment, offset, bytes)] in name order."""
+    out = []
+    for name in sorted(n for n in files if _is_segment(n)):
+        data = files[name]
+        first = int(name[:8], 16)
+        for off in range(0, len(data), RECORD):
+            out.append((name, first, off, data[off:off + RECORD]))
+    return out
+
+
+def _ack(files, key):
+    """(acked, anchor seq, anchor mac or None) from the ack file; ValueError if bad."""
+    data = files.get("ack")
+    if data is None:
+        return 0, 0, None
+    if len(data) < _ACK_HEAD + _ACK_MAC or data[:4] != b"YKA1":
+        raise BadInput("bad ack file (format)")
+    _, acked, anchor, anchor_mac, n = struct.unpack_from(">4sII8sH", data, 0)
+    end = _ACK_HEAD + n * RECORD
+    if len(data) != end + _ACK_MAC:
+        raise BadInput("bad ack file (length)")
+    if mac8(key, b"ykt journal ack", data[:end]) != data[end:]:
+        raise BadInput("bad ack file (MAC: wrong key or edited)")
+    return acked, anchor, anchor_mac
+
+
+def _terminal_of(slots):
+    for _, _, _, raw in slots:
+        if len(raw) == RECORD and crc_ok(raw):
+            return decode(raw).terminal
+    return bytes(6)
+
+
+def _gap_or_reorder(slots, i, expect, found):
+    later = any(len(raw) == RECORD and crc_ok(raw) and decode(raw).seq == expect
+                for _, _, _, raw in slots[i + 1:])
+    if found < expect:
+        return "out of order: seq %d found after seq %d (records reordered)" % (found, expect - 1)
+    if later:
+        return "out of order: seq %d found where seq %d belongs (records reordered)" % (
+            found, expect)
+    if found == expect + 1:
+        return "sequence gap: seq %d missing (record deleted)" % expect
+    return "sequence gap: seq %d..%d missing (records deleted)" % (expect, found - 1)
+
+
+def verify(files, key, terminal=None):
+    """Check segment order, record length, CRC, seq, terminal and MAC chain; first fault wins."""
+    slots = _slots(files)
+    try:
+        acked, anchor, anchor_mac = _ack(files, key)
+    except ValueError as e:
+        return Verdict(False, 0, None, None, 0, Problem(None, "ack", 0, str(e)))
+    prev = anchor_mac if anchor_mac is not None else genesis(key, terminal or _terminal_of(slots))
+    expect = anchor + 1
+    count = 0
+    seg = None
+
+    def bad(seq, name, off, what):
+        return Verdict(False, count, anchor + 1, expect - 1, acked, Problem(seq, name, off, what))
+
+    for i, (name, first, off, raw) in enumerate(slots):
+        if name != seg:
+            seg = name
+            if first > expect:
+                missing = "%d" % expect if first == expect + 1 else "%d..%d" % (expect, first - 1)
+                return bad(expect, name, 0,
+                           "sequence gap: seq %s missing (segment deleted?)" % missing)
+            if first < expect:
+                return bad(expect, name, 0, "segment starts at seq %d, inside the previous one"
+                           % first)
+        if len(raw) < RECORD:
+            return bad(expect, name, off, "truncated: %d of %d bytes (record cut short)"
+                       % (len(raw), RECORD))
+        if not crc_ok(raw):
+            last = i == len(slots) - 1
+            return bad(expect, name, off, "bad CRC" + (" (torn last record?)" if last else ""))
+        r = decode(raw)
+        if r.seq != expect:
+            return bad(expect, name, off, _gap_or_reorder(slots, i, expect, r.seq))
+        if terminal is not None and r.terminal != terminal:
+            return bad(r.seq, name, off, "wrong terminal %s (expected %s)"
+                       % (r.terminal.hex(), terminal.hex()))
+        if mac8(key, prev, raw[:FIELDS]) != r.mac:
+            return bad(r.seq, name, off,
+                       "chain broken (record edited, reordered or deleted, or wrong key)")
+        prev = r.mac
+        expect += 1
+        count += 1
+    return Verdict(True, count, anchor + 1 if count else None, expect - 1 if count else None,
+                   acked, None)
+
+
+def dump(files):
+    """Yield one dict per whole record, in seq order of the segments (no key needed)."""
+    for name, _, _, raw in _slots(files):
+        if len(raw) < RECORD:
+            continue
+        r = decode(raw)
+        yield {
+            "seq": r.seq,
+            "time": iso_time(r.time),
+            "kind": kind_name(r.kind),
+            "tx_type": r.tx_type,
+            "terminal": r.terminal.hex(),
+            "card": r.card,
+            "atc": r.atc,
+            "amount": r.amount,
+            "balance": r.balance,
+            "tac": r.tac.hex(),
+            "random": r.random.hex(),
+            "link": r.link,
+            "tseq": r.tseq,
+            "mac": r.mac.hex(),
+            "crc_ok": crc_ok(raw),
+            "segment": name,
+        }
+
+
+def torn_tails(files):
+    """[(segment, bytes)] for segments that end in a partial record."""
+    return [(n, len(files[n]) % RECORD) for n in sorted(files)
+            if _is_segment(n) and len(files[n]) % RECORD]
