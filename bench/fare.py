@@ -257,7 +257,7 @@ def vm_heap(small, big, entry=ENTRY_STATION, exit_=EXIT_STATION):
     """Bytes (gc.mem_alloc, 64-bit unix port, .mpy code in RAM): fixed-fare terminal modules,
     gate role and fare modules on top, the open 302-station tariff, one exit pricing's
     allocations (gc off), the open 1,000-station tariff (``big`` None: 0)."""
-    from host_tools.lib.build import vm_path
+    from hw_sim.vm_bridge import vm_path
 
     v = harness.run_script("heap_gate", "heap_gate_tariff.py", small, big or small, entry,
                            exit_, path=vm_path())
@@ -420,7 +420,7 @@ def _network(label, make, work, entry, exit_):
 
 
 def bench_fare(heap=True):
-    from host_tools.lib.build import vm_dir
+    from hw_sim.vm_bridge import vm_dir
 
     vm_dir()
     work = tempfile.mkdtemp(prefix="ykt-bench-fare-")

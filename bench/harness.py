@@ -20,7 +20,7 @@ def run_script(name, *args, heap="512K", path=None):
 
     The script runs in bench/vm/ under its bare name: the VM interns the script's file name,
     so a checkout's path would otherwise move the heap figures by a few bytes."""
-    from host_tools.lib.build import vm_dir
+    from hw_sim.vm_bridge import vm_dir
     from hw_sim.vm_bridge import micropython_binary
 
     env = dict(os.environ, MICROPYPATH=path or vm_dir())
@@ -38,14 +38,9 @@ def run_scenario(data, runtime="cpython", heap=None, name="bench"):
     output lines, wall seconds). RuntimeError if a terminal stopped (e.g. out of heap)."""
     from hw_sim.scenario import Run, Scenario
 
-    r = Run(Scenario(data, name), tempfile.mkdtemp(prefix="ykt-" + name + "-"))
+    r = Run(data, name)
     t0 = time.perf_counter()
-    if runtime == "micropython":
-        from host_tools.lib.build import vm_path
-
-        lines = r.run_micropython(vm_path(), heap=heap)
-    else:
-        lines = r.run_cpython()
+    lines = r.run(runtime, heap).lines
     return r, lines, time.perf_counter() - t0
 
 

@@ -39,7 +39,7 @@ def min_heap_kb(lo=160, hi=384, step=16):
 
 
 def bench_pos(n=200, heap=False):
-    from host_tools.lib.build import vm_dir, vm_path
+    from hw_sim.vm_bridge import vm_dir, vm_path
 
     vm_dir()
     load_us, sale_us = harness.run_script("pos_sale", EXAMPLE, n, 10)

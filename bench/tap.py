@@ -82,7 +82,7 @@ def bench_vm_compute(n=200):
     """Firmware-only microseconds per purchase on the VM (recorded card answers)."""
     import hw_sim
     from hw_sim.issuer import IssuerKeys, issue_card
-    from host_tools.lib.build import vm_dir
+    from hw_sim.vm_bridge import vm_dir
 
     hw_sim.install()
     from ykt.card.purse import TX_PURCHASE, PurseCard

@@ -367,9 +367,12 @@ class Scenario:
 class Run:
     """One run of a scenario: the simulated terminals, the cards and the output lines."""
 
-    def __init__(self, scenario, workdir):
+    def __init__(self, scenario, source="scenario"):
+        """``scenario``: a :class:`Scenario`, or a scenario dict (``source`` then names it in
+        its error messages). Change the models (cards, flash, faults) before :meth:`run`."""
+        if not isinstance(scenario, Scenario):
+            scenario = Scenario(scenario, source)
         self.scenario = scenario
-        self.workdir = workdir
         self.terms = {}  # terminal id -> SimTerminal (all on their own virtual clocks)
         for t in scenario.terminals:
             sim = SimTerminal(t["board_data"], start=scenario.start)
@@ -584,15 +587,26 @@ class Run:
             self.errors = list(self.errors) + ["terminal %s stopped: %s" % (t["id"], proc.error)]
         return None
 
-    def run_cpython(self):
+    def run(self, runtime="cpython", heap=None):
+        """Run the scenario to its end on ``runtime``; returns this Run (its output lines
+        are ``lines``).
+
+        ``"cpython"``: the firmware's modules in this process, on the simulator's stand-ins.
+        ``"micropython"``: the firmware compiled by mpy-cross (built here when out of date)
+        on the MicroPython unix VM, each terminal's heap its ``vm_heap``, else ``heap``,
+        else ``vm_bridge.DEFAULT_HEAP``. ScenarioError if a terminal stopped."""
+        if runtime == "micropython":
+            from hw_sim.vm_bridge import vm_path
+
+            self._run("micropython", vm_path(), heap)
+            return self
+        if runtime != "cpython":
+            raise ScenarioError("unknown runtime %r (cpython or micropython)" % (runtime,))
         from hw_sim.runtime import install
 
         install()
-        return self._run("cpython")
-
-    def run_micropython(self, mpy_dir, heap=None):
-        lines = self._run("micropython", mpy_dir, heap)
-        return lines
+        self._run("cpython")
+        return self
 
 
 class _Router(io.TextIOBase):

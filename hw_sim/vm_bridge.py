@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 
+from host_tools.lib.build import ROOT, build_mpy
 from hw_sim import machine as sim_machine
 from hw_sim import vm_flash
 from hw_sim.scheduler import END, ERROR, POWER_CUT, power_cut_types
@@ -39,6 +40,22 @@ def vm_heapsize(heap):
     text = str(heap).strip().upper()
     kb = int(text[:-1]) if text.endswith("K") else int(text) // 1024
     return "%dK" % (kb + SHIM_HEAP_KB)
+
+
+def vm_dir():
+    """The firmware as .mpy files for the MicroPython VM (built on demand, up to date)."""
+    out = os.path.join(ROOT, "build", "vm")
+    build_mpy(out)
+    return out
+
+
+def vm_path():
+    """MICROPYPATH for the simulator's VM runtime: the bridge's ``machine``/``time``
+    stand-ins (C code on a board, so compiled here too rather than costing the
+    heap a compile) in front of the firmware."""
+    shims = os.path.join(ROOT, "build", "vm-shims")
+    build_mpy(shims, top=VM_DIR)
+    return shims + ":" + vm_dir()
 
 
 def micropython_binary():

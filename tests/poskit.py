@@ -166,8 +166,7 @@ class Day:
                                "config": self.config}]}
 
     def run(self, workdir, runtime="cpython", heap=VM_HEAP):
-        os.makedirs(str(workdir), exist_ok=True)
-        r = Run(Scenario(self.scenario(), "poskit"), str(workdir))
+        r = Run(self.scenario(), "poskit")
         for name, rec in self.records.items():
             r.apps[name].records[2] = rec.encode()
         if self.staff_file is not None:
@@ -182,12 +181,7 @@ class Day:
         for at, text in self.keys:
             last = max(last, sim.keypad.type(text, at_us=int(at * 1000000)))
         r.end_us = max(r.end_us, last + 5000000)
-        if runtime == "micropython":
-            from host_tools.lib.build import vm_path
-
-            r.run_micropython(vm_path(), heap)
-        else:
-            r.run_cpython()
+        r.run(runtime, heap)
         return Result(r)
 
 

@@ -49,7 +49,7 @@ class Reference:
     """The uncut run: op count at each tap and snapshots every SNAPSHOT_EVERY taps."""
 
     def __init__(self, workdir):
-        self.run = Run(Scenario(_data(0, PURCHASES - 1), "reference"), str(workdir))
+        self.run = Run(_data(0, PURCHASES - 1), "reference")
         sim = self.run.sim
         self.tap_ops = {}
         self.snapshots = {}
@@ -61,7 +61,7 @@ class Reference:
                 if i % SNAPSHOT_EVERY == 0:
                     self.snapshots[i] = (sim.flash.image(), copy.deepcopy(self.run.apps))
             sim.clock.schedule(at, mark)
-        self.run.run_cpython()
+        self.run.run()
         self.total_ops = sim.flash.ops
 
     def locate(self, k):
@@ -77,20 +77,14 @@ def cut_run(ref, k, workdir, partial=None, runtime="cpython"):
     first = tap - tap % SNAPSHOT_EVERY
     last = min(tap + 3, PURCHASES - 1)
     image, apps = ref.snapshots[first]
-    os.makedirs(str(workdir), exist_ok=True)
-    r = Run(Scenario(_data(first, last, (tap, offset, partial)), "cut"), str(workdir))
+    r = Run(_data(first, last, (tap, offset, partial)), "cut")
     r.sim.flash = NorFlash.from_image(image)
     apps = copy.deepcopy(apps)
     for name, app in apps.items():
         r.apps[name] = app
         r.cards[name].app = app
     r.cut = (k, tap, offset, partial)
-    if runtime == "micropython":
-        from host_tools.lib.build import vm_path
-
-        r.run_micropython(vm_path())
-    else:
-        r.run_cpython()
+    r.run(runtime)
     return r
 
 

@@ -1,9 +1,9 @@
-"""Helpers for tests that run whole scenarios through the simulated hardware."""
+"""Helpers for tests that run whole scenarios (``hw_sim.scenario.Run``): scenario dicts, events
+and journal records read back from a run."""
 
 import json
 import os
 
-from hw_sim.scenario import Run, Scenario
 
 NUMBERS = {
     "alice": "31012300000000000001",
@@ -25,23 +25,6 @@ def scenario(events, *, board="devkitc-turnstile", fare=350, cards=None, config=
     }
     data.update(extra)
     return data
-
-
-def run(data, workdir, runtime="cpython", prepare=None, source="test"):
-    """Run a scenario dict; return the Run (apps, lines, records path).
-    ``prepare(run)`` is called before it starts (to wire a fault into a model);
-    ``source`` names the scenario in its error messages."""
-    os.makedirs(str(workdir), exist_ok=True)
-    r = Run(Scenario(data, source), str(workdir))
-    if prepare is not None:
-        prepare(r)
-    if runtime == "micropython":
-        from host_tools.lib.build import vm_path
-
-        r.run_micropython(vm_path())
-    else:
-        r.run_cpython()
-    return r
 
 
 def events(r, kind=None):

@@ -30,7 +30,7 @@ def _phase(tmp_path, name, evts, start, flash=None, clock_updates=(), runtime="c
     # than its default 128K
     data["terminals"][0]["vm_heap"] = "160K"
     os.makedirs(str(tmp_path / name))
-    r = Run(Scenario(data, "test"), str(tmp_path / name))
+    r = Run(data, "test")
     if flash is not None:
         r.sim.flash = NorFlash.from_image(flash.image())
     fs = r.sim.filesystem()
@@ -38,12 +38,7 @@ def _phase(tmp_path, name, evts, start, flash=None, clock_updates=(), runtime="c
     for version, when in clock_updates:
         with fs.open("/inbox/clock-%d.upd" % version, "wb") as f:
             f.write(host.sign("clock", version, tid, when.encode(), r.scenario.update_master()))
-    if runtime == "micropython":
-        from host_tools.lib.build import vm_path
-
-        r.run_micropython(vm_path())
-    else:
-        r.run_cpython()
+    r.run(runtime)
     return r
 
 

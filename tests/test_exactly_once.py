@@ -43,7 +43,7 @@ from collections import namedtuple
 import pytest
 
 import ledger
-import simrun
+from hw_sim.scenario import Run
 from simrun import events
 
 # -- the terminals, cards and timelines --------------------------------------------------
@@ -746,8 +746,12 @@ def _apply(plan, tap, at, fault, probe):
         raise ValueError("unknown fault %r" % (fault,))
 
 
-def execute(plan, workdir, runtime="cpython", prepare=None):
-    return simrun.run(plan.data(), workdir, runtime, prepare, source=plan.id)
+def execute(plan, runtime="cpython", prepare=None):
+    """The plan's scenario run on ``runtime``; ``prepare(run)`` first wires a fault into a model."""
+    r = Run(plan.data(), plan.id)
+    if prepare is not None:
+        prepare(r)
+    return r.run(runtime)
 
 
 def probe(kind, workdir, runtime="cpython"):
@@ -782,7 +786,7 @@ def probe(kind, workdir, runtime="cpython"):
         sim.clock.schedule(at_us + hold_us - 1, lambda: seen.update(
             ops1=sim.flash.ops, count=card.apdu_count))
 
-    r = execute(plan, workdir, runtime, prepare)
+    r = execute(plan, runtime, prepare)
     times = seen.get("apdus", [])
     assert seen.get("count") == len(times), "APDUs counted %s, recorded %d" % (
         seen.get("count"), len(times))
@@ -797,7 +801,7 @@ Outcome = namedtuple("Outcome", ("id", "violations", "ledger", "run"))
 def run_case(kind, fault, retap, probe_, workdir, runtime="cpython"):
     """Stage, run and judge one case (Outcome: its id, violations, Ledger and Run)."""
     plan = stage(kind, fault, retap, probe_)
-    r = execute(plan, workdir, runtime)
+    r = execute(plan, runtime)
     led = ledger.audit(r)
     out = judge(plan, r, led)
     if fault[0] == "cut" and not r.power_cuts:

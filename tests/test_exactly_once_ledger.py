@@ -6,7 +6,7 @@ import struct
 
 import ledger
 from hw_sim.purse_app import Commit
-from simrun import run
+from hw_sim.scenario import Run
 
 NUMBERS = {"alice": "31012300000000000001", "bob": "31012300000000000002"}
 
@@ -24,8 +24,8 @@ def _tap(at, term, card, **kw):
 
 
 def test_every_commit_of_every_card_at_every_terminal_is_completed_once(tmp_path):
-    r = run(_two_terminals([_tap(1, "T1", "alice"), _tap(1, "T2", "bob"),
-                            _tap(5, "T2", "alice"), _tap(9, "T1", "bob")]), tmp_path)
+    r = Run(_two_terminals([_tap(1, "T1", "alice"), _tap(1, "T2", "bob"),
+                            _tap(5, "T2", "alice"), _tap(9, "T1", "bob")])).run()
     led = ledger.audit(r)
     assert led.violations == []
     assert [(v.card, v.terminal, v.state) for v in led.verdicts] == [
@@ -36,26 +36,26 @@ def test_every_commit_of_every_card_at_every_terminal_is_completed_once(tmp_path
 
 def test_a_torn_debit_is_pending_until_the_card_comes_back(tmp_path):
     torn = _tap(1, "T1", "alice", tear_at_apdu=3)  # DEBIT ran, its answer lost
-    led = ledger.audit(run(_two_terminals([torn]), tmp_path / "gone"))
+    led = ledger.audit(Run(_two_terminals([torn])).run())
     assert led.violations == []
     [v] = led.pending(card="alice", terminal="T1")
     assert v.intent["kind"] == "purchase-intent" and v.completion is None
     [o] = led.open_intents(card="alice")
     assert o.committed is True
-    led = ledger.audit(run(_two_terminals([torn, _tap(6, "T1", "alice")]), tmp_path / "back"))
+    led = ledger.audit(Run(_two_terminals([torn, _tap(6, "T1", "alice")])).run())
     assert led.violations == [] and led.pending() == [] and led.open == []
 
 
 def test_an_attempt_the_card_never_committed_may_stay_open(tmp_path):
     left = _tap(1, "T1", "alice", remove_after_apdu=2)  # gone before DEBIT was sent
-    led = ledger.audit(run(_two_terminals([left]), tmp_path))
+    led = ledger.audit(Run(_two_terminals([left])).run())
     assert led.violations == [] and led.verdicts == []
     [o] = led.open
     assert o.committed is False
 
 
 def test_a_debit_no_terminal_journaled_is_a_violation(tmp_path):
-    r = run(_two_terminals([_tap(1, "T1", "alice")]), tmp_path)
+    r = Run(_two_terminals([_tap(1, "T1", "alice")])).run()
     app = r.apps["alice"]
     c = app.commits[-1]
     app.commits.append(Commit("debit", c.atc + 1, 100, c.tx_type, c.terminal_id, c.datetime7,
@@ -67,7 +67,7 @@ def test_a_debit_no_terminal_journaled_is_a_violation(tmp_path):
 
 
 def test_a_completion_the_card_never_made_is_a_violation(tmp_path):
-    r = run(_two_terminals([_tap(1, "T1", "alice"), _tap(5, "T1", "alice")]), tmp_path)
+    r = Run(_two_terminals([_tap(1, "T1", "alice"), _tap(5, "T1", "alice")])).run()
     app = r.apps["alice"]
     app.commits.pop()
     app.balance += 350
@@ -77,7 +77,7 @@ def test_a_completion_the_card_never_made_is_a_violation(tmp_path):
 
 
 def test_a_commit_by_a_terminal_not_in_the_run_is_a_violation(tmp_path):
-    r = run(_two_terminals([_tap(1, "T1", "alice")]), tmp_path)
+    r = Run(_two_terminals([_tap(1, "T1", "alice")])).run()
     app = r.apps["bob"]
     app.commits.append(Commit("debit", 0, 50, 6, bytes.fromhex("299999999999"),
                               bytes.fromhex("20261129070001"), 950))
@@ -87,7 +87,7 @@ def test_a_commit_by_a_terminal_not_in_the_run_is_a_violation(tmp_path):
 
 
 def test_a_card_whose_balance_does_not_add_up_is_a_violation(tmp_path):
-    r = run(_two_terminals([_tap(1, "T1", "alice")]), tmp_path)
+    r = Run(_two_terminals([_tap(1, "T1", "alice")])).run()
     r.apps["alice"].balance += 1
     assert ledger.check(r) == ["alice: balance 651, opening 1000 minus debits plus loads is 650"]
 
@@ -95,7 +95,7 @@ def test_a_card_whose_balance_does_not_add_up_is_a_violation(tmp_path):
 def test_a_journal_record_edited_on_flash_is_a_violation(tmp_path):
     from hw_sim.lfs import LfsVfs
 
-    r = run(_two_terminals([_tap(1, "T1", "alice")]), tmp_path)
+    r = Run(_two_terminals([_tap(1, "T1", "alice")])).run()
     fs = LfsVfs(r.terms["T1"].flash)
     with fs.open("/journal/00000001.seg", "rb") as f:
         seg = bytearray(f.read())

@@ -13,7 +13,7 @@ def _cpython(path):
 
 
 def _vm(tmp_path, path):
-    from host_tools.lib.build import vm_dir
+    from hw_sim.vm_bridge import vm_dir
 
     proc = vmscripts.run("fare_cases", path, path=vm_dir(), timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -2,7 +2,8 @@
 
 import pytest
 
-from simrun import events, journal, run
+from hw_sim.scenario import Run
+from simrun import events, journal
 
 XJH, PSQ = 2025, 2035  # Xujiahui, People's Square
 TARIFF = "tariffs/shanghai-2017.json"
@@ -55,7 +56,7 @@ def _tap(t, term, card, **kw):
 
 
 def test_entry_then_exit_charges_the_distance_fare_once(tmp_path, fare_xjh_psq):
-    r = run(_station([_tap(1, "IN-XJH", "ann"), _tap(1800, "OUT-PSQ", "ann")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-XJH", "ann"), _tap(1800, "OUT-PSQ", "ann")])).run()
     [entry] = events(r, "entry")
     [exit_] = events(r, "exit")
     assert entry["fen"] == 0 and exit_["fen"] == fare_xjh_psq >= 300
@@ -63,42 +64,42 @@ def test_entry_then_exit_charges_the_distance_fare_once(tmp_path, fare_xjh_psq):
 
 
 def test_gate_opens_for_a_paid_passenger_and_closes_after_passage(tmp_path):
-    r = run(_station([_tap(1, "IN-XJH", "ann")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-XJH", "ann")])).run()
     gate = r.terms["IN-XJH"].gate
     assert gate.passages == 1
     assert [what for _, what in gate.log][-3:] == ["open", "passed", "closed"]
 
 
 def test_same_station_exit_within_grace_is_free(tmp_path):
-    r = run(_station([_tap(1, "IN-XJH", "ann"), _tap(300, "OUT-XJH", "ann")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-XJH", "ann"), _tap(300, "OUT-XJH", "ann")])).run()
     assert events(r, "exit")[0]["fen"] == 0
     assert r.apps["ann"].balance == 2000
 
 
 def test_overstay_pays_the_surcharge(tmp_path, fare_xjh_psq):
-    r = run(_station([_tap(1, "IN-XJH", "ann", hold_ms=5000),
-                      _tap(5 * 3600, "OUT-PSQ", "ann", hold_ms=5000)], poll_ms=3000), tmp_path)
+    r = Run(_station([_tap(1, "IN-XJH", "ann", hold_ms=5000),
+                      _tap(5 * 3600, "OUT-PSQ", "ann", hold_ms=5000)], poll_ms=3000)).run()
     [exit_] = events(r, "exit")
     assert "overtime" in [s[0] for s in exit_["steps"]]
     assert exit_["fen"] > fare_xjh_psq
 
 
 def test_exit_without_entry_pays_the_missing_entry_fare(tmp_path, fare_xjh_psq):
-    r = run(_station([_tap(1, "OUT-PSQ", "ben")]), tmp_path)
+    r = Run(_station([_tap(1, "OUT-PSQ", "ben")])).run()
     [exit_] = events(r, "exit")
     assert [s[0] for s in exit_["steps"]] == ["missing-entry"]
     assert exit_["fen"] >= fare_xjh_psq
 
 
 def test_unclosed_previous_journey_is_settled_at_the_next_entry(tmp_path):
-    r = run(_station([_tap(1, "IN-XJH", "ann"), _tap(7200, "IN-XJH", "ann")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-XJH", "ann"), _tap(7200, "IN-XJH", "ann")])).run()
     first, second = events(r, "entry")
     assert first["fen"] == 0 and second["fen"] > 0
     assert [s[0] for s in second["steps"]] == ["unclosed"]
 
 
 def test_anti_passback_refuses_a_second_entry_without_charging(tmp_path):
-    r = run(_station([_tap(1, "IN-XJH", "ann"), _tap(10, "IN-XJH", "ann")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-XJH", "ann"), _tap(10, "IN-XJH", "ann")])).run()
     assert [e["reason"] for e in events(r, "refused")] == ["already entered"]
     assert r.apps["ann"].balance == 2000
     assert r.terms["IN-XJH"].gate.passages == 1
@@ -106,9 +107,9 @@ def test_anti_passback_refuses_a_second_entry_without_charging(tmp_path):
 
 def test_insufficient_balance_at_exit_keeps_the_gate_closed(tmp_path):
     cards = [{"name": "ann", "number": CARDS["ann"], "balance_fen": 300}]
-    r = run(_station([_tap(1, "IN-XJH", "ann", hold_ms=5000),
+    r = Run(_station([_tap(1, "IN-XJH", "ann", hold_ms=5000),
                       _tap(3 * 3600 + 1800, "OUT-PSQ", "ann", hold_ms=5000)],
-                     cards=cards, poll_ms=3000), tmp_path)
+                     cards=cards, poll_ms=3000)).run()
     assert [e["reason"] for e in events(r, "refused")] == ["insufficient balance"]
     assert r.apps["ann"].balance == 300
     assert r.terms["OUT-PSQ"].gate.passages == 0
@@ -116,15 +117,15 @@ def test_insufficient_balance_at_exit_keeps_the_gate_closed(tmp_path):
 
 def test_entry_below_the_minimum_balance_is_refused(tmp_path):
     cards = [{"name": "ann", "number": CARDS["ann"], "balance_fen": 100}]
-    r = run(_station([_tap(1, "IN-XJH", "ann")], cards=cards), tmp_path)
+    r = Run(_station([_tap(1, "IN-XJH", "ann")], cards=cards)).run()
     assert events(r, "refused")[0]["reason"].startswith("balance below")
     assert r.terms["IN-XJH"].gate.passages == 0
 
 
 def test_card_torn_at_exit_is_charged_exactly_once_after_retap(tmp_path, fare_xjh_psq):
     # SELECT, READ RECORD, INITIALIZE, UPDATE CAPP DATA CACHE, DEBIT: tear the DEBIT
-    r = run(_station([_tap(1, "IN-XJH", "ann"), _tap(1800, "OUT-PSQ", "ann", tear_at_apdu=5),
-                      _tap(1805, "OUT-PSQ", "ann")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-XJH", "ann"), _tap(1800, "OUT-PSQ", "ann", tear_at_apdu=5),
+                      _tap(1805, "OUT-PSQ", "ann")])).run()
     assert r.apps["ann"].balance == 2000 - fare_xjh_psq
     exits = [x for x in journal(r, "OUT-PSQ") if x["kind"] == "exit"]
     assert len(exits) == 1 and exits[0]["amount"] == fare_xjh_psq
@@ -132,10 +133,10 @@ def test_card_torn_at_exit_is_charged_exactly_once_after_retap(tmp_path, fare_xj
 
 
 def test_emergency_opens_every_gate_and_exits_are_free(tmp_path):
-    r = run(_station([_tap(1, "IN-XJH", "ann"),
+    r = Run(_station([_tap(1, "IN-XJH", "ann"),
                       {"at": 600, "terminal": "OUT-PSQ", "emergency": True},
                       _tap(610, "OUT-PSQ", "ann"),
-                      {"at": 900, "terminal": "OUT-PSQ", "emergency": False}]), tmp_path)
+                      {"at": 900, "terminal": "OUT-PSQ", "emergency": False}])).run()
     [exit_] = events(r, "exit")
     assert exit_["fen"] == 0 and exit_["emergency"] is True
     assert [e["state"] for e in events(r, "emergency")] == ["on", "off"]
@@ -143,18 +144,18 @@ def test_emergency_opens_every_gate_and_exits_are_free(tmp_path):
 
 
 def test_journey_left_open_by_an_emergency_is_not_penalised(tmp_path):
-    r = run(_station([_tap(1, "IN-XJH", "ann"),
+    r = Run(_station([_tap(1, "IN-XJH", "ann"),
                       {"at": 600, "terminal": "IN-XJH", "emergency": True},
                       {"at": 900, "terminal": "IN-XJH", "emergency": False},
-                      _tap(7200, "IN-XJH", "ann")]), tmp_path)
+                      _tap(7200, "IN-XJH", "ann")])).run()
     second = events(r, "entry")[-1]
     assert second["fen"] == 0
     assert r.apps["ann"].balance == 2000
 
 
 def test_bus_then_metro_within_120_minutes_gets_the_transfer_discount(tmp_path, fare_xjh_psq):
-    r = run(_station([_tap(1, "BUS-926", "ben"), _tap(1800, "IN-XJH", "ben"),
-                      _tap(3600, "OUT-PSQ", "ben")]), tmp_path)
+    r = Run(_station([_tap(1, "BUS-926", "ben"), _tap(1800, "IN-XJH", "ben"),
+                      _tap(3600, "OUT-PSQ", "ben")])).run()
     [ride] = events(r, "ride")
     [exit_] = events(r, "exit")
     assert ride["fen"] == 200
@@ -166,6 +167,6 @@ def test_bus_then_metro_within_120_minutes_gets_the_transfer_discount(tmp_path, 
 def test_gates_run_identically_on_the_micropython_vm(tmp_path):
     data = _station([_tap(1, "BUS-926", "ben"), _tap(20, "IN-XJH", "ben"),
                      _tap(240, "OUT-PSQ", "ben")], poll_ms=1000)
-    cp = run(data, tmp_path / "cp")
-    mp = run(data, tmp_path / "mp", runtime="micropython")
+    cp = Run(data).run()
+    mp = Run(data).run("micropython")
     assert mp.lines == cp.lines

@@ -3,7 +3,8 @@
 import pytest
 
 from hw_sim.scenario import Scenario, ScenarioError
-from simrun import events, run, scenario
+from hw_sim.scenario import Run
+from simrun import events, scenario
 
 
 def _two_terminals(evts):
@@ -27,7 +28,7 @@ EVENTS = [
 
 
 def test_a_card_pays_at_two_terminals_in_time_order(tmp_path):
-    r = run(_two_terminals(EVENTS), tmp_path)
+    r = Run(_two_terminals(EVENTS)).run()
     paid = [(e["terminal"], e["fen"], e["balance"]) for e in events(r, "debit")
             if e["card"].endswith("0001")]
     assert paid == [("BUS-A", 200, 800), ("CANTEEN", 600, 200)]
@@ -37,7 +38,7 @@ def test_a_card_pays_at_two_terminals_in_time_order(tmp_path):
 def test_output_lines_are_in_virtual_time_order(tmp_path):
     """Outcomes in time order across terminals; display lines (stamped when a 9600-baud
     screen update has finished arriving) at least in order per terminal."""
-    r = run(_two_terminals(EVENTS), tmp_path)
+    r = Run(_two_terminals(EVENTS)).run()
     stamps = [e["t"] for e in events(r) if "t" in e and e["event"] != "display"]
     assert stamps == sorted(stamps)
     for term in ("BUS-A", "CANTEEN"):
@@ -46,8 +47,8 @@ def test_output_lines_are_in_virtual_time_order(tmp_path):
 
 
 def test_multi_terminal_run_is_identical_on_the_vm(tmp_path):
-    cp = run(_two_terminals(EVENTS), tmp_path / "cp")
-    mp = run(_two_terminals(EVENTS), tmp_path / "mp", runtime="micropython")
+    cp = Run(_two_terminals(EVENTS)).run()
+    mp = Run(_two_terminals(EVENTS)).run("micropython")
     assert mp.lines == cp.lines
 
 

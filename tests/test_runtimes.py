@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from host_tools.lib.build import FIRMWARE, mpy_cross, sources
-from simrun import records, run, scenario
+from hw_sim.scenario import Run
+from simrun import records, scenario
 
 ROOT = os.path.dirname(FIRMWARE)
 YKT = [sys.executable, "-m", "host_tools.cli"]
@@ -47,8 +48,8 @@ def test_micropython_runtime_output_equals_cpython_output(name):
 def test_torn_purchase_on_the_vm_matches_cpython_records(tmp_path, board):
     data = scenario([{"at": 1, "tap": "alice", "tear_at_apdu": 3}, {"at": 4, "tap": "bob"},
                      {"at": 8, "tap": "alice"}], board=board)
-    cp = run(data, tmp_path / "cp")
-    mp = run(data, tmp_path / "mp", runtime="micropython")
+    cp = Run(data).run()
+    mp = Run(data).run("micropython")
     assert mp.lines == cp.lines
     assert records(mp) == records(cp)
     assert mp.apps["alice"].balance == 650

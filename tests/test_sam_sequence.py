@@ -11,7 +11,7 @@ from hw_sim.flash import NorFlash, PowerCut
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.lfs import LfsVfs, format_flash
 from hw_sim.scenario import Run, Scenario
-from simrun import events, journal, records, run, scenario
+from simrun import events, journal, records, scenario
 from ykt import errors
 from ykt.card.purse import PurseCard
 from ykt.iso7816 import Iso7816
@@ -292,7 +292,7 @@ def _intent_tseqs(r):
 
 
 def test_purchases_before_and_after_a_power_cut_never_share_a_sequence_number(tmp_path):
-    r = run(_reboot_run(), tmp_path)
+    r = Run(_reboot_run()).run()
     assert r.power_cuts
     tseqs = _intent_tseqs(r)
     purchases = [x["tseq"] for x in records(r) if x["kind"] == "purchase"]
@@ -303,8 +303,8 @@ def test_purchases_before_and_after_a_power_cut_never_share_a_sequence_number(tm
 
 def test_power_cut_run_on_the_micropython_vm_matches_cpython(tmp_path):
     data = _reboot_run()
-    cp = run(data, tmp_path / "cp")
-    mp = run(data, tmp_path / "mp", runtime="micropython")
+    cp = Run(data).run()
+    mp = Run(data).run("micropython")
     assert mp.power_cuts
     assert mp.lines == cp.lines
     assert records(mp) == records(cp)
@@ -315,18 +315,13 @@ def _blocked_counter_run(tmp_path, runtime="cpython", damage=False):
     """A terminal whose counter cannot be saved (a directory sits where the new
     counter file must be written), or whose counter file is damaged."""
     data = scenario([{"at": 1, "tap": "alice"}, {"at": 4, "tap": "bob"}])
-    r = Run(Scenario(data, "test"), str(tmp_path))
+    r = Run(data, "test")
     fs = LfsVfs(r.sim.flash)
     if damage:
         write(fs, PATH, b"\x00\x00\x01\x00\xde\xad\xbe\xef")
     else:
         fs.mkdir(PATH + ".new")
-    if runtime == "micropython":
-        from host_tools.lib.build import vm_path
-
-        r.run_micropython(vm_path())
-    else:
-        r.run_cpython()
+    r.run(runtime)
     return r
 
 
@@ -367,14 +362,14 @@ def test_refusal_for_an_unsaved_counter_on_the_micropython_vm_matches_cpython(tm
 
 def test_configured_sequence_floor_is_the_first_number_a_new_flash_hands_out(tmp_path):
     ev = [{"at": 1, "tap": "alice"}, {"at": 4, "tap": "bob"}]
-    r = run(scenario(ev, config={"sequence_floor": 70000}), tmp_path)
+    r = Run(scenario(ev, config={"sequence_floor": 70000})).run()
     assert _intent_tseqs(r) == [70000, 70001]
 
 
 def test_sequence_floor_below_the_saved_mark_changes_nothing(tmp_path):
     data = _reboot_run()
     data["terminals"][0]["config"]["sequence_floor"] = 2
-    r = run(data, tmp_path)
+    r = Run(data).run()
     assert _intent_tseqs(r)[:4] == [2, 3, 4, LEASE + 2]
 
 

@@ -1,6 +1,7 @@
 """Same-station rules: a torn entry or exit at one gate is honoured at the station's next gate."""
 
-from simrun import events, journal, run
+from hw_sim.scenario import Run
+from simrun import events, journal
 
 XJH, PSQ = 2025, 2035  # Xujiahui, People's Square
 TARIFF = "tariffs/shanghai-2017.json"
@@ -34,8 +35,8 @@ def _paid(r):
 
 
 def test_entry_torn_at_one_gate_passes_the_next_gate_without_a_penalty(tmp_path):
-    r = run(_station([_tap(1, "IN-A", tear_at_apdu=ENTRY_DEBIT), _tap(90, "IN-B"),
-                      _tap(1800, "OUT-A")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-A", tear_at_apdu=ENTRY_DEBIT), _tap(90, "IN-B"),
+                      _tap(1800, "OUT-A")])).run()
     [again] = [e for e in events(r, "entry") if e["terminal"] == "IN-B"]
     assert (again["fen"], again["steps"]) == (0, [["torn-entry-again", 0, 0]])
     [exit_] = events(r, "exit")
@@ -44,26 +45,26 @@ def test_entry_torn_at_one_gate_passes_the_next_gate_without_a_penalty(tmp_path)
 
 
 def test_entry_torn_then_retapped_at_the_same_gate_is_settled_there(tmp_path):
-    r = run(_station([_tap(1, "IN-A", tear_at_apdu=ENTRY_DEBIT), _tap(5, "IN-A")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-A", tear_at_apdu=ENTRY_DEBIT), _tap(5, "IN-A")])).run()
     [entry] = events(r, "entry")
     assert entry["recovered"] is True
     assert r.apps["ann"].offline_atc == 1
 
 
 def test_a_second_re_entry_in_one_journey_is_refused(tmp_path):
-    r = run(_station([_tap(1, "IN-A"), _tap(90, "IN-B"), _tap(180, "IN-A")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-A"), _tap(90, "IN-B"), _tap(180, "IN-A")])).run()
     assert [e["reason"] for e in events(r, "refused")] == ["already entered"]
     assert r.apps["ann"].balance == 2000
 
 
 def test_re_entry_at_the_same_gate_within_the_passback_time_is_refused(tmp_path):
-    r = run(_station([_tap(1, "IN-A"), _tap(20, "IN-A")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-A"), _tap(20, "IN-A")])).run()
     assert [e["reason"] for e in events(r, "refused")] == ["already entered"]
 
 
 def test_exit_torn_at_one_gate_passes_the_next_exit_gate_without_a_penalty(tmp_path):
-    r = run(_station([_tap(1, "IN-A"), _tap(1800, "OUT-A", tear_at_apdu=EXIT_DEBIT),
-                      _tap(1890, "OUT-B")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-A"), _tap(1800, "OUT-A", tear_at_apdu=EXIT_DEBIT),
+                      _tap(1890, "OUT-B")])).run()
     [again] = [e for e in events(r, "exit") if e["terminal"] == "OUT-B"]
     assert (again["fen"], again["steps"]) == (0, [["torn-exit-again", 0, 0]])
     debits = [c.amount for c in r.apps["ann"].commits]
@@ -71,6 +72,6 @@ def test_exit_torn_at_one_gate_passes_the_next_exit_gate_without_a_penalty(tmp_p
 
 
 def test_entry_long_after_a_torn_entry_is_an_unclosed_journey(tmp_path):
-    r = run(_station([_tap(1, "IN-A", tear_at_apdu=ENTRY_DEBIT), _tap(1300, "IN-B")]), tmp_path)
+    r = Run(_station([_tap(1, "IN-A", tear_at_apdu=ENTRY_DEBIT), _tap(1300, "IN-B")])).run()
     [again] = [e for e in events(r, "entry") if e["terminal"] == "IN-B"]
     assert again["fen"] > 0 and again["steps"][0][0] == "unclosed"

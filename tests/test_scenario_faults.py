@@ -21,7 +21,7 @@ from hw_sim.lfs import LfsVfs
 from hw_sim.pn532_isodep import ERR_CRC, ERR_TIMEOUT, RfError
 from hw_sim.pn532_rf import Initiator
 from hw_sim.scenario import ROOT, Run, Scenario, ScenarioError
-from simrun import NUMBERS, events, records, run, scenario
+from simrun import NUMBERS, events, records, scenario
 
 DEBIT = 3  # SELECT, INITIALIZE FOR PURCHASE, DEBIT FOR PURCHASE on a fixed-fare terminal
 S = 1000000
@@ -230,28 +230,28 @@ def _tap_fault(**fault):
 
 
 def test_garbled_debit_answer_the_card_committed_and_the_terminal_did_not_see_it(tmp_path):
-    r = run(_tap_fault(garble_at_apdu=DEBIT), tmp_path)
+    r = Run(_tap_fault(garble_at_apdu=DEBIT)).run()
     _committed_once(r)
     assert (r.apps["alice"].balance, r.apps["alice"].offline_atc) == (650, 1)
     assert _before(r, "debit", 5) == []
 
 
 def test_garbled_debit_answer_does_not_stop_the_terminal(tmp_path):
-    r = run(_tap_fault(garble_at_apdu=DEBIT), tmp_path)
+    r = Run(_tap_fault(garble_at_apdu=DEBIT)).run()
     assert not events(r, "fault")
     assert [e["fen"] for e in events(r, "debit") if e["card"].endswith("0002")] == [350]
     assert r.apps["bob"].balance == 650
 
 
 def test_garbled_initialize_answer_leaves_nothing_committed_unknown(tmp_path):
-    r = run(_tap_fault(garble_at_apdu=2), tmp_path)  # INITIALIZE commits nothing
+    r = Run(_tap_fault(garble_at_apdu=2)).run()  # INITIALIZE commits nothing
     known = [e for e in events(r, "debit") if e["card"].endswith("0001")]
     assert len(r.apps["alice"].commits) == len(known)
     assert r.apps["alice"].balance == 1000 - sum(e["fen"] for e in known)
 
 
 def test_dropped_debit_answer_the_card_committed_and_the_terminal_did_not_see_it(tmp_path):
-    r = run(_tap_fault(drop_at_apdu=DEBIT), tmp_path)
+    r = Run(_tap_fault(drop_at_apdu=DEBIT)).run()
     _committed_once(r)
     assert r.apps["alice"].balance == 650
     assert _before(r, "debit", 5) == []
@@ -260,24 +260,24 @@ def test_dropped_debit_answer_the_card_committed_and_the_terminal_did_not_see_it
 
 def test_dropped_answer_does_not_tear_the_card_away(tmp_path):
     data = _tap_fault(drop_at_apdu=DEBIT)
-    r = Run(Scenario(data, "test"), str(tmp_path))
+    r = Run(data, "test")
     card = r.cards["alice"]
     left = []
     r.sim.field.listeners.append(lambda ev, c: left.append(r.sim.clock.now_us())
                                  if ev == "remove" and c is card else None)
-    r.run_cpython()
+    r.run()
     assert left and left[0] == (1000 + 1500) * 1000  # taken away when the hold ended
 
 
 def test_debit_answer_late_within_the_readers_retries_is_a_normal_sale(tmp_path):
-    r = run(_tap_fault(delay_at_apdu=DEBIT, delay_ms=60), tmp_path)
+    r = Run(_tap_fault(delay_at_apdu=DEBIT, delay_ms=60)).run()
     [sale] = _before(r, "debit", 5)
     assert (sale["fen"], sale["atc"]) == (350, 0)
     assert r.apps["alice"].balance == 650
 
 
 def test_debit_answer_later_than_the_reader_waits_is_lost_though_the_card_committed(tmp_path):
-    r = run(_tap_fault(delay_at_apdu=DEBIT, delay_ms=200), tmp_path)
+    r = Run(_tap_fault(delay_at_apdu=DEBIT, delay_ms=200)).run()
     _committed_once(r)
     assert _before(r, "debit", 5) == []
     assert r.apps["bob"].balance == 650
@@ -286,8 +286,8 @@ def test_debit_answer_later_than_the_reader_waits_is_lost_though_the_card_commit
 def test_garbled_debit_answer_on_the_micropython_vm_matches_cpython(tmp_path):
     data = scenario([{"at": 1, "tap": "alice", "garble_at_apdu": DEBIT}, {"at": 4, "tap": "bob"},
                      {"at": 8, "tap": "alice", "delay_at_apdu": 2, "delay_ms": 60}])
-    cp = run(data, tmp_path / "cp")
-    mp = run(data, tmp_path / "mp", runtime="micropython")
+    cp = Run(data).run()
+    mp = Run(data).run("micropython")
     assert mp.lines == cp.lines
     assert records(mp) == records(cp)
     _committed_once(mp)
@@ -303,20 +303,20 @@ def _attacker(kind, taps=(1, 5, 9)):
 
 
 def test_forged_mac2_card_pays_but_no_sale_is_recorded_for_it(tmp_path):
-    r = run(_attacker("mac2"), tmp_path)
+    r = Run(_attacker("mac2")).run()
     _committed_once(r)
     assert [e for e in events(r, "debit") if e["card"].endswith("0001")] == []
     assert [x for x in records(r) if x["card"] == NUMBERS["alice"] and x["kind"] == "purchase"] == []
 
 
 def test_forged_mac2_card_does_not_stop_the_terminal(tmp_path):
-    r = run(_attacker("mac2"), tmp_path)
+    r = Run(_attacker("mac2")).run()
     assert not events(r, "fault")
     assert r.apps["bob"].balance == 650
 
 
 def test_replayed_answers_are_never_recorded_as_a_sale(tmp_path):
-    r = run(_attacker("replay"), tmp_path)
+    r = Run(_attacker("replay")).run()
     assert r.cards["alice"].app.replayed >= 1
     sales = [x for x in records(r) if x["card"] == NUMBERS["alice"] and x["kind"] == "purchase"]
     assert len({x["tac"] for x in sales}) == len(sales)  # no TAC taken twice
@@ -326,7 +326,7 @@ def test_replayed_answers_are_never_recorded_as_a_sale(tmp_path):
 
 
 def test_replay_card_commits_every_debit_it_accepts(tmp_path):
-    r = run(_attacker("replay"), tmp_path)
+    r = Run(_attacker("replay")).run()
     app = r.apps["alice"]
     debits = [c for c in app.commits if c.kind == "debit"]
     assert len(debits) >= 2
@@ -345,7 +345,7 @@ def test_noise_on_the_readers_line_is_reported_and_the_terminal_keeps_serving(tm
     at, ms = NOISE_AT[board]
     data = scenario([{"at": 1, "tap": "alice"}, {"at": at, "noise": {"ms": ms}},
                      {"at": 5, "tap": "bob"}], board=board)
-    r = run(data, tmp_path)
+    r = Run(data).run()
     assert r.noise_lines["T1"][0].corrupted > 0
     assert events(r, "error") or _before(r, "pending", 5)
     assert r.apps["bob"].balance == 650 and not events(r, "fault")
@@ -354,7 +354,7 @@ def test_noise_on_the_readers_line_is_reported_and_the_terminal_keeps_serving(tm
 def test_noise_window_ends_after_its_milliseconds(tmp_path):
     data = scenario([{"at": 1, "noise": {"ms": 4, "xor": 255}}, {"at": 3, "tap": "alice"}],
                     board="bus-validator")
-    r = run(data, tmp_path)
+    r = Run(data).run()
     line = r.noise_lines["T1"][0]
     assert line.window == (1 * S, 1 * S + 4000)
     assert [e["fen"] for e in events(r, "debit")] == [350]
@@ -406,7 +406,7 @@ def _boot_cut_run(workdir, k, runtime="cpython"):
     data = scenario([{"at": 0, "power_cut": {"after_ops": k, "at_boot": True}},
                      {"at": 2, "tap": "bob"}], denylist=["bob"])
     data["terminals"][0]["vm_heap"] = "160K"  # the update installer on top of the tap loop
-    r = Run(Scenario(data, "test"), str(workdir))
+    r = Run(data, "test")
     at_cut = []
     cycle = r.sim.power_cycle
 
@@ -415,12 +415,7 @@ def _boot_cut_run(workdir, k, runtime="cpython"):
         cycle()
 
     r.sim.power_cycle = power_cycle
-    if runtime == "micropython":
-        from host_tools.lib.build import vm_path
-
-        r.run_micropython(vm_path())
-    else:
-        r.run_cpython()
+    r.run(runtime)
     return r, at_cut
 
 
@@ -450,7 +445,7 @@ def test_at_boot_cut_after_the_start_is_armed_for_the_reboot_after_the_next_cut(
     data = scenario([{"at": 2, "tap": "alice"},
                      {"at": 1, "power_cut": {"after_ops": 1}},
                      {"at": 1, "power_cut": {"after_ops": 2, "at_boot": True}}])
-    r = run(data, tmp_path)
+    r = Run(data).run()
     cuts = [t for _, t in r.power_cuts]
     assert len(cuts) == 2 and cuts[0] >= 2 * S
     assert cuts[1] == cuts[0] + 300 * 1000  # during the reboot, before the firmware slept
@@ -480,7 +475,7 @@ def _canteen_record(subsidy):
 def test_card_lines_show_the_subsidy_purse_of_the_canteen_record(tmp_path):
     cards = [dict(CARD, balance_fen=1000, records={"2": _canteen_record(800)}),
              {"name": "bob", "number": NUMBERS["bob"], "balance_fen": 500}]
-    r = run(scenario([{"at": 1, "tap": "alice"}], cards=cards), tmp_path)
+    r = Run(scenario([{"at": 1, "tap": "alice"}], cards=cards)).run()
     lines = [json.loads(x) for x in r.lines[-2:]]
     assert lines == [
         {"event": "card", "name": "alice", "card": "****************0001", "balance": 650,

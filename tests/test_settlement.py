@@ -3,7 +3,8 @@
 import pytest
 
 from hw_sim.issuer import public_info
-from simrun import NUMBERS, events, records, run
+from hw_sim.scenario import Run
+from simrun import NUMBERS, events, records
 
 # A fixed-fare purchase: SELECT (1), INITIALIZE (2), DEBIT (3).
 DEBIT = 3
@@ -27,7 +28,10 @@ def _two_terminals(evts, **extra):
 
 
 def _run(tmp_path, data, prepare=None, runtime="cpython"):
-    return run(data, tmp_path, runtime, prepare)
+    r = Run(data)
+    if prepare is not None:
+        prepare(r)
+    return r.run(runtime)
 
 
 def _tap(t, term, card="alice", **kw):

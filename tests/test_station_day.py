@@ -9,7 +9,8 @@ the morning peak; ``make test-full`` runs the whole day.
 import random
 
 from conftest import FULL
-from simrun import events, journal, run
+from hw_sim.scenario import Run
+from simrun import events, journal
 
 XJH, PSQ = 2025, 2035
 TARIFF = "tariffs/shanghai-2017.json"
@@ -62,7 +63,7 @@ def _stream(seed=926):
 
 def test_busy_day_journals_add_up_to_what_the_cards_paid(tmp_path):
     data = _stream()
-    r = run(data, tmp_path)
+    r = Run(data).run()
     records = [x for tid in r.terms for x in journal(r, tid)]
     debits = [x for x in records if x["kind"] in ("purchase", "entry", "exit")]
     start = {c["name"]: c["balance_fen"] for c in data["cards"]}

@@ -181,7 +181,7 @@ def test_fuzzed_shipped_tariff_raises_only_tariff_error():
 
 
 def test_micropython_reader_meets_the_same_mutants_the_same_way(tmp_path):
-    from host_tools.lib.build import vm_dir
+    from hw_sim.vm_bridge import vm_dir
 
     files = []
     for n, data in enumerate(mutants(small_payload(), 150, seed=99)):
@@ -293,7 +293,7 @@ def _gate_run(tmp_path, damage=None, inbox=(), taps=("ann", "ben")):
                   for i, n in enumerate(("ann", "ben"))],
         "events": [{"at": 2 + 10 * i, "tap": n} for i, n in enumerate(taps)],
     }
-    r = Run(Scenario(data, "test"), str(tmp_path))
+    r = Run(data, "test")
     fs = r.sim.filesystem()
     if damage is not None:  # install the tariff, then damage it on flash
         fs.remove("/inbox/tariff.upd")
@@ -301,7 +301,7 @@ def _gate_run(tmp_path, damage=None, inbox=(), taps=("ann", "ben")):
     tid = bytes.fromhex(r.scenario.terminal_config()["terminal_id"])
     for name, make in inbox:
         _put(fs, "/inbox/" + name, host.sign("tariff", 2, tid, make(), r.scenario.update_master()))
-    r.run_cpython()
+    r.run()
     return r
 
 

@@ -8,9 +8,9 @@ S = 1000000
 
 
 def _run(tmp_path, data, prepare):
-    r = Run(Scenario(data, "test"), str(tmp_path))
+    r = Run(data, "test")
     prepare(r)
-    r.run_cpython()
+    r.run()
     return r
 
 

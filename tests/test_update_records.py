@@ -17,7 +17,7 @@ def run(tmp_path_factory):
     (older), a file that is no update, a staff list for another terminal, and then the
     scenario's own denylist v1 (installed)."""
     data = scenario([{"at": 2, "tap": "alice"}], denylist=["bob"])
-    r = Run(Scenario(data, "test"), str(tmp_path_factory.mktemp("records")))
+    r = Run(data, "test")
     master = r.scenario.update_master()
     tid = bytes.fromhex(r.scenario.terminal_config()["terminal_id"])
     files = {
@@ -30,7 +30,7 @@ def run(tmp_path_factory):
     for name, data in files.items():
         with fs.open("/inbox/" + name, "wb") as f:
             f.write(data)
-    r.run_cpython()
+    r.run()
     return r
 
 

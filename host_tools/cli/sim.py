@@ -1,21 +1,9 @@
 """`ykt sim run SCENARIO.json [--runtime cpython|micropython] [--heap 96K]`."""
 
-import tempfile
-
-
 def _run(args):
     from hw_sim.scenario import Run, Scenario
 
-    scenario = Scenario.load(args.scenario)
-    with tempfile.TemporaryDirectory(prefix="ykt-sim-") as work:
-        run = Run(scenario, work)
-        if args.runtime == "micropython":
-            from host_tools.lib.build import vm_path
-
-            lines = run.run_micropython(vm_path(), heap=args.heap)
-        else:
-            lines = run.run_cpython()
-    for line in lines:
+    for line in Run(Scenario.load(args.scenario)).run(args.runtime, args.heap).lines:
         print(line)
     return 0
 

@@ -64,25 +64,6 @@ def build_mpy(out_dir, march=None, top=FIRMWARE):
     return built
 
 
-VM_SHIMS = os.path.join(ROOT, "hw_sim", "vm")
-
-
-def vm_dir():
-    """The firmware as .mpy files for the MicroPython VM (built on demand)."""
-    out = os.path.join(ROOT, "build", "vm")
-    build_mpy(out)
-    return out
-
-
-def vm_path():
-    """MICROPYPATH for the simulator's VM runtime: the bridge's ``machine``/``time``
-    stand-ins (C code on a board, so compiled here too rather than costing the
-    heap a compile) in front of the firmware."""
-    shims = os.path.join(ROOT, "build", "vm-shims")
-    build_mpy(shims, top=VM_SHIMS)
-    return shims + ":" + vm_dir()
-
-
 def write_manifest(out_dir):
     """A manifest.py that freezes the firmware into a custom MicroPython build
     (``make BOARD=ESP32_GENERIC FROZEN_MANIFEST=.../manifest.py``): bytecode then
