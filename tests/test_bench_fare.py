@@ -9,6 +9,7 @@ import farekit
 from bench import fare as bench_fare
 from host_tools import cli
 from host_tools.lib import tariff as ht
+from host_tools.lib.tariff_payload import read_payload
 from host_tools.lib.tariff_source import great_circle_m
 
 
@@ -24,7 +25,7 @@ def test_synthetic_network_is_deterministic_and_compiles():
         assert e["km"] == metres / 1000.0
     payload, dist, _, n, nlines = bench_fare.compile_network(src)
     assert (n, nlines, dist) == (50, 6, 50 * 49)
-    back = ht.read_payload(payload)
+    back = read_payload(payload)
     assert [s["id"] for s in back["stations"]] == list(range(1, 51))
     assert back["line_exceptions"][0]["line"] == "5"
 

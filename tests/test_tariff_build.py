@@ -9,6 +9,7 @@ import pytest
 import farekit
 from host_tools import cli
 from host_tools.lib import tariff as ht
+from host_tools.lib.tariff_payload import read_payload
 
 from ykt.fare import engine
 from ykt.fare.tariff import Tariff, TariffError
@@ -188,14 +189,14 @@ def test_version_zero_is_refused():
 
 
 def test_distance_table_stores_each_unordered_pair_once():
-    info = dict(ht.read_payload(farekit.payload())["sections"])
+    info = dict(read_payload(farekit.payload())["sections"])
     assert info["DIST"] == 302 * 301
     assert len(farekit.payload()) < 100_000
 
 
 def test_round_trip_keeps_stations_distances_and_rules():
     m = _model()
-    out = ht.read_payload(ht.compile_payload(m, 5))
+    out = read_payload(ht.compile_payload(m, 5))
     src = farekit.source()
     assert [(s["id"], s["name"], s["lines"]) for s in out["stations"]] == \
         sorted((s["id"], s["name"], s["lines"]) for s in src["stations"])
@@ -219,7 +220,7 @@ def test_round_trip_keeps_stations_distances_and_rules():
 
 
 def test_firmware_reader_agrees_with_the_host_reader():
-    out = ht.read_payload(farekit.payload())
+    out = read_payload(farekit.payload())
     t = farekit.tariff()
     for i in range(0, 302, 37):
         s = out["stations"][i]
