@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-full bench build clean
+.PHONY: demo lint test test-full bench build clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,7 +16,14 @@ demo: $(STAMP)
 	$(BIN)/ykt sim run scenarios/demo-canteen-pos.json
 	$(BIN)/ykt sim run scenarios/demo-canteen.json
 
-test: $(STAMP)
+# ruff (pyflakes, pycodestyle, import order, complexity), mypy on the host library, and the
+# firmware type-checked against MicroPython's ESP32 stubs; .pre-commit-config.yaml runs the same.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python tests/typecheck_firmware.py
+
+test: lint
 	$(BIN)/pytest
 
 test-full: $(STAMP)

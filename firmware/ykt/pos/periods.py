@@ -60,7 +60,7 @@ def load_periods(items):
         raise RuleError("periods: must be a list")
     if len(items) > MAX_PERIODS:
         raise RuleError("periods: %d periods, at most %d" % (len(items), MAX_PERIODS))
-    out = []
+    out = []  # type: list
     for i, d in enumerate(items):
         where = "periods[%d]" % i
         check_keys(d, where, _KEYS)

@@ -80,7 +80,7 @@ class StaffList:
         the entry)."""
         if not isinstance(entries, list):
             raise ValueError("config: 'staff' must be a list")
-        out = []
+        out = []  # type: list
         for i, e in enumerate(entries):
             where = "staff[%d]" % i
             if not isinstance(e, dict):
