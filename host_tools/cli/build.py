@@ -1,14 +1,18 @@
-"""`ykt build [--out DIR] [--march xtensawin]`: .mpy for every firmware module."""
+"""`ykt build [--out DIR] [--march xtensawin]`: .mpy for every firmware module.
+
+The firmware's version and its freeze manifest are ``firmware/manifest.py`` (MicroPython's
+manifest conventions: ``metadata(version=...)``, ``package("ykt")``)."""
 
 import os
 
 
 def _build(args):
-    from host_tools.lib.build import build_mpy, write_manifest
+    from host_tools.lib.build import MANIFEST, build_mpy, firmware_version
 
+    version = firmware_version()
     built = build_mpy(args.out, march=args.march)
-    manifest = write_manifest(args.out)
-    print("built %d modules into %s; freeze manifest %s" % (len(built), args.out, manifest))
+    print("firmware %s: built %d modules into %s; freeze manifest %s"
+          % (version, len(built), args.out, os.path.relpath(MANIFEST)))
     return 0
 
 
