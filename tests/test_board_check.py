@@ -72,7 +72,7 @@ def test_strapping_pin_is_a_warning_not_an_error():
 
 
 def test_shared_i2c_bus_is_not_a_conflict():
-    assert _errors(load("s3-canteen-pos")) == []  # PN532 and OLED on the same I2C pins
+    assert _errors(load("s3-canteen-pos")) == []  # PN532 and LCD on the same I2C pins
 
 
 def test_partition_past_the_flash_end_is_an_error():

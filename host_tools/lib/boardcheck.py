@@ -3,13 +3,15 @@
 Each finding is one line: ``error:`` for what would fail on the chip (a pin
 used twice, an input-only pin driven as output, a flash pin, a pin or bus the
 chip does not have, a partition that does not fit), ``warning:`` for what works
-but bites (strapping pins, UART0 which carries the REPL console).
+but bites (strapping pins, UART0 which carries the REPL console). Which pins and
+buses a board uses, and each pin's direction, come from ``host_tools.lib.peripherals``.
 """
 
+from host_tools.lib import peripherals as P
 from host_tools.lib.boards import BoardError, load  # noqa: F401  (re-exported for the CLI)
 
 # ESP32 datasheet §2.2 (pin list) and ESP32-S3 datasheet §2.3; MicroPython esp32 port bus ids.
-CHIPS = {
+CHIPS: dict[str, dict[str, set[int]]] = {
     "esp32": {
         "gpio": set(range(0, 20)) | {21, 22, 23, 25, 26, 27} | set(range(32, 40)),
         "flash": set(range(6, 12)),
@@ -28,64 +30,54 @@ CHIPS = {
     },
 }
 
-OUT, IN, BIDIR = "output", "input", "in/out"
+PinUse = tuple[str, object, str, tuple[str, object] | None]
+BusUse = tuple[str, str, object]
 
 
-def _bus_pins(kind, spec):
-    """(role, pin, direction) of one bus, keyed so that a shared bus is not a conflict."""
-    if kind == "spi":
-        return [("sck", spec.get("sck"), OUT), ("mosi", spec.get("mosi"), OUT),
-                ("miso", spec.get("miso"), IN)]
-    if kind == "i2c":
-        return [("scl", spec.get("scl"), BIDIR), ("sda", spec.get("sda"), BIDIR)]
-    return [("tx", spec.get("tx"), OUT), ("rx", spec.get("rx"), IN)]
+def uses(board: dict) -> tuple[list[PinUse], list[BusUse]]:
+    """Every pin use: (what, pin, direction, bus key or None) and every bus: (what, kind, id),
+    as host_tools.lib.peripherals declares them. Pins of one bus share its key, so that a
+    shared bus is not a conflict; a pin that may be null and is null is not wired."""
+    pins: list[PinUse] = []
+    buses: list[BusUse] = []
 
-
-def uses(board):
-    """Every pin use: (what, pin, direction, bus key or None) and every bus: (what, kind, id)."""
-    pins, buses = [], []
-
-    def bus(what, kind, spec):
+    def bus(what: str, kind: str, spec: dict) -> None:
         buses.append((what, kind, spec.get("id")))
         key = (kind, spec.get("id"))
-        for role, pin, direction in _bus_pins(kind, spec):
-            pins.append(("%s.%s" % (what, role), pin, direction, key))
+        for pin in P.BUSES[kind].pins:
+            pins.append(("%s.%s" % (what, pin.key), spec.get(pin.key), pin.direction, key))
 
-    nfc = board.get("nfc", {})
-    if nfc.get("bus") in ("spi", "i2c", "uart"):
-        bus("nfc", nfc["bus"], nfc.get(nfc["bus"], {}))
-    if "cs" in nfc:
-        pins.append(("nfc.cs", nfc["cs"], OUT, None))
-    if nfc.get("irq") is not None:  # null: not wired (the driver polls)
-        pins.append(("nfc.irq", nfc["irq"], IN, None))
-    gate = board.get("gate", {})
-    if "open" in gate:
-        pins.append(("gate.open", gate["open"], OUT, None))
-    for key in ("passage", "emergency"):
-        if gate.get(key) is not None:
-            pins.append(("gate." + key, gate[key], IN, None))
-    for what in ("display", "printer"):
-        spec = board.get(what, {})
-        if "uart" in spec:
-            bus(what, "uart", spec["uart"])
-    for what in ("oled", "lcd"):
-        spec = board.get(what, {})
-        if "i2c" in spec:
-            bus(what, "i2c", spec["i2c"])
-    keypad = board.get("keypad", {})
-    for i, pin in enumerate(keypad.get("rows", [])):
-        pins.append(("keypad.row%d" % i, pin, OUT, None))
-    for i, pin in enumerate(keypad.get("cols", [])):
-        pins.append(("keypad.col%d" % i, pin, IN, None))
-    for name, pin in sorted(board.get("leds", {}).items()):
-        if pin is not None:  # null: not fitted
-            pins.append(("leds." + name, pin, OUT, None))
-    if board.get("buzzer") is not None:
-        pins.append(("buzzer", board["buzzer"], OUT, None))
+    for k in P.KINDS:
+        if k.name not in board:
+            continue
+        spec = board[k.name]
+        if k.shape == "pin":
+            if spec is not None and k.pin is not None:
+                pins.append((k.name, spec, k.pin.direction, None))
+            continue
+        if k.shape == "pins":
+            for name, pin in sorted(spec.items()):
+                if pin is not None and k.pin is not None:
+                    pins.append(("%s.%s" % (k.name, name), pin, k.pin.direction, None))
+            continue
+        for f in k.fields:
+            if isinstance(f, P.Select):
+                chosen = f.slot(spec.get(f.key))
+                if chosen is not None:
+                    bus(k.name, chosen.bus, spec.get(chosen.bus, {}))
+            elif isinstance(f, P.Slot):
+                if f.bus in spec:
+                    bus(k.name, f.bus, spec[f.bus])
+            elif isinstance(f, P.Pin):
+                if f.key in spec and not (f.null and spec[f.key] is None):
+                    pins.append(("%s.%s" % (k.name, f.key), spec[f.key], f.direction, None))
+            elif isinstance(f, P.PinList):
+                for i, pin in enumerate(spec.get(f.key, [])):
+                    pins.append(("%s.%s%d" % (k.name, f.item, i), pin, f.direction, None))
     return pins, buses
 
 
-def check(board):
+def check(board: dict) -> list[tuple[str, str]]:
     """Findings as ``(level, message)``, errors first."""
     chip = CHIPS.get(board.get("chip"))
     name = board.get("name", "?")
@@ -100,7 +92,7 @@ def check(board):
                 name, what, kind.upper(), bus_id, board["chip"], sorted(chip[kind])))
         if kind == "uart" and bus_id == 0:
             warnings.append("%s: %s uses UART0, which carries the REPL console" % (name, what))
-    owner = {}
+    owner: dict[int, tuple[str, object]] = {}
     for what, pin, direction, key in pins:
         if not isinstance(pin, int) or isinstance(pin, bool):
             errors.append("%s: %s has no pin number (%r)" % (name, what, pin))
@@ -110,7 +102,7 @@ def check(board):
                 name, what, pin, board["chip"]))
         elif pin in chip["flash"]:
             errors.append("%s: %s uses GPIO %d, wired to the SPI flash" % (name, what, pin))
-        elif direction != IN and pin in chip["input_only"]:
+        elif direction != P.IN and pin in chip["input_only"]:
             errors.append("%s: %s drives GPIO %d, which is input-only on %s" % (
                 name, what, pin, board["chip"]))
         if pin in chip["strapping"]:
@@ -128,8 +120,9 @@ def check(board):
     return [("error", m) for m in errors] + [("warning", m) for m in warnings]
 
 
-def _partitions(board, name):
-    out, size = [], board.get("flash_size")
+def _partitions(board: dict, name: str) -> list[str]:
+    out: list[str] = []
+    size = board.get("flash_size")
     parts = board.get("partitions", {})
     if not isinstance(size, int) or size <= 0:
         return ["%s: flash_size must be a whole number of bytes" % name]

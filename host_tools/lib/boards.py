@@ -9,24 +9,24 @@ the same way. Whether the pins and buses suit the chip is ``host_tools.lib.board
 
 import json
 import os
+from typing import Any, NoReturn
 
+from host_tools.lib import peripherals as P
 from host_tools.lib.errors import BadInput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BOARDS = os.path.join(ROOT, "boards")
-
-NFC_BUSES = {"spi": ("sck", "mosi", "miso"), "i2c": ("scl", "sda"), "uart": ("tx", "rx")}
 
 
 class BoardError(BadInput):
     """A board that cannot be found or read, or is not a board; the message names it."""
 
 
-def names():
+def names() -> list[str]:
     return sorted(f[:-5] for f in os.listdir(BOARDS) if f.endswith(".json"))
 
 
-def load(name_or_path):
+def load(name_or_path: str) -> dict:
     path = name_or_path
     if not os.path.exists(path):
         path = os.path.join(BOARDS, name_or_path + ".json")
@@ -45,7 +45,7 @@ def load(name_or_path):
 
 # -- shape ---------------------------------------------------------------------------------------
 
-def _what(v):
+def _what(v: object) -> str:
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -58,57 +58,106 @@ def _what(v):
 
 
 class _Check:
-    def __init__(self, source):
+    def __init__(self, source: str) -> None:
         self.source = source
 
-    def fail(self, where, msg):
+    def fail(self, where: str, msg: str) -> NoReturn:
         raise BoardError("%s: %s %s" % (self.source, where, msg))
 
-    def obj(self, v, where):
+    def obj(self, v: object, where: str) -> dict:
         if not isinstance(v, dict):
             self.fail(where, "must be an object, got %s" % _what(v))
         return v
 
-    def get(self, d, key, where, required=False):
+    def get(self, d: dict, key: str, where: str, required: bool = False) -> Any:
         if key not in d:
             if required:
                 self.fail("%s.%s" % (where, key) if where else key, "is missing")
             return None
         return d[key]
 
-    def int(self, v, where, low=0, null=False):
-        if v is None and null:
-            return
+    def int(self, v: object, where: str, low: int = 0) -> None:
         if not isinstance(v, int) or isinstance(v, bool) or v < low:
             self.fail(where, "must be a whole number%s, got %s"
                       % (" >= %d" % low if low else "", _what(v)))
 
-    def pin(self, v, where, null=False):
+    def pin(self, v: object, where: str, null: bool = False) -> None:
         if v is None and null:
             return
         if not isinstance(v, int) or isinstance(v, bool):
             self.fail(where, "must be a GPIO number, got %s" % _what(v))
 
-    def text(self, v, where):
+    def text(self, v: object, where: str) -> None:
         if not isinstance(v, str):
             self.fail(where, "must be text, got %s" % _what(v))
 
-    def bus(self, spec, where, kind):
-        """An SPI/I2C/UART spec: an object with an ``id`` and its pins."""
-        self.obj(spec, where)
+    def option(self, opt: P.Option, v: object, where: str) -> None:
+        if opt.type == "note":
+            return
+        if opt.type == "int":
+            self.int(v, where, opt.low)
+        elif opt.type == "text":
+            self.text(v, where)
+        elif opt.type == "bool" and not isinstance(v, bool):
+            self.fail(where, "must be true or false, got %s" % _what(v))
+
+    def bus(self, spec: object, where: str, kind: str) -> None:
+        """A bus spec (peripherals.BUSES): an object with an ``id`` and its pins; any bus
+        option written in it is checked."""
+        spec = self.obj(spec, where)
         self.int(self.get(spec, "id", where, True), where + ".id")
-        for role in NFC_BUSES[kind]:
-            self.pin(self.get(spec, role, where, True), "%s.%s" % (where, role))
-        for key in ("baudrate", "freq", "timeout"):
+        for pin in P.BUSES[kind].pins:
+            self.pin(self.get(spec, pin.key, where, True), "%s.%s" % (where, pin.key))
+        for key, opt in P.BUS_OPTIONS.items():
             if key in spec:
-                self.int(spec[key], "%s.%s" % (where, key), low=1 if key != "timeout" else 0)
-        if "lsb_first" in spec and not isinstance(spec["lsb_first"], bool):
-            self.fail(where + ".lsb_first", "must be true or false, got %s" % _what(spec["lsb_first"]))
+                self.option(opt, spec[key], "%s.%s" % (where, key))
+
+    def peripheral(self, k: P.Kind, spec: object) -> None:
+        """One peripheral's entry, field by field in the description's order."""
+        if k.shape == "pin":
+            self.pin(spec, k.name, null=k.pin is not None and k.pin.null)
+            return
+        spec = self.obj(spec, k.name)
+        if k.shape == "pins":
+            for name, pin in spec.items():
+                self.pin(pin, "%s.%s" % (k.name, name), null=k.pin is not None and k.pin.null)
+            return
+        chosen = None
+        for f in k.fields:
+            where = "%s.%s" % (k.name, f.key)
+            if isinstance(f, P.Select):
+                value = self.get(spec, f.key, k.name, True)
+                chosen = f.slot(value)
+                if chosen is None:
+                    self.fail(where, "must be one of %s, got %s" % (
+                        ", ".join(sorted(s.bus for s in f.slots)), _what(value)))
+                self.bus(self.get(spec, chosen.bus, k.name, True), "%s.%s" % (k.name, chosen.bus),
+                         chosen.bus)
+            elif isinstance(f, P.Slot):
+                needed = f.required and (f.when is None or spec.get(f.when[0]) == f.when[1])
+                if needed or f.bus in spec:
+                    self.bus(self.get(spec, f.bus, k.name, True), where, f.bus)
+            elif isinstance(f, P.Pin):
+                if f.bus is not None and (chosen is None or chosen.bus != f.bus):
+                    continue
+                if f.required:
+                    self.pin(self.get(spec, f.key, k.name, True), where)
+                elif f.key in spec:
+                    self.pin(spec[f.key], where, null=f.null)
+            elif isinstance(f, P.PinList):
+                pins = self.get(spec, f.key, k.name, True)
+                if not isinstance(pins, list) or not pins:
+                    self.fail(where, "must be a list of GPIO numbers, got %s" % _what(pins))
+                for i, pin in enumerate(pins):
+                    self.pin(pin, "%s[%d]" % (where, i))
+            elif f.key in spec:
+                self.option(f, spec[f.key], where)
 
 
-def validate(board, source="board"):
+def validate(board: object, source: str = "board") -> dict:
     """Raise BoardError (one line: ``source: key problem``) unless ``board`` has the shape
-    of a board file: the keys the firmware and the simulator read, of the right types."""
+    of a board file: the keys the firmware and the simulator read (host_tools.lib.peripherals
+    declares every peripheral's), of the right types."""
     c = _Check(source)
     if not isinstance(board, dict):
         raise BoardError("%s: not a board (the top level must be a JSON object, got %s)"
@@ -126,58 +175,7 @@ def validate(board, source="board"):
             c.obj(spec, where)
             c.int(c.get(spec, "offset", where, True), where + ".offset")
             c.int(c.get(spec, "size", where, True), where + ".size", low=1)
-
-    nfc = c.obj(c.get(board, "nfc", "", True), "nfc")
-    bus = c.get(nfc, "bus", "nfc", True)
-    if bus not in NFC_BUSES:
-        c.fail("nfc.bus", "must be one of %s, got %s" % (", ".join(sorted(NFC_BUSES)), _what(bus)))
-    c.bus(c.get(nfc, bus, "nfc", True), "nfc." + bus, bus)
-    if bus == "spi":
-        c.pin(c.get(nfc, "cs", "nfc", True), "nfc.cs")
-    if "irq" in nfc:
-        c.pin(nfc["irq"], "nfc.irq", null=True)
-    if "address" in nfc:
-        c.int(nfc["address"], "nfc.address")
-
-    if "gate" in board:
-        gate = c.obj(board["gate"], "gate")
-        c.pin(c.get(gate, "open", "gate", True), "gate.open")
-        c.pin(c.get(gate, "passage", "gate", True), "gate.passage")
-        if "emergency" in gate:
-            c.pin(gate["emergency"], "gate.emergency", null=True)
-    if "display" in board:
-        spec = c.obj(board["display"], "display")
-        if "kind" in spec:
-            c.text(spec["kind"], "display.kind")
-        if spec.get("kind") == "pole" or "uart" in spec:
-            c.bus(c.get(spec, "uart", "display", True), "display.uart", "uart")
-        if "width" in spec:
-            c.int(spec["width"], "display.width", low=1)
-    if "printer" in board:
-        spec = c.obj(board["printer"], "printer")
-        c.bus(c.get(spec, "uart", "printer", True), "printer.uart", "uart")
-        if "width" in spec:
-            c.int(spec["width"], "printer.width", low=1)
-    for what in ("lcd", "oled"):
-        if what in board:
-            spec = c.obj(board[what], what)
-            c.bus(c.get(spec, "i2c", what, True), what + ".i2c", "i2c")
-            for key in ("address", "cols", "rows"):
-                if key in spec:
-                    c.int(spec[key], "%s.%s" % (what, key))
-    if "keypad" in board:
-        spec = c.obj(board["keypad"], "keypad")
-        for key in ("rows", "cols"):
-            pins = c.get(spec, key, "keypad", True)
-            if not isinstance(pins, list) or not pins:
-                c.fail("keypad." + key, "must be a list of GPIO numbers, got %s" % _what(pins))
-            for i, pin in enumerate(pins):
-                c.pin(pin, "keypad.%s[%d]" % (key, i))
-        if "debounce_ms" in spec:
-            c.int(spec["debounce_ms"], "keypad.debounce_ms")
-    if "leds" in board:
-        for name, pin in c.obj(board["leds"], "leds").items():
-            c.pin(pin, "leds." + name, null=True)
-    if "buzzer" in board:
-        c.pin(board["buzzer"], "buzzer", null=True)
+    for k in P.KINDS:
+        if k.required or k.name in board:
+            c.peripheral(k, c.get(board, k.name, "", k.required))
     return board
