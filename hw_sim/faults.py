@@ -14,6 +14,8 @@ every transaction; only the answers the reader gets are forged.
 ``"replay"``).
 """
 
+from host_tools.lib import peripherals
+
 INS_DEBIT = 0x54           # DEBIT FOR PURCHASE (docs/purse.md 3.7): TAC (4) | MAC2 (4)
 INS_PROVE = 0x5A           # GET TRANSACTION PROVE (3.8): MAC (4) | TAC (4)
 INS_CREDIT = 0x52          # CREDIT FOR LOAD (3.10): TAC (4)
@@ -73,7 +75,7 @@ def noise_on_reader(sim, start_us, end_us, xor=0x5A):
         line = w.uart[uid] = NoisyLine(w.uart[uid], sim.clock, start_us, end_us, xor)
     elif bus == "i2c":
         devs = w.i2c[nfc["i2c"]["id"]]
-        addr = nfc.get("address", 0x24)
+        addr = peripherals.with_defaults(peripherals.kind("nfc"), nfc)["address"]
         line = devs[addr] = NoisyLine(devs[addr], sim.clock, start_us, end_us, xor)
     elif bus == "spi":
         devs, cs = w.spi[nfc["spi"]["id"]], nfc["cs"]

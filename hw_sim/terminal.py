@@ -1,20 +1,23 @@
 """A simulated terminal: the board's hardware, wired from the same board file.
 
-Builds the virtual clock, the RF field, the PN532 chip model on the bus the
-board file names, the pole display, and a :class:`~hw_sim.wiring.Wiring` that
-the ``machine`` shim routes the firmware to.
+Builds the virtual clock, the RF field, a :class:`~hw_sim.wiring.Wiring` that the
+``machine`` shim routes the firmware to, and a model of every peripheral the board
+file names (``host_tools.lib.peripherals`` lists them, with their defaults): the
+PN532 chip model on its bus, the gate, the pole display, and the canteen POS parts
+(``hw_sim.pos_models``). LEDs and the buzzer are the pin levels the firmware drives.
 """
 
 import datetime
 import hashlib
 
+from host_tools.lib import peripherals
+from hw_sim import pos_models
 from hw_sim.clock import VirtualClock
 from hw_sim.flash import NorFlash
 from hw_sim.gate import GateModel
 from hw_sim.iso14443 import Card14443, Field
 from hw_sim.pn532 import PN532, PN532I2C, PN532SPI, PN532UART
 from hw_sim.pole_display import PoleDisplayModel
-from hw_sim.pos_models import wire_pos
 from hw_sim.wiring import Wiring
 
 EPOCH = datetime.datetime(2000, 1, 1)
@@ -35,6 +38,7 @@ class SimTerminal:
         self.field = Field()
         self.display = None
         self.gate = None
+        self.keypad = self.lcd = self.printer = None  # hw_sim.pos_models
         vfs = board.get("partitions", {}).get("vfs", {})
         self.flash = NorFlash(vfs.get("size", DEFAULT_VFS_SIZE))
         self.boots = 0
@@ -67,27 +71,12 @@ class SimTerminal:
         self._wire()
 
     def _wire(self):
-        w, nfc = self.wiring, self.board["nfc"]
-        bus = nfc["bus"]
-        if bus == "spi":
-            w.attach_spi(nfc["spi"]["id"], nfc["cs"], PN532SPI(self.chip))
-        elif bus == "i2c":
-            w.attach_i2c(nfc["i2c"]["id"], PN532I2C(self.chip, address=nfc.get("address", 0x24)))
-        elif bus == "uart":
-            w.attach_uart(nfc["uart"]["id"], PN532UART(self.chip))
-        else:
-            raise ValueError("board %s: unknown NFC bus %r" % (self.board.get("name"), bus))
-        if nfc.get("irq") is not None:
-            w.drive_pin(nfc["irq"], self.chip.irq_level)
-        gate = self.board.get("gate")
-        if gate:
-            self.gate = GateModel(w, gate["open"], gate["passage"], gate.get("emergency"))
-        spec = self.board.get("display")
-        if spec and spec.get("kind") == "pole":
-            if self.display is None:
-                self.display = PoleDisplayModel(spec.get("width", 20))
-            w.attach_uart(spec["uart"]["id"], self.display)
-        wire_pos(self)
+        """Attach the peripherals the board has, with their declared defaults (the models
+        that outlive a power cut are attached again)."""
+        for kind, spec in peripherals.fitted(self.board):
+            wire = WIRE.get(kind.name)
+            if wire is not None:
+                wire(self, spec)
 
     def activate(self):
         self.wiring.activate()
@@ -113,3 +102,32 @@ class SimTerminal:
 
     def new_card(self, app, number):
         return Card14443(card_uid(number), app)
+
+
+def _wire_nfc(sim, nfc):
+    w, bus = sim.wiring, nfc["bus"]
+    if bus == "spi":
+        w.attach_spi(nfc["spi"]["id"], nfc["cs"], PN532SPI(sim.chip))
+    elif bus == "i2c":
+        w.attach_i2c(nfc["i2c"]["id"], PN532I2C(sim.chip, address=nfc["address"]))
+    elif bus == "uart":
+        w.attach_uart(nfc["uart"]["id"], PN532UART(sim.chip))
+    else:
+        raise ValueError("board %s: unknown NFC bus %r" % (sim.board.get("name"), bus))
+    if nfc["irq"] is not None:
+        w.drive_pin(nfc["irq"], sim.chip.irq_level)
+
+
+def _wire_gate(sim, gate):
+    sim.gate = GateModel(sim.wiring, gate["open"], gate["passage"], gate["emergency"])
+
+
+def _wire_display(sim, spec):
+    if spec["kind"] == "pole":
+        if sim.display is None:
+            sim.display = PoleDisplayModel(spec["width"])
+        sim.wiring.attach_uart(spec["uart"]["id"], sim.display)
+
+
+# peripheral kind -> fn(sim, spec with defaults): the models behind the board's parts
+WIRE = {"nfc": _wire_nfc, "gate": _wire_gate, "display": _wire_display, **pos_models.WIRE}
