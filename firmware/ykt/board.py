@@ -2,7 +2,9 @@
 
 A board file (JSON, see boards/) names every peripheral with its bus and pins;
 this is the only module that creates ``machine`` objects, so drivers receive
-their buses ready-made and the same code runs on every board.
+their buses ready-made and the same code runs on every board. The keys and the
+defaults read here are those host_tools/lib/peripherals.py declares (docs/boards.md;
+tests/test_board_description.py holds this module and ``ykt.pos_board`` to them).
 """
 
 import json
@@ -22,8 +24,8 @@ def _pin(no, mode, pull=-1):
 
 
 def _uart(spec):
-    return machine.UART(spec["id"], spec.get("baudrate", 115200), tx=spec.get("tx"),
-                        rx=spec.get("rx"), timeout=spec.get("timeout", 0))
+    return machine.UART(spec["id"], spec.get("baudrate", 115200), tx=spec["tx"], rx=spec["rx"],
+                        timeout=spec.get("timeout", 0))
 
 
 def nfc_reader(board):

@@ -9,7 +9,7 @@ entries (boards/s3-canteen-pos.json)::
     "printer": {"uart": {"id": 1, "tx": 41, "rx": 42, "baudrate": 9600}, "width": 32}
 
 The LCD may share the reader's I2C bus (the PN532 answers at 0x24, the PCF8574
-backpack at 0x27).
+backpack at 0x27). Keys and defaults: host_tools/lib/peripherals.py (docs/boards.md).
 """
 
 import machine
@@ -45,6 +45,5 @@ def printer(board):
     from ykt.drivers.escpos import Printer
 
     u = spec["uart"]
-    uart = machine.UART(u["id"], u.get("baudrate", 9600), tx=u.get("tx"), rx=u.get("rx"),
-                        timeout=0)
+    uart = machine.UART(u["id"], u.get("baudrate", 9600), tx=u["tx"], rx=u["rx"], timeout=0)
     return Printer(uart, spec.get("width", 32))
