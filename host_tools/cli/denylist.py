@@ -31,11 +31,10 @@ def _delta(args):
 
 def _merge(args):
     from host_tools.lib import denylist
+    from host_tools.lib.files import read_input
 
-    with open(args.base, "rb") as f:
-        base = f.read()
-    with open(args.delta, "rb") as f:
-        delta = f.read()
+    base = read_input(args.base, "denylist")
+    delta = read_input(args.delta, "denylist delta")
     data = denylist.merge(base, delta, args.version)
     version, entries = denylist.read_base(data)
     _write(args.out, data)

@@ -33,7 +33,9 @@ def _open_tariff(args):
     from ykt.fare.tariff import Tariff, TariffError
 
     if args.tariff:
-        f = open(args.tariff, "rb")
+        from host_tools.lib.files import read_input
+
+        f = io.BytesIO(read_input(args.tariff, "tariff"))
         label = args.tariff
     else:
         from host_tools.lib import tariff as host_tariff

@@ -22,8 +22,10 @@ def _hex(text, what):
 def _key(args):
     if args.key is not None:
         return _hex(args.key, "--key")
-    with open(args.key_file, encoding="ascii", errors="replace") as f:
-        return _hex(f.read(), "key file %s" % args.key_file)
+    from host_tools.lib.files import read_input
+
+    text = read_input(args.key_file, "key").decode("ascii", errors="replace")
+    return _hex(text, "key file %s" % args.key_file)
 
 
 def _verify(args):

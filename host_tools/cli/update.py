@@ -20,8 +20,9 @@ def _sign(args):
                          % (" (or --time for a clock update)" if code == updates.KINDS["clock"]
                             else ""))
     else:
-        with open(args.payload, "rb") as f:
-            payload = f.read()
+        from host_tools.lib.files import read_input
+
+        payload = read_input(args.payload, "payload")
     if code == updates.KINDS["staff"]:
         _check_staff(args.payload, payload)
     elif code == updates.KINDS["tariff"]:
@@ -72,9 +73,9 @@ def _check_tariff(path, payload):
 
 def _show(args):
     from host_tools.lib import updates
+    from host_tools.lib.files import read_input
 
-    with open(args.file, "rb") as f:
-        data = f.read()
+    data = read_input(args.file, "update")
     info = updates.parse(data)
     if args.master_key_file:
         info["mac_ok"] = updates.verify(data, updates.read_key_file(args.master_key_file))

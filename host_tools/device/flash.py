@@ -17,15 +17,21 @@ report gives each port's MAC, the sha256 of each image written and OK or
 FAILED with esptool's reason.
 """
 
+from __future__ import annotations
+
 import hashlib
+import io
 import os
 import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
-from host_tools.lib.image import Board
 from host_tools.lib.errors import BadInput
+from host_tools.lib.files import read_input
+from host_tools.lib.image import Board
 
 CONNECT_ATTEMPTS = 3
 STEP_TIMEOUT = 600  # seconds, per esptool run
@@ -35,10 +41,9 @@ _MAC = re.compile(r"MAC:\s+([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})")
 
 
 class Image:
-    def __init__(self, what, offset, path):
+    def __init__(self, what: str, offset: int, path: str) -> None:
         self.what, self.offset, self.path = what, offset, path
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_input(path, what)
         self.size = len(data)
         self.sha256 = hashlib.sha256(data).hexdigest()
 
@@ -46,16 +51,17 @@ class Image:
 class Device:
     """One port's flashing: ``mac``, ``ok``, ``reason``, ``step``, ``percent``."""
 
-    def __init__(self, port):
+    def __init__(self, port: str) -> None:
         self.port = port
-        self.mac = None
-        self.ok = None
+        self.mac: str | None = None
+        self.ok: bool | None = None
         self.reason = ""
         self.step = "waiting"
         self.percent = 0.0
 
 
-def plan(board_name, image_path, firmware_path=None):
+def plan(board_name: str, image_path: str | None,
+         firmware_path: str | None = None) -> tuple[Board, list[Image]]:
     """[Image] to write, checked against the board's partitions."""
     board = Board(board_name)
     images = []
@@ -75,12 +81,13 @@ def plan(board_name, image_path, firmware_path=None):
     return board, images
 
 
-def esptool_cmd(port, *args, after="no-reset", attempts=CONNECT_ATTEMPTS):
+def esptool_cmd(port: str, *args: str, after: str = "no-reset",
+                attempts: int = CONNECT_ATTEMPTS) -> list[str]:
     return [sys.executable, "-m", "esptool", "--port", port, "--before", "no-reset",
             "--no-stub", "--after", after, "--connect-attempts", str(attempts), *args]
 
 
-def reason_of(output):
+def reason_of(output: str) -> str:
     """esptool's own words for a failure (its "ERROR:" / "fatal error" line), else its last."""
     lines = [ln.strip() for ln in output.replace("\r", "\n").splitlines() if ln.strip()]
     for i, line in enumerate(lines):
@@ -93,17 +100,18 @@ def reason_of(output):
     return lines[-1] if lines else "esptool exited without output"
 
 
-def _run(cmd, on_line=None):
+def _run(cmd: list[str], on_line: Callable[[str], None] | None = None) -> tuple[int, str]:
     """(exit code, output) of one esptool run, lines passed to ``on_line`` as they come."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
+    stdout = cast(io.BufferedReader, proc.stdout)  # stdout=PIPE, binary
     out = []
     timer = threading.Timer(STEP_TIMEOUT, proc.kill)
     timer.start()
     try:
         buf = b""
         while True:
-            chunk = proc.stdout.read1(4096)
+            chunk = stdout.read1(4096)
             if not chunk:
                 break
             buf += chunk
@@ -122,11 +130,15 @@ def _run(cmd, on_line=None):
     return code, "\n".join(out)
 
 
-def _is_url(port):
+def _is_url(port: str) -> bool:
     return "://" in port
 
 
-def flash_device(dev, images, progress=lambda dev: None, attempts=CONNECT_ATTEMPTS, after=None):
+Progress = Callable[["Device"], None]
+
+
+def flash_device(dev: Device, images: list[Image], progress: Progress = lambda dev: None,
+                 attempts: int = CONNECT_ATTEMPTS, after: str | None = None) -> Device:
     """Flash and verify one device; fills in ``dev`` (never raises for device trouble)."""
     if not _is_url(dev.port) and not os.path.exists(dev.port):
         dev.ok, dev.reason = False, "no such port %s" % dev.port
@@ -149,9 +161,9 @@ def flash_device(dev, images, progress=lambda dev: None, attempts=CONNECT_ATTEMP
     for img in order:
         args += ["0x%x" % img.offset, img.path]
     total = sum(img.size for img in images)
-    finished = []
+    finished: list[Image] = []
 
-    def on_line(line):
+    def on_line(line: str) -> None:
         w = _WROTE.search(line)
         if w is not None:
             finished.extend(i for i in images if i.offset == int(w.group(1), 16))
@@ -160,7 +172,7 @@ def flash_device(dev, images, progress=lambda dev: None, attempts=CONNECT_ATTEMP
         if w is None:
             return
         addr, pct = int(w.group(1), 16), float(w.group(2))
-        done = sum(i.size for i in finished)
+        done: float = sum(i.size for i in finished)
         for img in images:
             if img not in finished and img.offset <= addr <= img.offset + img.size:
                 dev.step = "writing " + img.what
@@ -188,11 +200,12 @@ def flash_device(dev, images, progress=lambda dev: None, attempts=CONNECT_ATTEMP
     return dev
 
 
-def flash_all(ports, images, progress=lambda dev: None, attempts=CONNECT_ATTEMPTS, after=None):
+def flash_all(ports: Iterable[str], images: list[Image], progress: Progress = lambda dev: None,
+              attempts: int = CONNECT_ATTEMPTS, after: str | None = None) -> list[Device]:
     """Flash every port in parallel (one thread each); [Device] in port order."""
     devices = [Device(p) for p in ports]
 
-    def guarded(dev):
+    def guarded(dev: Device) -> None:
         try:
             flash_device(dev, images, progress, attempts, after)
         except Exception as e:  # e.g. esptool could not be started: this device failed
@@ -208,7 +221,7 @@ def flash_all(ports, images, progress=lambda dev: None, attempts=CONNECT_ATTEMPT
     return devices
 
 
-def report(devices, images):
+def report(devices: list[Device], images: list[Image]) -> list[str]:
     """The per-device report lines."""
     ok = sum(1 for d in devices if d.ok)
     lines = ["ykt flash: %d device%s, %d OK, %d FAILED"
@@ -224,7 +237,7 @@ def report(devices, images):
     return lines
 
 
-def as_json(devices, images):
+def as_json(devices: list[Device], images: list[Image]) -> dict[str, Any]:
     return {"devices": [{"port": d.port, "mac": d.mac, "result": "OK" if d.ok else "FAILED",
                          "reason": d.reason,
                          "images": [{"what": i.what, "offset": i.offset, "size": i.size,
