@@ -15,8 +15,8 @@ import farekit
 import vmscripts
 from host_tools import cli
 from host_tools.lib import tariff as ht
-from host_tools.lib.tariff_payload import PayloadError, read_payload
 from host_tools.lib import updates as host
+from host_tools.lib.tariff_payload import PayloadError, read_payload
 from hw_sim.lfs import LfsVfs
 from simrun import events, journal
 from ykt.fare.tariff import Tariff, TariffError

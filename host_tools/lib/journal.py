@@ -8,13 +8,17 @@ This is a second implementation of the format, written from the document
 rather than shared with the firmware, so each checks the other.
 """
 
+from __future__ import annotations
+
 import datetime
 import hashlib
 import hmac
 import os
 import struct
 import zlib
-from collections import namedtuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
 from host_tools.lib import lfs_image
 from host_tools.lib.errors import BadInput
 
@@ -52,45 +56,76 @@ KINDS = {
     0x64: "staff-locked",
 }
 
-Record = namedtuple("Record", ("seq", "time", "kind", "tx_type", "terminal", "card", "atc",
-                               "amount", "balance", "tac", "random", "link", "tseq", "mac"))
-Verdict = namedtuple("Verdict", ("ok", "count", "first", "last", "acked", "problem"))
-Problem = namedtuple("Problem", ("seq", "segment", "offset", "what"))
+Files = dict[str, bytes]  # the journal directory: file name -> contents
+Slot = tuple[str, int, int, bytes]  # segment name, its first seq, offset, the record's bytes
 
 
-def kind_name(code):
+class Record(NamedTuple):
+    seq: int
+    time: int
+    kind: int
+    tx_type: int
+    terminal: bytes
+    card: str  # hex
+    atc: int
+    amount: int
+    balance: int
+    tac: bytes
+    random: bytes
+    link: int
+    tseq: int
+    mac: bytes
+
+
+class Problem(NamedTuple):
+    seq: int | None
+    segment: str
+    offset: int
+    what: str
+
+
+class Verdict(NamedTuple):
+    ok: bool
+    count: int  # type: ignore[assignment]  # a field, hiding tuple.count
+    first: int | None
+    last: int | None
+    acked: int
+    problem: Problem | None
+
+
+def kind_name(code: int) -> str:
     return KINDS.get(code, "kind-%02x" % code)
 
 
-def mac8(key, *parts):
+def mac8(key: bytes, *parts: bytes) -> bytes:
     """HMAC-SHA256(key, parts...)[:8]: the chain MAC."""
     return hmac.new(key, b"".join(bytes(p) for p in parts), hashlib.sha256).digest()[:8]
 
 
-def genesis(key, terminal):
+def genesis(key: bytes, terminal: bytes) -> bytes:
     return mac8(key, b"ykt journal v1", terminal)
 
 
-def crc_ok(raw):
+def crc_ok(raw: bytes) -> bool:
     return struct.unpack_from(">I", raw, 60)[0] == zlib.crc32(raw[:60])
 
 
-def seal(raw):
+def seal(raw: bytes) -> bytes:
     """``raw`` (64 bytes) with its CRC recomputed."""
     raw = bytes(raw[:60])
     return raw + struct.pack(">I", zlib.crc32(raw))
 
 
-def decode(raw):
+def decode(raw: bytes) -> Record:
     f = struct.unpack_from(FORMAT, raw, 0)
-    return Record(*f[:5], f[5].hex(), *f[6:], bytes(raw[FIELDS:60]))
+    return Record._make(f[:5] + (f[5].hex(),) + f[6:] + (bytes(raw[FIELDS:60]),))
 
 
-def iso_time(secs):
+def iso_time(secs: int) -> str:
     return (_EPOCH + datetime.timedelta(seconds=secs)).isoformat()
 
 
-def _is_segment(name):
+def _is_segment(name: str) -> bool:
     if len(name) != 12 or not name.endswith(".seg"):
         return False
     try:
@@ -100,7 +135,7 @@ def _is_segment(name):
     return True
 
 
-def _read_dir(path):
+def _read_dir(path: str) -> Files:
     out = {}
     for name in os.listdir(path):
         full = os.path.join(path, name)
@@ -110,12 +145,12 @@ def _read_dir(path):
     return out
 
 
-def _read_image(path):
+def _read_image(path: str) -> Files:
     with open(path, "rb") as f:
         return lfs_image.read_dir(f.read(), "/" + JOURNAL_DIR, path)
 
 
-def load(path):
+def load(path: str) -> Files:
     """The journal files at ``path`` (directory or LittleFS image) as {name: bytes}."""
     if os.path.isdir(path):
         sub = os.path.join(path, JOURNAL_DIR)
@@ -125,7 +160,7 @@ def load(path):
     raise BadInput("no such journal: %s" % path)
 
 
-def _slots(files):
+def _slots(files: Files) -> list[Slot]:
     """[(segment name, first seq of segment, offset, bytes)] in name order."""
     out = []
     for name in sorted(n for n in files if _is_segment(n)):
@@ -136,7 +171,7 @@ def _slots(files):
     return out
 
 
-def _ack(files, key):
+def _ack(files: Files, key: bytes) -> tuple[int, int, bytes | None]:
     """(acked, anchor seq, anchor mac or None) from the ack file; ValueError if bad."""
     data = files.get("ack")
     if data is None:
@@ -152,14 +187,14 @@ def _ack(files, key):
     return acked, anchor, anchor_mac
 
 
-def _terminal_of(slots):
+def _terminal_of(slots: list[Slot]) -> bytes:
     for _, _, _, raw in slots:
         if len(raw) == RECORD and crc_ok(raw):
             return decode(raw).terminal
     return bytes(6)
 
 
-def _gap_or_reorder(slots, i, expect, found):
+def _gap_or_reorder(slots: list[Slot], i: int, expect: int, found: int) -> str:
     later = any(len(raw) == RECORD and crc_ok(raw) and decode(raw).seq == expect
                 for _, _, _, raw in slots[i + 1:])
     if found < expect:
@@ -172,7 +207,7 @@ def _gap_or_reorder(slots, i, expect, found):
     return "sequence gap: seq %d..%d missing (records deleted)" % (expect, found - 1)
 
 
-def verify(files, key, terminal=None):
+def verify(files: Files, key: bytes, terminal: bytes | None = None) -> Verdict:
     """Check segment order, record length, CRC, seq, terminal and MAC chain; first fault wins."""
     slots = _slots(files)
     try:
@@ -184,7 +219,7 @@ def verify(files, key, terminal=None):
     count = 0
     seg = None
 
-    def bad(seq, name, off, what):
+    def bad(seq: int, name: str, off: int, what: str) -> Verdict:
         return Verdict(False, count, anchor + 1, expect - 1, acked, Problem(seq, name, off, what))
 
     for i, (name, first, off, raw) in enumerate(slots):
@@ -219,7 +254,7 @@ def verify(files, key, terminal=None):
                    acked, None)
 
 
-def dump(files):
+def dump(files: Files) -> Iterator[dict[str, Any]]:
     """Yield one dict per whole record, in seq order of the segments (no key needed)."""
     for name, _, _, raw in _slots(files):
         if len(raw) < RECORD:
@@ -245,7 +280,7 @@ def dump(files):
         }
 
 
-def torn_tails(files):
+def torn_tails(files: Files) -> list[tuple[str, int]]:
     """[(segment, bytes)] for segments that end in a partial record."""
     return [(n, len(files[n]) % RECORD) for n in sorted(files)
             if _is_segment(n) and len(files[n]) % RECORD]

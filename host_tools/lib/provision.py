@@ -28,15 +28,18 @@ The config gets ``keys.device`` (journal key), ``keys.update`` (update key),
 file otherwise. Key values are never printed.
 """
 
+from __future__ import annotations
+
 import json
 import os
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from host_tools.lib import updates
+from host_tools.lib.errors import BadInput
 from host_tools.lib.files import read_input, write_atomic
 from host_tools.lib.image import Board
-from host_tools.lib.errors import BadInput
 
 FORMAT = "ykt-master-keys/1"
 MASTER_NAMES = ("purchase", "load", "device", "update")
@@ -45,17 +48,17 @@ ROLES = {"fixed_fare": "fare_fen", "gate": "station", "entry_gate": "station",
          "exit_gate": "station", "validator": "route"}
 
 
-def _aes(key, block):
+def _aes(key: bytes, block: bytes) -> bytes:
     enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
     return enc.update(block) + enc.finalize()
 
 
-def kcv(key):
+def kcv(key: bytes) -> str:
     """Key check value: AES_key(0^16)[:3] as 6 hex digits."""
     return _aes(key, bytes(16))[:3].hex()
 
 
-def journal_key(device_master, tid):
+def journal_key(device_master: bytes, tid: bytes) -> bytes:
     """The terminal's journal (device) key."""
     block8 = b"\xff\xfe" + bytes(tid)
     if len(block8) != 8:
@@ -63,21 +66,21 @@ def journal_key(device_master, tid):
     return _aes(device_master, block8 + bytes(b ^ 0xFF for b in block8))
 
 
-def new_master_keys():
+def new_master_keys() -> dict[str, Any]:
     keys = {name: os.urandom(16) for name in MASTER_NAMES}
-    doc = {"format": FORMAT}
+    doc: dict[str, Any] = {"format": FORMAT}
     doc.update({name: keys[name].hex() for name in MASTER_NAMES})
     doc["kcv"] = {name: kcv(keys[name]) for name in MASTER_NAMES}
     return doc
 
 
-def write_new_master_file(path):
+def write_new_master_file(path: str) -> None:
     if os.path.exists(path):
         raise BadInput("%s exists: refusing to replace master keys" % path)
     write_atomic(path, (json.dumps(new_master_keys(), indent=2) + "\n").encode(), mode=0o600)
 
 
-def read_master_file(path):
+def read_master_file(path: str) -> dict[str, bytes]:
     """{name: 16-byte key} from a master key file; ValueError naming what is wrong."""
     raw = read_input(path, "master key")
     try:
@@ -86,7 +89,7 @@ def read_master_file(path):
         doc = None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise BadInput("%s: not a master key file (%s)" % (path, FORMAT))
-    checks = doc.get("kcv") if isinstance(doc.get("kcv"), dict) else {}
+    checks = doc["kcv"] if isinstance(doc.get("kcv"), dict) else {}
     keys = {}
     for name in MASTER_NAMES:
         try:
@@ -102,14 +105,16 @@ def read_master_file(path):
     return keys
 
 
-def provision(board_name, terminal_id, role, masters, *, station=None, route=None,
-              fare_fen=None, load=False, name=None, sequence_floor=None):
+def provision(board_name: str, terminal_id: str, role: str, masters: dict[str, bytes], *,
+              station: int | None = None, route: str | None = None, fare_fen: int | None = None,
+              load: bool = False, name: str | None = None,
+              sequence_floor: int | None = None) -> dict[str, Any]:
     """The terminal config (dict) for one terminal."""
     board = Board(board_name)
     tid = updates.terminal_id(terminal_id)
     if role not in ROLES:
         raise BadInput("unknown role %r (one of %s)" % (role, ", ".join(sorted(ROLES))))
-    given = {"station": station, "route": route, "fare_fen": fare_fen}
+    given: dict[str, Any] = {"station": station, "route": route, "fare_fen": fare_fen}
     need = ROLES[role]
     if given[need] is None:
         raise BadInput("role %s needs --%s" % (role, need.replace("_", "-")))
@@ -122,7 +127,7 @@ def provision(board_name, terminal_id, role, masters, *, station=None, route=Non
         raise BadInput("--%s must be >= 0" % need.replace("_", "-"))
     if sequence_floor is not None and not 0 <= sequence_floor <= 0xFFFFFFFF:
         raise BadInput("--sequence-floor must be 0 to 4294967295")
-    cfg = {"terminal_id": tid.hex(), "role": role}
+    cfg: dict[str, Any] = {"terminal_id": tid.hex(), "role": role}
     if name:
         cfg["name"] = name
     if sequence_floor:
@@ -138,6 +143,6 @@ def provision(board_name, terminal_id, role, masters, *, station=None, route=Non
     return cfg
 
 
-def write_config(path, cfg):
+def write_config(path: str, cfg: dict[str, Any]) -> None:
     """Write the config (keys inside: mode 0600)."""
     write_atomic(path, (json.dumps(cfg, indent=2) + "\n").encode(), mode=0o600)

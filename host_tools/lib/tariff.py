@@ -133,8 +133,8 @@ def _xfer(m: Model) -> bytes:
 
 
 def _mnth(m: Model) -> bytes:
-    return bytes([len(m.monthly)]) + b"".join(
-        struct.pack(">BBBBI", mode, crossing, pct, 0, thr) for mode, crossing, pct, thr in m.monthly)
+    return bytes([len(m.monthly)]) + b"".join(struct.pack(">BBBBI", mode, crossing, pct, 0, thr)
+                                              for mode, crossing, pct, thr in m.monthly)
 
 
 def _catg(m: Model) -> bytes:

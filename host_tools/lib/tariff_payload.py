@@ -9,9 +9,19 @@ import struct
 from typing import Any
 
 from host_tools.lib.errors import BadInput
-from host_tools.lib.tariff_format import (CROSSINGS, DAYS, DISCOUNTS, FORMAT, ISSUER_ACCEPT,
-                                          ISSUER_WILDCARD, KINDS, MAGIC, MODE_NAMES, NO_MAX,
-                                          payload_crc)
+from host_tools.lib.tariff_format import (
+    CROSSINGS,
+    DAYS,
+    DISCOUNTS,
+    FORMAT,
+    ISSUER_ACCEPT,
+    ISSUER_WILDCARD,
+    KINDS,
+    MAGIC,
+    MODE_NAMES,
+    NO_MAX,
+    payload_crc,
+)
 
 
 class PayloadError(BadInput):

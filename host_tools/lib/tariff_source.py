@@ -19,12 +19,16 @@ detour factor (default 1.0) and rounded half up to whole metres. Real track is l
 the straight line, so the fares are realistic in scale but not official (notes in the file).
 """
 
+from __future__ import annotations
+
 import ast
 import csv
 import json
 import math
 import os
 import re
+from typing import Any
+
 from host_tools.lib.errors import BadInput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -33,7 +37,7 @@ DEFAULT_OUT = os.path.join(ROOT, "tariffs", "shanghai-2017.json")
 EARTH_RADIUS_KM = 6371.0088
 
 
-def great_circle_m(lon1, lat1, lon2, lat2):
+def great_circle_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Haversine distance in metres (float) on the mean-radius sphere."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp = p2 - p1
@@ -42,11 +46,11 @@ def great_circle_m(lon1, lat1, lon2, lat2):
     return 2 * EARTH_RADIUS_KM * 1000.0 * math.asin(math.sqrt(h))
 
 
-def _key(name):
+def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def _line_id(label):
+def _line_id(label: str) -> str:
     """``"Line 4"`` -> ``"4"``."""
     m = re.fullmatch(r"Line (\d+)", label.strip())
     if not m:
@@ -54,17 +58,22 @@ def _line_id(label):
     return m.group(1)
 
 
-def read_network(data_dir):
+Station = dict[str, Any]  # id, name, lines, lon, lat, neighbours
+Edge = tuple[int, int, str, float]  # station a, station b (a < b), line, metres
+
+
+def read_network(data_dir: str) -> tuple[dict[int, Station], list[Edge]]:
     """(stations, edges) from the reference CSVs; edges carry whole metres."""
     with open(os.path.join(data_dir, "stationInfo.csv"), newline="") as f:
         info = list(csv.DictReader(f))
     with open(os.path.join(data_dir, "station_lines_2017.csv"), newline="") as f:
-        lines_by_name = {r["Station Name"].strip(): [_line_id(x) for x in r["Metro Line(s)"].split(",")]
+        lines_by_name = {r["Station Name"].strip():
+                         [_line_id(x) for x in r["Metro Line(s)"].split(",")]
                          for r in csv.DictReader(f)}
     with open(os.path.join(data_dir, "metroarcs_shanghai.csv"), newline="") as f:
         arcs = list(csv.DictReader(f))
 
-    stations = {}
+    stations: dict[int, Station] = {}
     by_key = {}
     for r in info:
         sid = int(r["stationID"])
@@ -81,14 +90,14 @@ def read_network(data_dir):
         }
         by_key[_key(name)] = sid
 
-    def node_station(node):
+    def node_station(node: str) -> int:
         base = re.sub(r"_L\d+$", "", node[len("Metro_"):])
         sid = by_key.get(_key(base))
         if sid is None:
             raise BadInput("arc node %r matches no station" % node)
         return sid
 
-    arc_lines = {}
+    arc_lines: dict[tuple[int, int], set[str]] = {}
     for a in arcs:
         if a["category"] == "Pedestrian":
             continue
@@ -114,24 +123,25 @@ def read_network(data_dir):
     return stations, edges
 
 
-def _metres(m, factor):
+def _metres(m: float, factor: float) -> int:
     """Whole metres, rounded half up."""
     return int(math.floor(m * factor + 0.5))
 
 
-def build_source(data_dir, detour_factor=1.0):
+def build_source(data_dir: str, detour_factor: float = 1.0) -> dict[str, Any]:
     stations, edges = read_network(data_dir)
     line_ids = sorted({ln for s in stations.values() for ln in s["lines"]}, key=int)
     return {
         "format": "ykt-tariff-source/1",
         "name": "Shanghai metro, 2017 network (example tariff)",
         "notes": [
-            "Generated once by host_tools/lib/tariff_source.py from the 2017 Shanghai metro reference "
-            "data (github.com/beyondsimulations/Metro-Inflow-Optimization, MIT); edit this file, "
-            "not the generator.",
+            "Generated once by host_tools/lib/tariff_source.py from the 2017 Shanghai metro "
+            "reference data (github.com/beyondsimulations/Metro-Inflow-Optimization, MIT); edit "
+            "this file, not the generator.",
             "Edge km are GREAT-CIRCLE distances between station coordinates (haversine, sphere "
             "radius 6371.0088 km) x detour_factor, rounded half up to whole metres. Real track is "
-            "longer: fares from these km are realistic in scale but NOT the official Shanghai fares.",
+            "longer: fares from these km are realistic in scale but NOT the official Shanghai "
+            "fares.",
             "Station lon/lat are informational: the fare engine uses the edge km only.",
             "Metro fare rule: 3 yuan up to 6 km, then +1 yuan per further 10 km or part "
             "(service.shmetro.com/en/cphc/12.htm), shortest-mileage path.",
@@ -167,7 +177,8 @@ def build_source(data_dir, detour_factor=1.0):
         },
         "line_exceptions": [
             {"line": "5", "adjust_fen": -100,
-             "note": "trip entirely within Line 5 (its shortest-mileage path uses Line 5 track only)"},
+             "note": "trip entirely within Line 5 (its shortest-mileage path uses Line 5 track "
+                     "only)"},
         ],
         "policies": {
             "same_station": {"grace_minutes": 20, "grace_fen": 0},
@@ -204,15 +215,16 @@ def build_source(data_dir, detour_factor=1.0):
         "routes": [
             {"mode": "bus", "route": "926", "fen": 200, "name": "Bus 926 (example)"},
             {"mode": "bus", "route": "71", "fen": 200, "name": "Bus 71 (example)"},
-            {"mode": "bus", "route": "1", "fen": 100, "name": "Bus 1, no air conditioning (example)"},
+            {"mode": "bus", "route": "1", "fen": 100,
+             "name": "Bus 1, no air conditioning (example)"},
             {"mode": "ferry", "route": "DONGJIN", "fen": 200, "name": "Dongjin ferry (example)"},
         ],
     }
 
 
-def dump(src):
+def dump(src: dict[str, Any]) -> str:
     """The source as JSON text, one list item or policy per line so diffs stay readable."""
-    def compact(v):
+    def compact(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False)
 
     out = ["{"]

@@ -21,9 +21,19 @@ from typing import Any, NoReturn, cast
 
 from host_tools.lib import tariff_network as network
 from host_tools.lib.errors import BadInput
-from host_tools.lib.tariff_format import (CROSSINGS, DAYS, DISCOUNTS, ISSUER_ACCEPT,
-                                          ISSUER_WILDCARD, KINDS, MAX_LINES, MODES, OPEN_END,
-                                          SOURCE_FORMAT, UNREACHABLE)
+from host_tools.lib.tariff_format import (
+    CROSSINGS,
+    DAYS,
+    DISCOUNTS,
+    ISSUER_ACCEPT,
+    ISSUER_WILDCARD,
+    KINDS,
+    MAX_LINES,
+    MODES,
+    OPEN_END,
+    SOURCE_FORMAT,
+    UNREACHABLE,
+)
 from host_tools.lib.tariff_network import Edge
 
 Band = tuple[int, int, int, int]  # from_dam, to_dam (OPEN_END: open), every_dam, add_fen

@@ -7,7 +7,10 @@ AES-CMAC of both under the device's update key ``device_key(update_master, termi
 (purse.md §5.2) with ``FF FF ‖ terminal id`` in place of the card serial.
 """
 
+from __future__ import annotations
+
 import struct
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
@@ -26,7 +29,7 @@ KINDS = {"tariff": 1, "denylist": 2, "denylist-delta": 3, "config": 4, "staff": 
 CLOCK_YEARS = (2024, 2099)  # as the firmware (ykt.store.updates.CLOCK_YEARS)
 
 
-def kind_code(kind):
+def kind_code(kind: str | int) -> int:
     """Code of a kind name or number (any 1..255 number is accepted, for tests)."""
     if isinstance(kind, int) or str(kind).isdigit():
         code = int(kind)
@@ -38,14 +41,14 @@ def kind_code(kind):
     return KINDS[kind]
 
 
-def kind_name(code):
+def kind_name(code: int) -> str:
     for name, c in KINDS.items():
         if c == code:
             return name
     return "kind-%d" % code
 
 
-def terminal_id(text):
+def terminal_id(text: str) -> bytes:
     """6-byte terminal id from 12 hex digits."""
     try:
         tid = bytes.fromhex(text)
@@ -56,13 +59,13 @@ def terminal_id(text):
     return tid
 
 
-def _key16(key):
+def _key16(key: bytes) -> bytes:
     if len(key) != 16:
         raise BadInput("the update master key must be 16 bytes (AES-128)")
     return bytes(key)
 
 
-def device_key(update_master, tid):
+def device_key(update_master: bytes, tid: bytes) -> bytes:
     """The device's update key (same as ykt.store.updates.device_key)."""
     block8 = b"\xff\xff" + bytes(tid)
     if len(block8) != 8:
@@ -71,13 +74,13 @@ def device_key(update_master, tid):
     return enc.update(block8 + bytes(b ^ 0xFF for b in block8)) + enc.finalize()
 
 
-def cmac(key, msg):
+def cmac(key: bytes, msg: bytes) -> bytes:
     c = CMAC(algorithms.AES(key))
     c.update(msg)
     return c.finalize()
 
 
-def clock_payload(text):
+def clock_payload(text: str) -> bytes:
     """The payload of a clock update: the terminal's new local time as
     ``YYYY-MM-DDThh:mm:ss`` (ASCII). ``text`` is that (a space for the T, and seconds left
     out, are accepted) or ``now`` (this computer's local time). ValueError if it is not a
@@ -99,7 +102,7 @@ def clock_payload(text):
     return when.strftime("%Y-%m-%dT%H:%M:%S").encode()
 
 
-def _check_payload(code, version, payload):
+def _check_payload(code: int, version: int, payload: bytes) -> None:
     """A denylist payload must carry the envelope's version (the firmware checks it too)."""
     if code == KINDS["clock"]:
         try:
@@ -119,7 +122,8 @@ def _check_payload(code, version, payload):
         raise BadInput("payload is %s v%d, not v%d" % (kind_name(code), pver, version))
 
 
-def sign(kind, version, tid, payload, update_master, check=True):
+def sign(kind: str | int, version: int, tid: bytes, payload: bytes, update_master: bytes,
+         check: bool = True) -> bytes:
     """The envelope bytes of ``payload`` for terminal ``tid`` (6 bytes)."""
     code = kind_code(kind)
     if not 1 <= version <= UINT32_MAX:
@@ -135,7 +139,7 @@ def sign(kind, version, tid, payload, update_master, check=True):
     return body + cmac(device_key(update_master, tid), body)
 
 
-def parse(data):
+def parse(data: bytes) -> dict[str, Any]:
     """Header fields of an envelope (no MAC check): dict; ValueError if not one."""
     if len(data) < HEADER_SIZE or data[:4] != MAGIC:
         raise BadInput("not an update file")
@@ -145,7 +149,7 @@ def parse(data):
             "complete": len(data) == HEADER_SIZE + plen + MAC_SIZE}
 
 
-def verify(data, update_master):
+def verify(data: bytes, update_master: bytes) -> bool:
     """True if the envelope's MAC is right for the terminal its header names."""
     info = parse(data)
     end = HEADER_SIZE + info["payload_bytes"]
@@ -155,7 +159,7 @@ def verify(data, update_master):
     return cmac(key, data[:end]) == data[end:]
 
 
-def read_key_file(path):
+def read_key_file(path: str) -> bytes:
     """A 16-byte key from a file: 32 hex digits (whitespace ignored) or 16 raw bytes."""
     with open(path, "rb") as f:
         raw = f.read()
