@@ -18,16 +18,20 @@
 A journal that fails verification is not stored and not acknowledged.
 """
 
+from __future__ import annotations
+
 import csv
 import datetime
 import io
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from host_tools.device.deploy import RESET, DeviceError, check_port, mpremote, tagged
 from host_tools.lib import journal
 from host_tools.lib.errors import BadInput, Failed
-from host_tools.device.deploy import RESET, DeviceError, check_port, mpremote, tagged
 from host_tools.lib.files import read_input, write_atomic
 
 COLUMNS = ("terminal", "seq", "time", "kind", "tx_type", "card", "atc", "amount", "balance",
@@ -74,7 +78,7 @@ class VerifyFailed(Failed):
     """The pulled journal does not verify (message: the first bad record)."""
 
 
-def key_source(path):
+def key_source(path: str) -> Callable[[bytes], bytes]:
     """A function terminal id -> device key, from a master key file (JSON: the key is
     derived per terminal) or a file holding the device key in hex. Checked at once."""
     raw = read_input(path, "key")
@@ -92,7 +96,7 @@ def key_source(path):
     return lambda tid: key
 
 
-def pull(port, dest):
+def pull(port: str, dest: str) -> tuple[bytes, dict[str, bytes]]:
     """Copy the board's journal files into ``dest``; (terminal id bytes, {name: bytes})."""
     info = tagged(mpremote(port, "exec", LIST_SCRIPT))
     if ["E", "no-config"] in info:
@@ -102,30 +106,31 @@ def pull(port, dest):
         raise DeviceError("%s: could not read the board's configuration" % port)
     tid, jdir = bytes.fromhex(head[0][1]), head[0][2]
     names = sorted(f[1] for f in info if f[0] == "F" and len(f) == 2)
-    args = []
+    args: list[str] = []
     for name in names:
         args += ["fs", "--no-verbose", "cp", ":%s/%s" % (jdir, name), os.path.join(dest, name),
                  "+"]
     if args:
         mpremote(port, "resume", *args[:-1])  # no second soft reset
-    files = {}
+    files: dict[str, bytes] = {}
     for name in names:
         with open(os.path.join(dest, name), "rb") as f:
             files[name] = f.read()
     return tid, files
 
 
-def verified_rows(files, key, tid):
+def verified_rows(files: dict[str, bytes], key: bytes,
+                  tid: bytes) -> tuple[journal.Verdict, list[dict[str, Any]]]:
     v = journal.verify(files, key, tid)
-    if not v.ok:
-        p = v.problem
+    p = v.problem
+    if p is not None:  # not ok
         where = p.segment if p.seq is None else "seq %d in %s (offset %d)" % (
             p.seq, p.segment, p.offset)
         raise VerifyFailed("BAD %s: %s" % (where, p.what))
     return v, list(journal.dump(files))
 
 
-def store(out_dir, rows):
+def store(out_dir: str, rows: Iterable[dict[str, Any]]) -> int:
     """Insert ``rows`` into DIR/journal.sqlite (once each), rewrite DIR/journal.csv.
 
     Returns the number of new records."""
@@ -160,7 +165,7 @@ def store(out_dir, rows):
     return new
 
 
-def acknowledge(port, seq):
+def acknowledge(port: str, seq: int) -> int:
     """Run the firmware's ``Journal.ack(seq)`` on the board; segments it removed."""
     out = tagged(mpremote(port, "resume", "exec", ACK_SCRIPT % seq))
     acks = [f for f in out if f[0] == "A" and len(f) == 3]
@@ -170,11 +175,12 @@ def acknowledge(port, seq):
     return int(acks[0][1])
 
 
-def _quiet(line):
+def _quiet(line: str) -> None:
     pass
 
 
-def collect(port, key_file, out_dir, say=_quiet, warn=_quiet, reset=True):
+def collect(port: str, key_file: str, out_dir: str, say: Callable[[str], None] = _quiet,
+            warn: Callable[[str], None] = _quiet, reset: bool = True) -> tuple[int, int]:
     """Pull, verify, store, acknowledge. Returns (records on the board, new records).
     ``say`` and ``warn`` take each progress line and warning (the library prints nothing)."""
     check_port(port)
@@ -190,9 +196,10 @@ def collect(port, key_file, out_dir, say=_quiet, warn=_quiet, reset=True):
         new = store(out_dir, rows)
         text = "terminal %s: %d records" % (tid.hex(), v.count)
         if v.count:
+            assert v.first is not None and v.last is not None  # some records: a range
             text += " (seq %d..%d)" % (v.first, v.last)
         say("%s verified, %d new records -> %s" % (text, new, out_dir))
-        if v.count:
+        if v.last is not None:  # some records
             freed = acknowledge(port, v.last)
             say("acknowledged up to seq %d on the board (%d segment%s freed)"
                 % (v.last, freed, "" if freed == 1 else "s"))

@@ -11,12 +11,15 @@ sent" counts the bytes of the copied files (mpremote's encoding adds more on
 the wire).
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 
 from host_tools.lib.errors import Failed
 from host_tools.lib.files import write_atomic
@@ -70,12 +73,13 @@ class DeviceError(Failed):
     """The device could not be reached or did not do what it was asked."""
 
 
-def check_port(port):
+def check_port(port: str) -> None:
     if "://" not in port and not os.path.exists(port):
         raise DeviceError("no such port %s" % port)
 
 
-def _run_mpremote(port, args, timeout):
+def _run_mpremote(port: str, args: Iterable[str],
+                  timeout: float) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "mpremote", "connect", port, *args]
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -84,7 +88,7 @@ def _run_mpremote(port, args, timeout):
         raise DeviceError("%s: mpremote timed out after %d s" % (port, timeout)) from None
 
 
-def mpremote(port, *args, timeout=MPREMOTE_TIMEOUT, attempts=3):
+def mpremote(port: str, *args: str, timeout: float = MPREMOTE_TIMEOUT, attempts: int = 3) -> str:
     """Run ``mpremote connect PORT ARGS...``; its stdout, or DeviceError with one line.
 
     "could not enter raw repl" happens before anything ran (e.g. the board was
@@ -109,17 +113,19 @@ def mpremote(port, *args, timeout=MPREMOTE_TIMEOUT, attempts=3):
     raise DeviceError("%s: %s" % (port, last))
 
 
-def tagged(output):
+def tagged(output: str) -> list[list[str]]:
     """The ``@@ykt`` lines of an exec's output, split into fields."""
     return [line[len(_TAG):].split() for line in output.splitlines() if line.startswith(_TAG)]
 
 
-def board_hashes(port, lib_dir=LIB + "/ykt", extra=()):
+def board_hashes(port: str, lib_dir: str = LIB + "/ykt",
+                 extra: Iterable[str] = ()) -> tuple[dict[str, str], set[str]]:
     """({path: sha256} of files, set of directories) on the board."""
     code = HASH_SCRIPT + "_top(%r)\nfor _p in %r:\n    _d(_p)\ntry:\n    _w(%r)\n" \
         "except OSError:\n    pass\n" % (list(TOP_FILES) + list(extra), [LIB, lib_dir, "/inbox"],
                                         lib_dir)
-    files, dirs = {}, set()
+    files: dict[str, str] = {}
+    dirs: set[str] = set()
     for fields in tagged(mpremote(port, "exec", code)):
         if fields[0] == "F" and len(fields) == 3:
             files[fields[1]] = fields[2]
@@ -129,19 +135,19 @@ def board_hashes(port, lib_dir=LIB + "/ykt", extra=()):
 
 
 class Result:
-    def __init__(self):
-        self.copied = []    # (device path, bytes)
-        self.skipped = []   # device paths
-        self.removed = []   # device paths
-        self.made = []      # directories
+    def __init__(self) -> None:
+        self.copied: list[tuple[str, int]] = []    # (device path, bytes)
+        self.skipped: list[str] = []   # device paths
+        self.removed: list[str] = []   # device paths
+        self.made: list[str] = []      # directories
 
     @property
-    def bytes_sent(self):
+    def bytes_sent(self) -> int:
         return sum(n for _, n in self.copied)
 
 
-def _dirs_to_make(paths, have):
-    need = []
+def _dirs_to_make(paths: Iterable[str], have: set[str]) -> list[str]:
+    need: list[str] = []
     for path in sorted(paths):
         parts = path.strip("/").split("/")[:-1]
         for i in range(1, len(parts) + 1):
@@ -151,7 +157,8 @@ def _dirs_to_make(paths, have):
     return need
 
 
-def local_files(board_name=None, config_path=None):
+def local_files(board_name: str | None = None,
+                config_path: str | None = None) -> dict[str, bytes]:
     if board_name is not None:
         return bundle(Board(board_name), config_path)
     files = firmware_mpy("xtensawin")  # ESP32 and ESP32-S3 alike
@@ -163,12 +170,17 @@ def local_files(board_name=None, config_path=None):
     return files
 
 
-def deploy(port, board_name=None, config_path=None, say=None, reset=True, verbose=False):
+def _quiet(line: str) -> None:
+    pass
+
+
+def deploy(port: str, board_name: str | None = None, config_path: str | None = None,
+           say: Callable[[str], None] | None = None, reset: bool = True,
+           verbose: bool = False) -> Result:
     """Make the board's files equal to the local build; returns a Result.
     ``say`` takes each progress line (the library prints nothing)."""
     if say is None:
-        def say(line):
-            pass
+        say = _quiet
     check_port(port)
     files = local_files(board_name, config_path)
     remote, dirs = board_hashes(port)
@@ -183,7 +195,7 @@ def deploy(port, board_name=None, config_path=None, say=None, reset=True, verbos
     res.removed = sorted(p for p in remote if p.startswith(prefix) and p.endswith(".mpy")
                          and p not in files)
     res.made = _dirs_to_make(changed, dirs)
-    args = []
+    args: list[str] = []
     for d in res.made:
         args += ["fs", "--no-verbose", "mkdir", ":" + d, "+"]
     for p in res.removed:

@@ -5,14 +5,17 @@ Everything the board sends goes to stdout byte for byte until Ctrl-C or
 not interrupted, unlike an mpremote REPL session).
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import time
+from typing import Any, BinaryIO
 
 import serial
 
 
-def open_port(port, baudrate=115200):
+def open_port(port: str, baudrate: int = 115200) -> Any:
     if "://" not in port and not os.path.exists(port):
         raise OSError("no such port %s" % port)
     try:
@@ -22,7 +25,8 @@ def open_port(port, baudrate=115200):
         raise OSError("cannot open %s: %s" % (port, reason)) from None
 
 
-def monitor(port, seconds=None, out=None, baudrate=115200):
+def monitor(port: str, seconds: float | None = None, out: BinaryIO | None = None,
+            baudrate: int = 115200) -> int:
     """Copy the console to ``out`` (stdout's bytes); returns the number of bytes seen."""
     out = out or sys.stdout.buffer
     deadline = None if seconds is None else time.monotonic() + seconds
