@@ -177,7 +177,7 @@ def test_every_bus_option_a_slot_names_is_an_option_of_its_bus():
             assert set(s.defaults) <= set(P.BUSES[s.bus].options), (k.name, s.bus)
 
 
-# -- the simulator ----------------------------------------------------------------------------------
+# -- the simulator -------------------------------------------------------------------------------
 
 def test_the_simulator_wires_a_model_for_every_kind_that_declares_one():
     from hw_sim.terminal import WIRE

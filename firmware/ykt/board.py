@@ -45,21 +45,19 @@ def nfc_reader(board):
                           sck=machine.Pin(s["sck"]), mosi=machine.Pin(s["mosi"]),
                           miso=machine.Pin(s["miso"]))
         cs = machine.Pin(nfc["cs"], machine.Pin.OUT, value=1)
-        transport = PN532SPI(spi, cs, irq=irq, lsb_first=lsb)
-    elif bus == "i2c":
+        return PN532(PN532SPI(spi, cs, irq=irq, lsb_first=lsb))
+    if bus == "i2c":
         from ykt.drivers.pn532_i2c import PN532I2C
 
         s = nfc["i2c"]
         i2c = machine.I2C(s["id"], scl=machine.Pin(s["scl"]), sda=machine.Pin(s["sda"]),
                           freq=s.get("freq", 400000))
-        transport = PN532I2C(i2c, address=nfc.get("address", 0x24), irq=irq)
-    elif bus == "uart":
+        return PN532(PN532I2C(i2c, address=nfc.get("address", 0x24), irq=irq))
+    if bus == "uart":
         from ykt.drivers.pn532_uart import PN532UART
 
-        transport = PN532UART(_uart(nfc["uart"]), irq=irq)
-    else:
-        raise ValueError("unknown NFC bus %r" % bus)
-    return PN532(transport)
+        return PN532(PN532UART(_uart(nfc["uart"]), irq=irq))
+    raise ValueError("unknown NFC bus %r" % bus)
 
 
 def ui(board):
@@ -82,5 +80,6 @@ def gate(board):
         return None
     from ykt.drivers.gate import Gate
 
-    return Gate(machine.Pin(spec["open"], machine.Pin.OUT), machine.Pin(spec["passage"], machine.Pin.IN),
+    return Gate(machine.Pin(spec["open"], machine.Pin.OUT),
+                machine.Pin(spec["passage"], machine.Pin.IN),
                 emergency=_pin(spec.get("emergency"), machine.Pin.IN))

@@ -79,12 +79,14 @@ def uses(board: dict) -> tuple[list[PinUse], list[BusUse]]:
 
 def check(board: dict) -> list[tuple[str, str]]:
     """Findings as ``(level, message)``, errors first."""
-    chip = CHIPS.get(board.get("chip"))
+    chip_name = board.get("chip")
+    chip = CHIPS.get(chip_name) if isinstance(chip_name, str) else None
     name = board.get("name", "?")
     if chip is None:
         return [("error", "%s: unknown chip %r (known: %s)" % (name, board.get("chip"),
                                                               ", ".join(sorted(CHIPS))))]
-    errors, warnings = [], []
+    errors: list[str] = []
+    warnings: list[str] = []
     pins, buses = uses(board)
     for what, kind, bus_id in buses:
         if bus_id not in chip[kind]:

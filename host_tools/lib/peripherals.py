@@ -293,8 +293,8 @@ def markdown() -> str:
             elif isinstance(f, (Pin, PinList)):
                 pins.append(_pin_text(f))
             else:
-                options.append("`%s` %s%s" % (f.key, _value(f.default, f.key),
-                                              " (a note, read by nothing)" if f.type == "note" else ""))
+                note = " (a note, read by nothing)" if f.type == "note" else ""
+                options.append("`%s` %s%s" % (f.key, _value(f.default, f.key), note))
         if k.shape == "pins" and k.pin is not None:
             pins.append("any other name: %s (may be null)" % k.pin.direction)
         rows.append("| `%s`%s | %s | %s | %s | %s | `%s` | %s |" % (
@@ -303,7 +303,8 @@ def markdown() -> str:
             "`%s`" % k.sim if k.sim else "pin levels (`SimTerminal.pin`)"))
     rows.append("")
     for k in KINDS:
-        notes = ["`%s` — %s" % (f.key, f.doc) for f in k.fields if getattr(f, "doc", "")]
+        notes = ["`%s` — %s" % (f.key, f.doc) for f in k.fields
+                 if not isinstance(f, Slot) and f.doc]
         if notes:
             rows.append("- `%s`: %s" % (k.name, "; ".join(notes)))
     rows += ["", "| bus | pins | options |", "|---|---|---|"]
