@@ -1,6 +1,6 @@
 """`make bench` (``python -m bench``): every figure, one section each."""
 
-from bench import deploy, denylist, fare, harness, pos, tap
+from bench import denylist, deploy, fare, harness, pos, tap
 
 
 def main():

@@ -349,8 +349,8 @@ def tariff_updates(payload, board="devkitc-turnstile"):
 
     hw_sim.install()
     from host_tools.lib import boards
-    from hw_sim.terminal import SimTerminal
     from host_tools.lib import updates as hu
+    from hw_sim.terminal import SimTerminal
     from ykt.store.updates import Updates
 
     data = boards.load(board)

@@ -20,8 +20,7 @@ def run_script(name, *args, heap="512K", path=None):
 
     The script runs in bench/vm/ under its bare name: the VM interns the script's file name,
     so a checkout's path would otherwise move the heap figures by a few bytes."""
-    from hw_sim.vm_bridge import vm_dir
-    from hw_sim.vm_bridge import micropython_binary
+    from hw_sim.vm_bridge import micropython_binary, vm_dir
 
     env = dict(os.environ, MICROPYPATH=path or vm_dir())
     cmd = [micropython_binary(), "-X", "heapsize=" + heap, name + ".py"]
@@ -36,7 +35,7 @@ def run_scenario(data, runtime="cpython", heap=None, name="bench"):
     """Run a scenario dict on ``runtime`` ("cpython" or "micropython", whose firmware heap is
     ``heap`` unless a terminal declares its ``vm_heap``) in a fresh directory; (the Run, its
     output lines, wall seconds). RuntimeError if a terminal stopped (e.g. out of heap)."""
-    from hw_sim.scenario import Run, Scenario
+    from hw_sim.scenario import Run
 
     r = Run(data, name)
     t0 = time.perf_counter()

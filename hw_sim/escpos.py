@@ -62,7 +62,7 @@ class PrinterModel:
                 return  # wait for the rest of a command or character
             del p[:used]
 
-    def _step(self, p):
+    def _step(self, p):  # noqa: C901  (one branch per ESC/POS command the printer knows)
         b = p[0]
         if b == 0x1B:
             if len(p) < 2:

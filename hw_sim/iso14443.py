@@ -20,8 +20,7 @@ carry no CRC. Multi-byte values travel LSB first, so the ATQA a card sends is
 
 import collections
 
-
-from hw_sim.iso14443_4 import IsoDepPicc, crc_a, check_crc
+from hw_sim.iso14443_4 import IsoDepPicc, check_crc, crc_a
 
 __all__ = ["crc_a", "check_crc", "Field", "Card14443"]
 
@@ -118,7 +117,8 @@ class Card14443:
     the card answers APDU n (all blocks of it) and then leaves its field.
     ``tear_at_apdu=n``: ``app.process`` runs for APDU n, the answer is lost
     and the card leaves. ``wtx_rounds``: S(WTX) requests sent before each
-    answer. ``apdu_us``: the application's processing time. ``trace`` keeps the last TRACE_FRAMES entries of
+    answer. ``apdu_us``: the application's processing time.
+    ``trace`` keeps the last TRACE_FRAMES entries of
     ``(">", frame)`` / ``("<", answer)`` for every frame the card received
     (the answer as the card sent it, before any fault on the air).
 

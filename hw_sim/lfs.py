@@ -11,11 +11,16 @@ after littlefs has unwound; the object is then dead: remount a new one.
 
 from littlefs import LittleFSError, lfs
 
-from hw_sim.flash import PowerCut
-
 # MicroPython VfsLfs2's geometry, one definition shared with the host's image tools.
-from host_tools.lib.lfs_image import (BLOCK_CYCLES, BLOCK_SIZE, CACHE_SIZE,
-                                      LOOKAHEAD, PROG_SIZE, READ_SIZE)
+from host_tools.lib.lfs_image import (
+    BLOCK_CYCLES,
+    BLOCK_SIZE,
+    CACHE_SIZE,
+    LOOKAHEAD,
+    PROG_SIZE,
+    READ_SIZE,
+)
+from hw_sim.flash import PowerCut
 
 S_IFDIR = 0x4000
 S_IFREG = 0x8000

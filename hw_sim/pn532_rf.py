@@ -28,10 +28,19 @@ Model choices (documented because UM0701 leaves them open):
   is virtual: ``t0`` is the time the chip started the current command.
 """
 
-from hw_sim.iso14443 import REQA, WUPA, SEL_CODES, HLTA, bcc, cascade_levels
+from hw_sim.iso14443 import HLTA, REQA, SEL_CODES, WUPA, bcc, cascade_levels
 from hw_sim.iso14443_4 import check_crc, crc_a
-from hw_sim.pn532_isodep import (ERR_COLLISION, ERR_CONTEXT, ERR_CRC, ERR_TIMEOUT, RfError,
-                                 Target, block, iso_dep_exchange, parse_block)
+from hw_sim.pn532_isodep import (
+    ERR_COLLISION,
+    ERR_CONTEXT,
+    ERR_CRC,
+    ERR_TIMEOUT,
+    RfError,
+    Target,
+    block,
+    iso_dep_exchange,
+    parse_block,
+)
 
 US_PER_BYTE = 85        # 8 data bits + parity at 106 kbit/s (9 x 9.44 us)
 POLL_MISS_US = 1000     # one REQA round nobody answers

@@ -42,12 +42,12 @@ import io
 import json
 import os
 
-from hw_sim.faults import FORGERIES, forged, noise_on_reader
-from hw_sim.scheduler import POWER_CUT, Scheduler, ThreadProcess
-from hw_sim.issuer import IssuerKeys, issue_card
-from hw_sim.terminal import SimTerminal
 from host_tools.lib import boards, denylist, tariff, updates
 from host_tools.lib.errors import BadInput
+from hw_sim.faults import FORGERIES, forged, noise_on_reader
+from hw_sim.issuer import IssuerKeys, issue_card
+from hw_sim.scheduler import POWER_CUT, Scheduler, ThreadProcess
+from hw_sim.terminal import SimTerminal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_HOLD_MS = 1500
@@ -323,7 +323,9 @@ class Scenario:
         keys = IssuerKeys.from_seed(self.seed.encode())
         cfg = dict(terminal.get("config", {}))
         if isinstance(cfg.get("canteen"), str):  # a rule-set file on the host, e.g. canteens/...
-            path = cfg["canteen"] if os.path.isabs(cfg["canteen"]) else os.path.join(ROOT, cfg["canteen"])
+            path = cfg["canteen"]
+            if not os.path.isabs(path):
+                path = os.path.join(ROOT, path)
             try:
                 with open(path, encoding="utf-8") as f:
                     cfg["canteen"] = json.load(f)
@@ -355,7 +357,8 @@ class Scenario:
             src = cfg["tariff"]
             path = src if os.path.isabs(src) else os.path.join(ROOT, src)
             payload = _cached(("tariff", path), lambda: tariff.build(path, 1))
-            out.append(("tariff.upd", updates.sign("tariff", 1, tid, payload, self.update_master())))
+            out.append(("tariff.upd",
+                        updates.sign("tariff", 1, tid, payload, self.update_master())))
         if self.denied:
             entries = [(self.cards[n]["number"], 1) for n in self.denied]
             payload = denylist.build_base(entries, 1)

@@ -8,6 +8,7 @@ import sqlite3
 import time
 
 from hostkit import FLASH_SIZE, ROOT, ykt
+
 from hw_sim.board.board import Board
 from hw_sim.board.server import BoardServer
 from hw_sim.board.taps import TapHooks, issuer_keys

@@ -18,10 +18,11 @@ import hashlib
 import json
 import os
 
-from host_tools.lib import updates
-from hw_sim.scenario import Run, Scenario
-from ykt.pos.canteen_record import CanteenRecord, flag_bits
 from simrun import events, journal
+
+from host_tools.lib import updates
+from hw_sim.scenario import Run
+from ykt.pos.canteen_record import CanteenRecord, flag_bits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "canteens", "putuo-example.json")

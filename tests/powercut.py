@@ -12,11 +12,11 @@ point; the default test run takes a seeded sample of them.
 
 import copy
 import datetime
-import os
+
+from simrun import journal
 
 from hw_sim.flash import NorFlash
-from hw_sim.scenario import Run, Scenario
-from simrun import journal
+from hw_sim.scenario import Run
 
 PURCHASES = 200
 SNAPSHOT_EVERY = 5

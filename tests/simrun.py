@@ -2,8 +2,6 @@
 and journal records read back from a run."""
 
 import json
-import os
-
 
 NUMBERS = {
     "alice": "31012300000000000001",

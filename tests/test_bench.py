@@ -6,9 +6,10 @@ import json
 import os
 import re
 
+from poskit import Day
+
 from bench import harness
 from hw_sim.scenario import Scenario
-from poskit import Day
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = ("host_tools", "hw_sim", "firmware")

@@ -6,6 +6,7 @@ import math
 import re
 
 import farekit
+
 from bench import fare as bench_fare
 from host_tools import cli
 from host_tools.lib import tariff as ht

@@ -1,8 +1,8 @@
 """`ykt board check`: one clear line per problem that would fail on the chip."""
 
 import copy
-import os
 import json
+import os
 import subprocess
 import sys
 

@@ -6,7 +6,6 @@ the board stays in its REPL, where `ykt collect` and `ykt deploy` still reach it
 import json
 
 import pytest
-
 from boardtaps import TapRig, collected_rows
 
 FARE, OPENING = 300, 5000

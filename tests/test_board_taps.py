@@ -9,7 +9,6 @@ finds nothing new."""
 import types
 
 import pytest
-
 from boardtaps import BOARD, CARD, TID, TapRig, collected_rows
 from hostkit import ykt
 

@@ -6,12 +6,12 @@ import json
 import os
 
 import pytest
+from simrun import events, journal, scenario
 
 from host_tools import cli
 from host_tools.lib import updates as host
 from hw_sim.flash import NorFlash
 from hw_sim.scenario import Run, Scenario
-from simrun import events, journal, scenario
 from ykt import caltime
 from ykt.store import updates as fw
 
@@ -205,8 +205,8 @@ def _updates(fs):
 def ctx():
     """A Context on a simulated fixed-fare terminal (2026-11-29 07:00) whose journal holds a
     record a year ahead."""
-    from hw_sim.terminal import SimTerminal
     from hw_sim.runtime import install
+    from hw_sim.terminal import SimTerminal
 
     install()
     sc = Scenario(scenario([], start="2026-11-29T07:00:00"), "test")

@@ -7,12 +7,11 @@ prints with the CPython result.
 
 import json
 
+import vmscripts
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-import vmscripts
 from hw_sim import cryptolib as simcrypto
 from hw_sim.issuer import IssuerKeys, issue_card
-
 
 
 def run_vm(name, *args):

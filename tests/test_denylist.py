@@ -6,16 +6,15 @@ import random
 import struct
 
 import pytest
-
 import vmscripts
-from hw_sim.flash import NorFlash
-from hw_sim.lfs import LfsVfs, format_flash
+
 from host_tools import cli
 from host_tools.lib import denylist as host
+from hw_sim.flash import NorFlash
+from hw_sim.lfs import LfsVfs, format_flash
 from ykt.errors import YktError
 from ykt.store.denylist import Denylist
 from ykt.store.vfs import Vfs
-
 
 N_BIG = 250_000
 MAX_BYTES_250K = 440_000  # stated bound: 1.76 bytes per card number (see docs/stores.md)

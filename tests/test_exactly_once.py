@@ -40,11 +40,11 @@ import re
 import time
 from collections import namedtuple
 
-import pytest
-
 import ledger
-from hw_sim.scenario import Run
+import pytest
 from simrun import events
+
+from hw_sim.scenario import Run
 
 # -- the terminals, cards and timelines --------------------------------------------------
 

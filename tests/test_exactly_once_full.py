@@ -7,10 +7,20 @@ The cases and the judge are tests/test_exactly_once.py's.
 """
 
 import pytest
-
 from conftest import FULL
-from test_exactly_once import (APDU_FAULTS, FAMILIES, FORGES, KINDS, RETAPS,  # noqa: F401
-                               again_cases, cases, family, probes, sample, sweep)
+from test_exactly_once import (  # noqa: F401
+    APDU_FAULTS,
+    FAMILIES,
+    FORGES,
+    KINDS,
+    RETAPS,
+    again_cases,
+    cases,
+    family,
+    probes,
+    sample,
+    sweep,
+)
 
 pytestmark = [pytest.mark.full,
               pytest.mark.skipif(not FULL, reason="the full sweep: make test-full (YKT_FULL=1)")]

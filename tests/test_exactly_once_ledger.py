@@ -5,6 +5,7 @@ import random
 import struct
 
 import ledger
+
 from hw_sim.purse_app import Commit
 from hw_sim.scenario import Run
 

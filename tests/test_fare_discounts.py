@@ -7,9 +7,8 @@ Xinzhuang -> Jianchuan Road (Line 5 only) 400 - 100 = 300 fen. Bus 926 is 200 fe
 100 fen, the Dongjin ferry 200 fen. 2026-11-30 is a Monday, 2026-11-28 a Saturday.
 """
 
-import pytest
-
 import farekit
+import pytest
 from farekit import HOME, TERMINAL, secs
 
 from ykt.errors import CardRefused

@@ -1,8 +1,8 @@
 """`ykt fare quote`: station staff's answer, from the firmware fare engine."""
 
+import farekit
 import pytest
 
-import farekit
 from host_tools import cli
 from host_tools.lib import tariff as ht
 

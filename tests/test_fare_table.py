@@ -14,9 +14,8 @@ import math
 import os
 import random
 
-import pytest
-
 import farekit
+import pytest
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(farekit.DATA),
                                 reason="reference data ../shared/data not present")

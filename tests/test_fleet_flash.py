@@ -13,9 +13,9 @@ import random
 import re
 
 import pytest
+from hostkit import start_board, ykt
 
 from hw_sim.board.server import BoardServer
-from hostkit import start_board, ykt
 
 BOARD = "devkitc-turnstile"
 VFS, FIRMWARE = 0x200000, 0x1000

@@ -1,9 +1,9 @@
 """Metro gates and a bus validator end to end: fares from the installed tariff, offline."""
 
 import pytest
+from simrun import events, journal
 
 from hw_sim.scenario import Run
-from simrun import events, journal
 
 XJH, PSQ = 2025, 2035  # Xujiahui, People's Square
 TARIFF = "tariffs/shanghai-2017.json"
@@ -42,10 +42,11 @@ def fare_xjh_psq():
     import hw_sim
 
     hw_sim.install()
+    import io
+
     from host_tools.lib import tariff
     from ykt.fare import engine
     from ykt.fare.tariff import Tariff
-    import io
 
     t = Tariff(io.BytesIO(tariff.build(TARIFF, 1)))
     return engine.quote_trip(t, XJH, PSQ, 0).fen

@@ -5,9 +5,8 @@ import json
 import os
 
 import pytest
+from hostkit import FLASH_SIZE, PART_SIZE, ROOT, free_port, leftovers, read_files, start_board, ykt
 
-from hostkit import (FLASH_SIZE, PART_SIZE, ROOT, free_port, leftovers, read_files,
-                     start_board, ykt)
 from hw_sim.board.board import VFS_OFFSET
 from hw_sim.flash import NorFlash
 

@@ -21,12 +21,20 @@ import time
 import types
 
 import pytest
+from hostkit import (
+    FLASH_SIZE,
+    PART_SIZE,
+    ROOT,
+    flash_with_files,
+    read_files,
+    start_board,
+    wait_idle,
+    ykt,
+)
 
-from host_tools.lib import journal, updates
 from host_tools.device.deploy import mpremote
+from host_tools.lib import journal, updates
 from host_tools.lib.provision import journal_key, read_master_file
-from hostkit import (FLASH_SIZE, PART_SIZE, ROOT, flash_with_files, read_files, start_board,
-                     wait_idle, ykt)
 
 BOARD = "devkitc-turnstile"
 TID = "290031000101"

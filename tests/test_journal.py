@@ -6,12 +6,12 @@ import hmac
 import zlib
 
 import pytest
-
 import vmscripts
-from hw_sim.flash import NorFlash, PowerCut
-from hw_sim.lfs import LfsVfs, format_flash
+
 from host_tools.lib import journal as host
 from host_tools.lib.journal import load, seal, verify
+from hw_sim.flash import NorFlash, PowerCut
+from hw_sim.lfs import LfsVfs, format_flash
 from ykt.errors import YktError
 from ykt.store.journal import KINDS, Journal, JournalError, JournalFull
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from host_tools.lib.journal import seal
 from hw_sim.flash import NorFlash
 from hw_sim.lfs import LfsVfs, format_flash
-from host_tools.lib.journal import seal
 from ykt.store.journal import Journal
 from ykt.store.vfs import Vfs
 

@@ -7,8 +7,8 @@ import os
 import subprocess
 
 import pytest
-
 import vmscripts
+
 from hw_sim import vm_flash
 from hw_sim.flash import NorFlash, PowerCut
 from hw_sim.lfs import LfsVfs, format_flash, has_superblock, mount_or_format

@@ -1,10 +1,9 @@
 """Several terminals in one scenario share virtual time, deterministically, on both runtimes."""
 
 import pytest
-
-from hw_sim.scenario import Scenario, ScenarioError
-from hw_sim.scenario import Run
 from simrun import events, scenario
+
+from hw_sim.scenario import Run, Scenario, ScenarioError
 
 
 def _two_terminals(evts):

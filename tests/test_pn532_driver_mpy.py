@@ -11,8 +11,8 @@ import os
 import subprocess
 
 import pytest
-
 import vmscripts
+
 from host_tools.lib.build import mpy_cross
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,7 +8,6 @@ UART, each polled and with the IRQ pin.
 
 import pytest
 
-
 import hw_sim  # noqa: E402
 
 hw_sim.install()

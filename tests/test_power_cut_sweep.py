@@ -7,7 +7,6 @@ The default run cuts at a seeded sample of operations (some mid-write); ``make t
 import random
 
 import pytest
-
 from conftest import FULL
 from powercut import Reference, check, cut_run
 

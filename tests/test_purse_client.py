@@ -7,7 +7,6 @@ every C-APDU so tests can check what the terminal did (and did not) send.
 
 import pytest
 
-
 from hw_sim.issuer import IssuerKeys, issue_card, verify_load_tac, verify_tac
 
 KEYS = IssuerKeys.from_seed(b"shanghai-test")

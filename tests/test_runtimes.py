@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from simrun import records, scenario
 
 from host_tools.lib.build import FIRMWARE, mpy_cross, sources
 from hw_sim.scenario import Run
-from simrun import records, scenario
 
 ROOT = os.path.dirname(FIRMWARE)
 YKT = [sys.executable, "-m", "host_tools.cli"]

@@ -6,12 +6,12 @@ number of a block it saves the block's end (the high-water mark) in ``/sam.seq``
 """
 
 import pytest
+from simrun import events, journal, records, scenario
 
 from hw_sim.flash import NorFlash, PowerCut
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.lfs import LfsVfs, format_flash
-from hw_sim.scenario import Run, Scenario
-from simrun import events, journal, records, scenario
+from hw_sim.scenario import Run
 from ykt import errors
 from ykt.card.purse import PurseCard
 from ykt.iso7816 import Iso7816

@@ -1,7 +1,8 @@
 """Same-station rules: a torn entry or exit at one gate is honoured at the station's next gate."""
 
-from hw_sim.scenario import Run
 from simrun import events, journal
+
+from hw_sim.scenario import Run
 
 XJH, PSQ = 2025, 2035  # Xujiahui, People's Square
 TARIFF = "tariffs/shanghai-2017.json"

@@ -1,10 +1,10 @@
 """Settlement from the card's own history (docs/purse.md §6.2): whatever the card did elsewhere."""
 
 import pytest
+from simrun import NUMBERS, events, records
 
 from hw_sim.issuer import public_info
 from hw_sim.scenario import Run
-from simrun import NUMBERS, events, records
 
 # A fixed-fare purchase: SELECT (1), INITIALIZE (2), DEBIT (3).
 DEBIT = 3

@@ -9,8 +9,9 @@ the morning peak; ``make test-full`` runs the whole day.
 import random
 
 from conftest import FULL
-from hw_sim.scenario import Run
 from simrun import events, journal
+
+from hw_sim.scenario import Run
 
 XJH, PSQ = 2025, 2035
 TARIFF = "tariffs/shanghai-2017.json"

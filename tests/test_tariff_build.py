@@ -4,13 +4,12 @@ import io
 import json
 import struct
 
+import farekit
 import pytest
 
-import farekit
 from host_tools import cli
 from host_tools.lib import tariff as ht
 from host_tools.lib.tariff_payload import read_payload
-
 from ykt.fare import engine
 from ykt.fare.tariff import Tariff, TariffError
 

@@ -9,16 +9,16 @@ import struct
 import zlib
 from pathlib import Path
 
-import pytest
-
 import farekit
+import pytest
 import vmscripts
+from simrun import events, journal
+
 from host_tools import cli
 from host_tools.lib import tariff as ht
 from host_tools.lib import updates as host
 from host_tools.lib.tariff_payload import PayloadError, read_payload
 from hw_sim.lfs import LfsVfs
-from simrun import events, journal
 from ykt.fare.tariff import Tariff, TariffError
 from ykt.store import updates as fw
 from ykt.store.vfs import Vfs
@@ -118,8 +118,8 @@ exercise = vmscripts.load("tariff_exercise").exercise
 
 def _sections(data):
     nsec = struct.unpack_from(">H", data, 6)[0]
-    return {struct.unpack_from(">4s", data, 24 + 12 * i)[0]: struct.unpack_from(">II", data, 28 + 12 * i)
-            for i in range(nsec)}
+    return {struct.unpack_from(">4s", data, 24 + 12 * i)[0]:
+            struct.unpack_from(">II", data, 28 + 12 * i) for i in range(nsec)}
 
 
 def mutants(base, count, seed):
@@ -229,7 +229,8 @@ def test_installer_refuses_a_damaged_tariff_and_keeps_the_last_good(fs):
     good = _get(fs, "/tariff.bin")
     _put(fs, "/inbox/t2", host.sign("tariff", 2, TID, flip(small_payload(2), 9000), MASTER))
     assert _updates(fs).scan_inbox() == [
-        fw.Outcome("t2", "tariff", 2, False, "bad payload (tariff file damaged: checksum mismatch)")]
+        fw.Outcome("t2", "tariff", 2, False,
+                   "bad payload (tariff file damaged: checksum mismatch)")]
     assert _get(fs, "/tariff.bin") == good
     assert _updates(fs).installed_version("tariff") == 1
     assert fs.listdir("/inbox") == []
@@ -283,7 +284,7 @@ XJH = 2025
 def _gate_run(tmp_path, damage=None, inbox=(), taps=("ann", "ben")):
     """An entry gate at Xujiahui with the shipped tariff installed (``damage``: a function
     making the installed /tariff.bin bytes), extra ``inbox`` files, and taps."""
-    from hw_sim.scenario import Run, Scenario
+    from hw_sim.scenario import Run
 
     data = {
         "start": "2026-11-29T07:00:00",

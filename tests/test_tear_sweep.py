@@ -1,9 +1,9 @@
 """Anti-tearing: a card torn or pulled at any APDU is charged exactly once after it returns."""
 
 import pytest
+from simrun import NUMBERS, events, records, scenario
 
 from hw_sim.scenario import Run
-from simrun import NUMBERS, events, records, scenario
 
 # A purchase is SELECT (1), INITIALIZE FOR PURCHASE (2), DEBIT FOR PURCHASE (3);
 # 4 is past the end: that tap completes and the re-tap is a second purchase.

@@ -1,8 +1,9 @@
 """Nothing a card or the reader line does ends the terminal loop or double-charges."""
 
-from hw_sim.faults import NoisyLine
-from hw_sim.scenario import Run, Scenario
 from simrun import events, records, scenario
+
+from hw_sim.faults import NoisyLine
+from hw_sim.scenario import Run
 
 S = 1000000
 

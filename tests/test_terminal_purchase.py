@@ -3,11 +3,11 @@
 import os
 
 import pytest
+from simrun import NUMBERS, events, records, scenario
 
 from hw_sim.flash import NorFlash
 from hw_sim.issuer import IssuerKeys, verify_tac
-from hw_sim.scenario import DEFAULT_SEED, Run, Scenario
-from simrun import NUMBERS, events, records, scenario
+from hw_sim.scenario import DEFAULT_SEED, Run
 
 BOARDS = ["devkitc-turnstile", "s3-canteen-pos", "bus-validator"]  # SPI, I2C, UART
 

@@ -3,10 +3,10 @@
 read."""
 
 import pytest
+from simrun import events, journal, scenario
 
 from host_tools.lib import updates as host
-from hw_sim.scenario import Run, Scenario
-from simrun import events, journal, scenario
+from hw_sim.scenario import Run
 
 OTHER_TID = bytes.fromhex("290000009999")
 

@@ -4,19 +4,18 @@ import json
 import random
 
 import pytest
-
 import vmscripts
-from hw_sim.flash import NorFlash, PowerCut
-from hw_sim.lfs import LfsVfs, format_flash
+
 from host_tools import cli
 from host_tools.lib import denylist as hostdl
 from host_tools.lib import updates as host
+from hw_sim.flash import NorFlash, PowerCut
+from hw_sim.lfs import LfsVfs, format_flash
 from ykt import crypto
 from ykt.store import updates as fw
 from ykt.store.denylist import Denylist
 from ykt.store.updates import UpdateRefused, Updates
 from ykt.store.vfs import Vfs
-
 
 MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")
 TID = bytes.fromhex("000000000101")
@@ -26,6 +25,7 @@ OTHER = bytes.fromhex("000000000202")
 def small_tariff(version, base_fen=300):
     """A compiled tariff of the Line 1 stations alone (2 KB): the installer checks payloads."""
     import farekit
+
     from host_tools.lib import tariff as ht
 
     src = farekit.source()

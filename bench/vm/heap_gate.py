@@ -16,15 +16,9 @@ import sys
 rest = open(sys.argv[1]).read()
 gc.collect()
 a = gc.mem_alloc()
-import ykt.main  # noqa: E402
-import ykt.roles.fixed_fare  # noqa: E402
 
 gc.collect()
 b = gc.mem_alloc()
-import ykt.roles.gate  # noqa: E402
-import ykt.fare.engine  # noqa: E402
-import ykt.fare.tariff  # noqa: E402
-import ykt.fare.transit_record  # noqa: E402
 
 gc.collect()
 c = gc.mem_alloc()

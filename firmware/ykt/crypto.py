@@ -5,8 +5,8 @@ four bytes (``mac4``). Card keys are diversified from an issuer master key
 (section 5.2) and session keys from a card key (section 5.3).
 """
 
-from micropython import const
 import cryptolib
+from micropython import const
 
 _BLOCK = const(16)
 _ECB = const(1)

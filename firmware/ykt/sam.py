@@ -19,9 +19,9 @@ the first purchase). docs/purse.md section 7.
 The TAC master key is never here: only the back office checks TACs.
 """
 
-from micropython import const
-
 import os
+
+from micropython import const
 
 from ykt import crypto
 from ykt.errors import SequenceError, YktError

@@ -5,7 +5,8 @@ mpremote (sha256 on the board vs the local build), then reset. See host_tools/de
 def _deploy(args):
     from host_tools.device.deploy import deploy
 
-    deploy(args.port, args.board, args.config, say=print, reset=not args.no_reset, verbose=args.verbose)
+    deploy(args.port, args.board, args.config, say=print, reset=not args.no_reset,
+           verbose=args.verbose)
     return 0
 
 

@@ -108,8 +108,8 @@ def _quote(args):
     import hw_sim
 
     hw_sim.install()
-    from ykt.errors import CardRefused
     from ykt import caltime
+    from ykt.errors import CardRefused
     from ykt.fare import engine
     from ykt.fare.tariff import TariffError
     from ykt.money import yuan

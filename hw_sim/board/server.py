@@ -29,9 +29,9 @@ import sys
 import threading
 import time
 
+from host_tools.lib.files import write_atomic
 from hw_sim.board.board import Board
 from hw_sim.flash import NorFlash
-from host_tools.lib.files import write_atomic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BOARDS_DIR = os.path.join(ROOT, "boards")

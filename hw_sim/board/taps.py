@@ -26,10 +26,10 @@ up accepts them.
 import datetime
 import json
 
+from host_tools.lib.provision import read_master_file
 from hw_sim import vm_bridge
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.terminal import SimTerminal
-from host_tools.lib.provision import read_master_file
 
 DEFAULT_HOLD_MS = 1500
 DEFAULT_START = datetime.datetime(2026, 11, 29, 7, 0, 0)

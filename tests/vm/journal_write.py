@@ -7,6 +7,7 @@ refund and an ack into a journal in the host directory DIR and prints ``done LAS
 import sys
 
 from dirfs import DirFs
+
 from ykt.store.journal import Journal
 
 root, card = sys.argv[1], sys.argv[2]

@@ -18,6 +18,7 @@ import json
 import sys
 
 import flashdev
+
 from ykt.store.vfs import Vfs
 
 

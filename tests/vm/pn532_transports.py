@@ -8,11 +8,11 @@ spi, i2c and uart.
 """
 
 from ykt.drivers.pn532 import PN532
-from ykt.drivers.pn532_spi import PN532SPI, reverse_table
 from ykt.drivers.pn532_i2c import PN532I2C
+from ykt.drivers.pn532_spi import PN532SPI, reverse_table
 from ykt.drivers.pn532_uart import PN532UART
-from ykt.isodep import IsoDep
 from ykt.errors import CardGone
+from ykt.isodep import IsoDep
 
 ACK = b"\x00\x00\xff\x00\xff\x00"
 

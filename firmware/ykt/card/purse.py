@@ -23,8 +23,9 @@ when right, else the tries left. Refusals raise ``CardRefused(reason)``; other
 card errors ``ApduError(sw)``.
 """
 
-from micropython import const
 from collections import namedtuple
+
+from micropython import const
 
 from ykt.errors import ApduError, CardRefused, YktError
 

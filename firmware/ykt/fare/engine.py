@@ -24,8 +24,8 @@ no discount. Every step that changes the amount is listed in ``Quote.steps`` as
 ``(name, before, after)``.
 """
 
-from ykt.errors import CardRefused
 from ykt import caltime
+from ykt.errors import CardRefused
 from ykt.fare.tariff import (
     BUS,
     CROSSING_SPLIT,
@@ -40,8 +40,13 @@ from ykt.fare.tariff import (
     METRO,
     OPEN_END,
 )
-from ykt.fare.transit_record import (FLAG_EMERGENCY_EXIT, FLAG_ENTRY_OPEN, FLAG_REENTERED,
-                                     FLAG_REEXITED, TransitState)
+from ykt.fare.transit_record import (
+    FLAG_EMERGENCY_EXIT,
+    FLAG_ENTRY_OPEN,
+    FLAG_REENTERED,
+    FLAG_REEXITED,
+    TransitState,
+)
 
 HOME_CITY = 0x2900
 

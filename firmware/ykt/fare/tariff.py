@@ -8,9 +8,10 @@ distances stay on flash and are read when asked for, so the whole OD table never
 fit in RAM. Whatever is wrong with the file, the only error is ``TariffError`` (one line).
 """
 
-from micropython import const
 import binascii
 import struct
+
+from micropython import const
 
 from ykt.errors import YktError
 
@@ -201,7 +202,8 @@ class Tariff:
             self._f.seek(self._base + off)
             b = self._f.read(n)
         except OSError as e:
-            raise TariffError("tariff file unreadable (I/O error %s)" % (e.args[0] if e.args else "?"))
+            code = e.args[0] if e.args else "?"
+            raise TariffError("tariff file unreadable (I/O error %s)" % code)
         if b is None or len(b) != n:
             raise TariffError("tariff file short read at %d" % off)
         return b

@@ -67,7 +67,7 @@ class Menu:
         return self.items.get(code)
 
 
-def load_menu(items, sets, period_names):
+def load_menu(items, sets, period_names):  # noqa: C901  (one check per field, in order)
     if items is None:
         items = []
     if sets is None:

@@ -7,8 +7,9 @@ value (4, big-endian) and CRC32("YKSQ" || value) (4), so a damaged file, or one
 of the wrong size, is refused (``SequenceError``) instead of read as 0.
 """
 
-from micropython import const
 import binascii
+
+from micropython import const
 
 from ykt.errors import SequenceError
 from ykt.store import replace

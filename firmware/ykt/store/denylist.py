@@ -8,9 +8,10 @@ delta file for this base is installed, its header and a binary search of its
 denied and ``version`` is 0.
 """
 
-from micropython import const
 import binascii
 import struct
+
+from micropython import const
 
 from ykt.errors import YktError
 

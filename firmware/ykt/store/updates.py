@@ -10,12 +10,13 @@ version in ``/versions``, delete the inbox file) and works through an inbox
 larger than the heap.
 """
 
-from micropython import const
-from collections import namedtuple
 import binascii
-import cryptolib
 import json
 import struct
+from collections import namedtuple
+
+import cryptolib
+from micropython import const
 
 from ykt import crypto
 from ykt.errors import YktError

@@ -13,11 +13,12 @@
 # other request: the board answers it or hands it to its hooks.
 # Ctrl-C arrives as SIGINT (KeyboardInterrupt). A reply that an interrupt
 # abandoned is recognised by its seq and dropped, so the link never desyncs.
-import sys
-import os
 import io
 import json
+import os
 import struct
+import sys
+
 import vfs
 
 _cin = open("/dev/fd/" + sys.argv[1], "rb")
