@@ -225,16 +225,16 @@ class RTC:
     """Wall clock: ``wiring.rtc_base_s`` (seconds since 2000-01-01, the ESP32
     epoch) at virtual time zero, plus the virtual time elapsed since."""
 
-    def __init__(self, id=0):
+    def __init__(self):  # the ESP32's RTC() takes no argument (ports/esp32/machine_rtc.c)
         pass
 
-    def datetime(self, dt=None):
+    def datetime(self, datetimetuple=None):
         w = _wiring.active()
         now_s = w.clock.now_us() // 1000000
-        if dt is None:
+        if datetimetuple is None:
             t = _EPOCH + _dt.timedelta(seconds=w.rtc_base_s + now_s)
             return (t.year, t.month, t.day, t.weekday(), t.hour, t.minute, t.second, 0)
-        year, month, day, _wd, hour, minute, second = dt[:7]
+        year, month, day, _wd, hour, minute, second = datetimetuple[:7]
         t = _dt.datetime(year, month, day, hour, minute, second)
         w.rtc_base_s = int((t - _EPOCH).total_seconds()) - now_s
         return None

@@ -60,7 +60,7 @@ def _micropython_module():
     mod.alloc_emergency_exception_buf = lambda n: None
     mod.schedule = lambda fn, arg: fn(arg)
     mod.mem_info = lambda *a: None
-    mod.kbd_intr = lambda c: None
+    mod.kbd_intr = lambda chr: None
     return mod
 
 

@@ -1,6 +1,6 @@
 # MicroPython-side `machine` for the simulator: thin proxies; the real models
 # (hw_sim.machine on CPython) do the work on the other end of the bridge.
-from _rpc import rpc, b
+from _rpc import b, rpc
 
 
 def _arg(v):
@@ -29,7 +29,7 @@ class Pin(_Proxy):
     IRQ_FALLING = 2
     IRQ_RISING = 1
 
-    def __init__(self, id, mode=-1, pull=-1, value=None):
+    def __init__(self, id, mode=-1, pull=-1, *, value=None):
         self.id = id
         self._new("Pin", (id, mode, pull), {} if value is None else {"value": value})
 
@@ -123,13 +123,13 @@ class UART(_Proxy):
 
 
 class RTC(_Proxy):
-    def __init__(self, id=0):
+    def __init__(self):
         self._new("RTC", (), {})
 
-    def datetime(self, dt=None):
-        if dt is None:
+    def datetime(self, datetimetuple=None):
+        if datetimetuple is None:
             return tuple(self._call("datetime"))
-        self._call("datetime", list(dt))
+        self._call("datetime", list(datetimetuple))
 
 
 class WDT(_Proxy):
