@@ -23,11 +23,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python tests/typecheck_firmware.py
 
+# The suite runs on every core (pytest-xdist); `.venv/bin/pytest` alone runs it in one process.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test-full: $(STAMP)
-	YKT_FULL=1 $(BIN)/pytest
+	YKT_FULL=1 $(BIN)/pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

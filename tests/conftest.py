@@ -20,6 +20,15 @@ hw_sim.install()
 FULL = bool(os.environ.get("YKT_FULL"))
 
 
+def pytest_sessionstart(session):
+    """Compile what the VM runs once, before the workers of ``pytest -n`` start (each would
+    otherwise wait its turn at the build's lock to find it done)."""
+    if not hasattr(session.config, "workerinput"):
+        from hw_sim.vm_bridge import vm_path
+
+        vm_path()
+
+
 @pytest.fixture(scope="session")
 def fw():
     """The firmware modules the card-level tests use, imported under the simulator."""

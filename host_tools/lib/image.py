@@ -12,7 +12,6 @@ same bytes with mpremote. Board files must pass ``ykt board check``.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -120,15 +119,12 @@ def check_update(path: str, cfg: dict[str, Any], kind: str | None = None) -> byt
 def firmware_mpy(march: str) -> dict[str, bytes]:
     """{"/lib/ykt/...mpy": bytes}, built (or reused) under build/board-MARCH/."""
     out = os.path.join(ROOT, "build", "board-" + march)
-    os.makedirs(out, exist_ok=True)
-    with open(out + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent builds share the directory
-        built = build.build_mpy(out, march=march)
-        files = {}
-        for path in sorted(built):
-            rel = os.path.relpath(path, out).replace(os.sep, "/")
-            with open(path, "rb") as f:
-                files[LIB + "/" + rel] = f.read()
+    built = build.build_mpy(out, march=march)  # takes turns with concurrent builds
+    files = {}
+    for path in sorted(built):
+        rel = os.path.relpath(path, out).replace(os.sep, "/")
+        with open(path, "rb") as f:
+            files[LIB + "/" + rel] = f.read()
     return files
 
 

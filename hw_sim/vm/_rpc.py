@@ -2,8 +2,8 @@
 # that owns the chip models and the virtual clock. `call` carries it: by default one line
 # each way on stdout/stdin (hw_sim/vm_bridge.py); the virtual board's VM
 # (hw_sim/board/mpy/boardvm.py) puts its control pipe there.
-import sys
 import json
+import sys
 
 _out = sys.stdout
 _in = sys.stdin

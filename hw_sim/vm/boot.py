@@ -1,8 +1,9 @@
 # Entry point on the MicroPython VM: fetch board and configuration from the
 # simulator, then run the firmware exactly as main.py does on the board.
 # When the scenario ends, heap figures go to stderr for the benchmark.
-import sys
 import gc
+import sys
+
 from _rpc import rpc
 
 gc.threshold(4096)  # collect often: the bridge's JSON garbage must not fragment the heap
