@@ -25,11 +25,9 @@ import json
 import os
 import select
 import socket
-import sys
 import threading
 import time
 
-from host_tools.lib.files import write_atomic
 from hw_sim.board.board import Board
 from hw_sim.flash import NorFlash
 
@@ -164,61 +162,3 @@ def make_board(spec, flash_image=None, **kw):
             raise ValueError("%s is larger than the %d-byte flash" % (flash_image, size))
         flash = NorFlash.from_image(data + b"\xff" * (size - len(data)))
     return Board(flash, name=spec.get("name", "virtual-esp32"), **kw)
-
-
-def _save(board, path):
-    write_atomic(path, board.flash.image())
-
-
-def _run(args):
-    host, _, port = args.listen.rpartition(":")
-    spec = load_board_file(args.board)
-
-    def log(msg):
-        print("ykt sim board: %s" % msg, file=sys.stderr, flush=True)
-
-    hooks = None
-    if args.taps:
-        from hw_sim.board.taps import load_taps
-
-        hooks = load_taps(args.taps, spec, args.master_key_file, log=log)
-    board = make_board(spec, args.flash_image, log=log, hooks=hooks,
-                       heap=getattr(hooks, "heap", None))
-    save = (lambda: _save(board, args.flash_image)) if args.flash_image else None
-    server = BoardServer(board, host or "127.0.0.1", int(port or 0), on_disconnect=save, log=log)
-    board.power_on(args.boot)
-    state = "ROM download mode" if args.boot == "rom" else "MicroPython"
-    print("%s: %s (%s)" % (board.name, server.url, state), flush=True)
-    try:
-        server.serve(max_seconds=args.max_seconds)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if save is not None:
-            save()
-    return 0
-
-
-def add_board_parser(simsub):
-    """Add ``board`` to the ``ykt sim`` subcommands."""
-    p = simsub.add_parser("board",
-                          help="serve a virtual ESP32 on loopback TCP for esptool/mpremote")
-    p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
-                   help="loopback address and port (0: any free port, printed)")
-    p.add_argument("--board", default="devkitc-turnstile",
-                   help="board name in boards/ or a board JSON file (chip esp32)")
-    p.add_argument("--flash-image", metavar="FILE",
-                   help="raw flash image: loaded at start if it exists, "
-                        "saved after each connection")
-    p.add_argument("--boot", choices=("rom", "app"), default="rom",
-                   help="power on into the ROM download mode (default) or into MicroPython")
-    p.add_argument("--taps", metavar="SCENARIO.json",
-                   help="attach a PN532 model and virtual cards: the scenario's cards and "
-                        "tap events (at: seconds after the first MicroPython boot), run by "
-                        "the firmware main.py starts (hw_sim/board/taps.py)")
-    p.add_argument("--master-key-file", metavar="FILE",
-                   help="with --taps: issue the cards with this master key file's "
-                        "purchase/load keys (those `ykt provision` gave the board)")
-    p.add_argument("--max-seconds", type=float, default=None,
-                   help="stop after this many seconds (default: run until interrupted)")
-    p.set_defaults(fn=_run)
