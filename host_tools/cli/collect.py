@@ -4,6 +4,8 @@ Exit 1 (nothing stored or acknowledged) if the journal fails verification."""
 
 import sys
 
+from host_tools.cli import examples
+
 
 def _collect(args):
     from host_tools.device.collect import collect
@@ -15,7 +17,9 @@ def _collect(args):
 
 
 def register(sub):
-    p = sub.add_parser("collect", help="pull, verify, store and acknowledge a terminal's journal")
+    p = sub.add_parser("collect", help="pull, verify, store and acknowledge a terminal's journal",
+                       **examples("ykt collect --port /dev/ttyUSB0 --key-file master.json "
+                                  "--out collected/gate-1"))
     p.add_argument("--port", required=True, help="serial port or pyserial URL")
     p.add_argument("--key-file", required=True,
                    help="master key file (JSON, from `ykt provision`) or the device key in hex")

@@ -2,6 +2,9 @@
 mpremote (sha256 on the board vs the local build), then reset. See host_tools/device/deploy.py."""
 
 
+from host_tools.cli import examples
+
+
 def _deploy(args):
     from host_tools.device.deploy import deploy
 
@@ -11,7 +14,10 @@ def _deploy(args):
 
 
 def register(sub):
-    p = sub.add_parser("deploy", help="copy changed firmware/config files to a running board")
+    p = sub.add_parser("deploy", help="copy changed firmware/config files to a running board",
+                       **examples("ykt deploy --port /dev/ttyUSB0 --board devkitc-turnstile "
+                                  "--config gate.json",
+                                  "ykt deploy --port socket://127.0.0.1:4000 -v"))
     p.add_argument("--port", required=True, help="serial port or pyserial URL")
     p.add_argument("--board", help="board name or path (also deploys /board.json; "
                                    "picks the mpy-cross architecture)")

@@ -14,6 +14,8 @@ import difflib
 import io
 import os
 
+from host_tools.cli import examples
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_SOURCE = os.path.join(ROOT, "tariffs", "shanghai-2017.json")
 
@@ -148,9 +150,13 @@ def _quote(args):
 
 
 def register(sub):
-    p = sub.add_parser("fare", help="fare quotes from the firmware fare engine")
+    p = sub.add_parser("fare", help="fare quotes from the firmware fare engine",
+                       **examples("ykt fare quote --from \"People's Square\" --to Xujiahui"))
     cmds = p.add_subparsers(dest="fare_cmd", required=True)
-    q = cmds.add_parser("quote", help="what a metro ride costs")
+    q = cmds.add_parser("quote", help="what a metro ride costs",
+                         **examples("ykt fare quote --from \"People Square\" --to Xujiahui",
+                                    "ykt fare quote --from 2025 --to 0112 --category senior "
+                                    "--at 2026-11-30T10:00 --json"))
     q.add_argument("--from", dest="origin", required=True, help="station name or id")
     q.add_argument("--to", dest="dest", required=True, help="station name or id")
     q.add_argument("--category", help="rider category name or code (default ordinary)")

@@ -8,6 +8,8 @@ import json
 import sys
 import threading
 
+from host_tools.cli import examples
+
 
 class Progress:
     """One line per device: redrawn in place on a terminal, every 25 % step otherwise."""
@@ -70,7 +72,11 @@ def _flash(args):
 
 def register(sub):
     p = sub.add_parser("flash", help="write firmware and the vfs image with esptool, "
-                                     "several devices in parallel")
+                                     "several devices in parallel",
+                       **examples("ykt flash --board devkitc-turnstile --port /dev/ttyUSB0 "
+                                  "--firmware micropython.bin --image vfs.img",
+                                  "ykt flash --board devkitc-turnstile --port /dev/ttyUSB0 "
+                                  "--port /dev/ttyUSB1 --image vfs.img --report flash.json"))
     p.add_argument("--board", required=True, help="board name (boards/NAME.json) or path")
     p.add_argument("--port", action="append", required=True,
                    help="serial port or pyserial URL (repeat for several devices)")

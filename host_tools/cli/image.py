@@ -1,6 +1,9 @@
 """`ykt image --board B --config CONFIG.json [--tariff SIGNED.upd ...] --out vfs.img`."""
 
 
+from host_tools.cli import examples
+
+
 def _image(args):
     from host_tools.lib.image import build_image, sha256
 
@@ -13,7 +16,9 @@ def _image(args):
 
 
 def register(sub):
-    p = sub.add_parser("image", help="build the board's vfs partition image (LittleFS)")
+    p = sub.add_parser("image", help="build the board's vfs partition image (LittleFS)",
+                       **examples("ykt image --board devkitc-turnstile --config gate.json "
+                                  "--tariff tariff.upd --out vfs.img"))
     p.add_argument("--board", required=True, help="board name (boards/NAME.json) or path")
     p.add_argument("--config", required=True, help="terminal config from `ykt provision`")
     p.add_argument("--tariff", action="append", default=[], metavar="SIGNED.upd",

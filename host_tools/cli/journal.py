@@ -7,6 +7,8 @@ image of the terminal's flash. Format: docs/stores.md "Journal".
 import json
 import sys
 
+from host_tools.cli import examples
+
 
 def _hex(text, what):
     text = "".join(text.split())
@@ -66,15 +68,20 @@ def _dump(args):
 
 
 def register(sub):
-    p = sub.add_parser("journal", help="terminal transaction journal")
+    p = sub.add_parser("journal", help="terminal transaction journal",
+                       **examples("ykt journal dump vfs.img"))
     jsub = p.add_subparsers(dest="journalcmd", required=True)
-    v = jsub.add_parser("verify", help="check every record's CRC, seq and MAC chain")
+    v = jsub.add_parser("verify", help="check every record's CRC, seq and MAC chain",
+                        **examples("ykt journal verify vfs.img --key-file device.key",
+                                   "ykt journal verify journal/ --key "
+                                   "00112233445566778899aabbccddeeff"))
     v.add_argument("path", help="journal directory or LittleFS image")
     key = v.add_mutually_exclusive_group(required=True)
     key.add_argument("--key", help="device key in hex")
     key.add_argument("--key-file", help="file holding the device key in hex")
     v.add_argument("--terminal", help="terminal id (12 hex digits) every record must carry")
     v.set_defaults(fn=_verify)
-    d = jsub.add_parser("dump", help="print the records as JSON Lines")
+    d = jsub.add_parser("dump", help="print the records as JSON Lines",
+                        **examples("ykt journal dump vfs.img", "ykt journal dump journal/ | head"))
     d.add_argument("path", help="journal directory or LittleFS image")
     d.set_defaults(fn=_dump)

@@ -1,6 +1,9 @@
 """`ykt monitor --port P [--seconds N] [--baud B]`: print the board's console until Ctrl-C."""
 
 
+from host_tools.cli import examples
+
+
 def _monitor(args):
     from host_tools.device.monitor import monitor
 
@@ -9,7 +12,9 @@ def _monitor(args):
 
 
 def register(sub):
-    p = sub.add_parser("monitor", help="show the board's console (Ctrl-C to stop)")
+    p = sub.add_parser("monitor", help="show the board's console (Ctrl-C to stop)",
+                       **examples("ykt monitor --port /dev/ttyUSB0",
+                                  "ykt monitor --port socket://127.0.0.1:4000 --seconds 10"))
     p.add_argument("--port", required=True, help="serial port or pyserial URL")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")

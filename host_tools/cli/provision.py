@@ -3,6 +3,9 @@
 --new-master-key-file F` makes a master key file (format: host_tools/lib/provision.py)."""
 
 
+from host_tools.cli import examples
+
+
 def _provision(args):
     from host_tools.lib import provision as pv
 
@@ -27,7 +30,11 @@ def _provision(args):
 
 
 def register(sub):
-    p = sub.add_parser("provision", help="write a terminal config with its own derived keys")
+    p = sub.add_parser("provision", help="write a terminal config with its own derived keys",
+                       **examples("ykt provision --new-master-key-file master.json",
+                                  "ykt provision --board devkitc-turnstile --terminal-id "
+                                  "290010202501 --role entry_gate --station 2025 "
+                                  "--master-key-file master.json --out gate.json"))
     p.add_argument("--board", help="board name (boards/NAME.json) or path")
     p.add_argument("--terminal-id", help="12 hex digits")
     p.add_argument("--role", help="fixed_fare, gate, entry_gate, exit_gate or validator")

@@ -3,6 +3,8 @@ virtual time; `ykt sim board`: a virtual ESP32 for esptool and mpremote (docs/vi
 
 import sys
 
+from host_tools.cli import examples
+
 
 def _run(args):
     from hw_sim.scenario import Run, Scenario
@@ -13,11 +15,18 @@ def _run(args):
 
 
 def register(sub):
-    sim = sub.add_parser("sim", help="hardware simulator")
+    sim = sub.add_parser("sim", help="hardware simulator",
+                         **examples("ykt sim run scenarios/demo-station.json",
+                                    "ykt sim board --listen 127.0.0.1:4000 --boot app"))
     simsub = sim.add_subparsers(dest="simcmd", required=True)
-    run = simsub.add_parser("run", help="run a scenario on virtual time, print JSON Lines")
-    run.add_argument("scenario")
-    run.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython")
+    run = simsub.add_parser("run", help="run a scenario on virtual time, print JSON Lines",
+                           **examples("ykt sim run scenarios/demo-station.json",
+                                      "ykt sim run scenarios/demo-canteen.json "
+                                      "--runtime micropython"))
+    run.add_argument("scenario", help="scenario file (JSON, docs/scenarios.md)")
+    run.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython",
+                     help="run the firmware in this process (cpython, default) or on the "
+                          "MicroPython unix VM from .mpy files (micropython)")
     run.add_argument("--heap", default=None,
                      help="firmware heap on the MicroPython VM for terminals without their own"
                           " vm_heap (default 128K; see README)")
@@ -64,7 +73,11 @@ def _board(args):
 def _add_board_parser(simsub):
     """Add ``board`` to the ``ykt sim`` subcommands."""
     p = simsub.add_parser("board",
-                          help="serve a virtual ESP32 on loopback TCP for esptool/mpremote")
+                          help="serve a virtual ESP32 on loopback TCP for esptool/mpremote",
+                          **examples("ykt sim board --listen 127.0.0.1:4000",
+                                     "ykt sim board --listen 127.0.0.1:4000 --boot app "
+                                     "--flash-image board.bin --taps scenarios/demo-canteen.json "
+                                     "--master-key-file master.json"))
     p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="loopback address and port (0: any free port, printed)")
     p.add_argument("--board", default="devkitc-turnstile",

@@ -10,6 +10,9 @@ writes the update envelope for that terminal (``host_tools.lib.updates.sign``, d
 """
 
 
+from host_tools.cli import examples
+
+
 def _check(args):
     from host_tools.lib import tariff
 
@@ -57,19 +60,27 @@ def _import(args):
 def register(sub):
     from host_tools.lib import tariff_source as ts
 
-    p = sub.add_parser("tariff", help="validate and compile the tariff source")
+    p = sub.add_parser("tariff", help="validate and compile the tariff source",
+                       **examples("ykt tariff check tariffs/shanghai-2017.json"))
     cmds = p.add_subparsers(dest="tariff_cmd", required=True)
     i = cmds.add_parser("import", help="write a tariff source from the 2017 metro reference data "
-                                       "(run once; the result is then edited by hand)")
+                                       "(run once; the result is then edited by hand)",
+                         **examples("ykt tariff import --out /tmp/shanghai.json"))
     i.add_argument("--data", default=ts.DEFAULT_DATA, help="reference data directory")
     i.add_argument("--out", default=ts.DEFAULT_OUT, help="tariff source JSON to write")
     i.add_argument("--detour-factor", type=float, default=1.0,
                    help="multiply each great-circle edge length by this")
     i.set_defaults(fn=_import)
-    c = cmds.add_parser("check", help="validate a tariff source and report the network")
+    c = cmds.add_parser("check", help="validate a tariff source and report the network",
+                         **examples("ykt tariff check tariffs/shanghai-2017.json"))
     c.add_argument("source", help="tariff source JSON (e.g. tariffs/shanghai-2017.json)")
     c.set_defaults(fn=_check)
-    b = cmds.add_parser("build", help="compile a tariff source to the device payload")
+    b = cmds.add_parser("build", help="compile a tariff source to the device payload",
+                         **examples("ykt tariff build tariffs/shanghai-2017.json --version 3 "
+                                    "--out tariff.bin",
+                                    "ykt tariff build tariffs/shanghai-2017.json --version 3 "
+                                    "--out tariff.bin --device 290010202501 "
+                                    "--master-key-file master.json --signed-out tariff.upd"))
     b.add_argument("source", help="tariff source JSON (e.g. tariffs/shanghai-2017.json)")
     b.add_argument("--version", type=int, required=True, help="tariff version (1..2^32-1)")
     b.add_argument("--out", required=True, help="payload file to write (e.g. tariff.bin)")

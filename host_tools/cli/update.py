@@ -2,6 +2,8 @@
 
 import json
 
+from host_tools.cli import examples
+
 
 def _sign(args):
     from host_tools.lib import updates
@@ -84,9 +86,16 @@ def _show(args):
 
 
 def register(sub):
-    p = sub.add_parser("update", help="sign and inspect update files (tariff, denylist, ...)")
+    p = sub.add_parser("update", help="sign and inspect update files (tariff, denylist, ...)",
+                       **examples("ykt update show tariff.upd --master-key-file master.json"))
     cmds = p.add_subparsers(dest="update_cmd", required=True)
-    s = cmds.add_parser("sign", help="wrap a payload in an envelope MACed for one terminal")
+    s = cmds.add_parser("sign", help="wrap a payload in an envelope MACed for one terminal",
+                         **examples("ykt update sign --kind denylist --version 2 --device "
+                                    "290010202501 --master-key-file master.json deny.bin "
+                                    "-o deny.upd",
+                                    "ykt update sign --kind clock --version 1 --device "
+                                    "290010202501 --master-key-file master.json --time now "
+                                    "-o clock.upd"))
     s.add_argument("--kind", required=True,
                    help="tariff, denylist, denylist-delta, config, staff or clock")
     s.add_argument("--version", type=int, required=True, help="content version (1..2^32-1)")
@@ -97,9 +106,11 @@ def register(sub):
                    help="the file to install (e.g. from `ykt denylist build`)")
     s.add_argument("--time", help="--kind clock: the terminal's new local time, "
                                   "YYYY-MM-DDThh:mm:ss or 'now' (this computer's local time)")
-    s.add_argument("-o", "--out", required=True)
+    s.add_argument("-o", "--out", required=True, help="signed update file to write")
     s.set_defaults(fn=_sign)
-    v = cmds.add_parser("show", help="print an update file's header (and check its MAC)")
-    v.add_argument("file")
+    v = cmds.add_parser("show", help="print an update file's header (and check its MAC)",
+                         **examples("ykt update show deny.upd",
+                                    "ykt update show deny.upd --master-key-file master.json"))
+    v.add_argument("file", help="update file (.upd)")
     v.add_argument("--master-key-file", help="also check the MAC with this master key")
     v.set_defaults(fn=_show)
