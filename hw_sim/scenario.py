@@ -552,27 +552,54 @@ class Run:
 
         return ThreadProcess(sim, lambda: fw_main.run(t["board_data"], cfg, sim.filesystem()))
 
+    def _pass_on(self):
+        """Hand the lines output since the last call to ``on_line`` (between scheduler steps,
+        in the calling thread: never from inside a terminal's firmware)."""
+        while self._passed < len(self.lines):
+            line = self.lines[self._passed]
+            self._passed += 1
+            if self._on_line is not None:
+                self._on_line(line)
+
+    def progress(self):
+        """How far the run is, 0.0 to 1.0 of its virtual time (for a progress display;
+        safe to call from another thread)."""
+        if not self.end_us:
+            return 1.0
+        now = min(sim.clock.now_us() for sim in self.terms.values())
+        return max(0.0, min(1.0, now / self.end_us))
+
     def _run(self, runtime, mpy_dir=None, heap=None):
         self._runtime, self._mpy_dir, self._heap = runtime, mpy_dir, heap
         self.power_cuts = []
-        sched = Scheduler(self.end_us, on_exit=self._exited)
+        sched = Scheduler(self.end_us, on_exit=self._exited, on_step=self._pass_on)
         self._sched = sched
         sinks = {id(sim): _LineSink(lambda line, tid=tid: self.console(tid, line))
                  for tid, sim in self.terms.items()}
         out = _Router(sched, sinks)
-        with contextlib.redirect_stdout(out):
-            for order, t in enumerate(self.scenario.terminals):
-                self._arm_boot_cut(t["id"])
-                sched.add(order, self._process(t, runtime, mpy_dir, heap))
-            sched.run()
+        try:
+            with contextlib.redirect_stdout(out):
+                for order, t in enumerate(self.scenario.terminals):
+                    self._arm_boot_cut(t["id"])
+                    sched.add(order, self._process(t, runtime, mpy_dir, heap))
+                sched.run()
+        except BaseException:  # on_line's reader went away, Ctrl-C: stop every terminal
+            for proc in list(sched.slots.values()):
+                with contextlib.suppress(Exception):
+                    sched._enter(proc, proc.stop)
+            raise
         for sink in sinks.values():
             sink.flush()
         if self.errors:
             raise ScenarioError(self.errors[0])
-        return self.finish()
+        self.finish()
+        self._pass_on()
+        return self.lines
 
     errors = ()
     vm_stats = {}
+    _on_line = None
+    _passed = 0
 
     def _exited(self, order, proc):
         """A terminal stopped on its own: a power cut boots it again from its
@@ -590,14 +617,16 @@ class Run:
             self.errors = list(self.errors) + ["terminal %s stopped: %s" % (t["id"], proc.error)]
         return None
 
-    def run(self, runtime="cpython", heap=None):
+    def run(self, runtime="cpython", heap=None, on_line=None):
         """Run the scenario to its end on ``runtime``; returns this Run (its output lines
-        are ``lines``).
+        are ``lines``). ``on_line(line)``, if given, gets each line as soon as it is output
+        (in this thread, between the terminals' steps), the ``card`` lines last.
 
         ``"cpython"``: the firmware's modules in this process, on the simulator's stand-ins.
         ``"micropython"``: the firmware compiled by mpy-cross (built here when out of date)
         on the MicroPython unix VM, each terminal's heap its ``vm_heap``, else ``heap``,
         else ``vm_bridge.DEFAULT_HEAP``. ScenarioError if a terminal stopped."""
+        self._on_line, self._passed = on_line, len(self.lines)
         if runtime == "micropython":
             from hw_sim.vm_bridge import vm_path
 

@@ -98,11 +98,13 @@ class Scheduler:
 
     ``on_exit(order, process)`` is called for a process that ended on its own
     (power cut, error); it may return a new process for the same slot (a reboot).
+    ``on_step()`` is called between steps, in the scheduling thread, while no process runs.
     """
 
-    def __init__(self, end_us, on_exit=None):
+    def __init__(self, end_us, on_exit=None, on_step=None):
         self.end_us = end_us
         self.on_exit = on_exit
+        self.on_step = on_step
         self.slots = {}  # order -> process
         self.current = None
 
@@ -129,6 +131,8 @@ class Scheduler:
 
     def run(self):
         while True:
+            if self.on_step is not None:
+                self.on_step()
             self._reap()
             if not self.slots:
                 return

@@ -1,5 +1,6 @@
 """One firmware, two runtimes: CPython and the real MicroPython VM give the same output."""
 
+import glob
 import json
 import os
 import subprocess
@@ -36,10 +37,20 @@ def test_two_runs_of_a_scenario_are_byte_identical():
     assert '"event": "debit"' in first.stdout
 
 
-@pytest.mark.parametrize("name", ["demo-canteen", "demo-station", "demo-canteen-pos"])
+SHIPPED = sorted(os.path.basename(p)[:-5]
+                 for p in glob.glob(os.path.join(ROOT, "scenarios", "*.json")))
+
+
+def test_the_demos_are_among_the_shipped_scenarios():
+    assert {"demo-canteen", "demo-station", "demo-canteen-pos"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_micropython_runtime_output_equals_cpython_output(name):
+    """Every scenario shipped under scenarios/ runs byte-identically on both runtimes."""
     cp = _ykt("sim", "run", "scenarios/%s.json" % name)
     mp = _ykt("sim", "run", "scenarios/%s.json" % name, "--runtime", "micropython")
+    assert cp.returncode == 0, cp.stderr
     assert mp.returncode == 0, mp.stderr
     assert mp.stdout == cp.stdout
 

@@ -1,16 +1,77 @@
 """`ykt sim run SCENARIO.json [--runtime cpython|micropython] [--heap 96K]`: a scenario on
 virtual time; `ykt sim board`: a virtual ESP32 for esptool and mpremote (docs/virtual-board.md)."""
 
+import datetime
 import sys
 
 from host_tools.cli import examples
+
+PROGRESS_AFTER_S = 3.0  # a run that takes longer (wall time) shows progress on a terminal
+
+
+class _Progress:
+    """``NN% virtual HH:MM:SS`` on stderr, rewritten in place, when stderr is a terminal and
+    the run has taken longer than PROGRESS_AFTER_S; cleared before each output line."""
+
+    def __init__(self, run, stream):
+        import threading
+
+        self._run = run
+        self._stream = stream
+        self._shown = False
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        if self._stream.isatty():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.clear()
+
+    def _loop(self):
+        if self._done.wait(PROGRESS_AFTER_S):
+            return
+        while not self._done.wait(0.25):
+            frac = self._run.progress()
+            when = self._run.scenario.start + datetime.timedelta(
+                microseconds=frac * self._run.end_us)
+            with self._lock:
+                self._stream.write("\r%3d%% virtual %s\x1b[K"
+                                   % (frac * 100, when.strftime("%H:%M:%S")))
+                self._stream.flush()
+                self._shown = True
+
+    def _clear(self):
+        if self._shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._shown = False
+
+    def clear(self):
+        with self._lock:
+            self._clear()
+
+    def line(self, out, text):
+        """Write one output line (the progress line, if shown, goes first)."""
+        with self._lock:
+            self._clear()
+            out.write(text + "\n")
+            out.flush()
 
 
 def _run(args):
     from hw_sim.scenario import Run, Scenario
 
-    for line in Run(Scenario.load(args.scenario)).run(args.runtime, args.heap).lines:
-        print(line)
+    out = sys.stdout  # the terminals' own stdout is redirected while they run
+    run = Run(Scenario.load(args.scenario))
+    with _Progress(run, sys.stderr) as progress:
+        run.run(args.runtime, args.heap, on_line=lambda line: progress.line(out, line))
     return 0
 
 
