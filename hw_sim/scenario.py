@@ -37,6 +37,7 @@ Card numbers are masked.
 
 import contextlib
 import datetime
+import difflib
 import hashlib
 import io
 import json
@@ -117,6 +118,10 @@ EVENT_KEYS = {  # besides "at" and "terminal"
 }
 POWER_CUT_KEYS = ("after_ops", "partial", "at_boot")
 NOISE_KEYS = ("ms", "xor")
+TOP_KEYS = ("name", "start", "issuer_seed", "terminals", "cards", "denylist", "events")
+TERMINAL_KEYS = ("id", "role", "board", "config", "vm_heap")
+CARD_KEYS = ("name", "number", "balance_fen", "category", "pin", "records", "issuer_seed",
+             "forge")
 CANTEEN_RECORD = 2  # SFI 0x17 record of the canteen state (firmware ykt/pos/canteen_record.py)
 
 
@@ -126,6 +131,31 @@ def subsidy_fen(record):
     if len(record) < 20 or record[0] != 1:
         return 0
     return int.from_bytes(record[16:20], "big")
+
+
+def accepted_keys():
+    """Every key a scenario file may use, where it goes: ``{place: keys}`` (docs/scenarios.md
+    documents each; tests/test_scenario_strict.py holds them to it)."""
+    event = ("at", "terminal") + ACTIONS + tuple(k for ks in EVENT_KEYS.values() for k in ks)
+    return {"top level": TOP_KEYS, "terminals[]": TERMINAL_KEYS, "cards[]": CARD_KEYS,
+            "events[]": event, "power_cut": POWER_CUT_KEYS, "noise": NOISE_KEYS}
+
+
+def check_keys(obj, allowed, where, elsewhere=None):
+    """ScenarioError for the first key of ``obj`` not in ``allowed``, with its path
+    (``events[3].hold: unknown key; did you mean hold_ms?``). ``elsewhere``: {key: what it
+    belongs to} for a key that is right in another place."""
+    for key in obj:
+        if key in allowed:
+            continue
+        path = "%s.%s" % (where, key) if where else str(key)
+        if elsewhere and key in elsewhere:
+            raise ScenarioError("%s: not a key here; it belongs to %s" % (path, elsewhere[key]))
+        close = difflib.get_close_matches(str(key), [str(k) for k in allowed], n=1, cutoff=0.6)
+        if not close:  # a prefix such as hold for hold_ms
+            close = [k for k in allowed if k.startswith(str(key)) or str(key).startswith(k)][:1]
+        hint = "; did you mean %s?" % close[0] if close else "; known keys: %s" % ", ".join(allowed)
+        raise ScenarioError("%s: unknown key%s" % (path, hint))
 
 
 def check_card(c, w):
@@ -150,6 +180,10 @@ class Scenario:
         self.source = source
         if not isinstance(data, dict):
             raise ScenarioError("%s: top level must be a JSON object" % source)
+        try:
+            check_keys(data, TOP_KEYS, "")
+        except ScenarioError as e:
+            raise ScenarioError("%s: %s" % (source, e))
         self.name = data.get("name", os.path.basename(source))
         self.start = _parse_dt(data.get("start", "2026-11-29T07:00:00"), source + ": start")
         self.seed = str(data.get("issuer_seed", DEFAULT_SEED))
@@ -169,6 +203,7 @@ class Scenario:
             w = "%s[%d]" % (where, i)
             if not isinstance(t, dict):
                 raise ScenarioError("%s: must be an object" % w)
+            check_keys(t, TERMINAL_KEYS, w)
             for key in ("id", "role", "board"):
                 if not isinstance(t.get(key), str):
                     raise ScenarioError("%s: %r is missing or not a string" % (w, key))
@@ -192,6 +227,8 @@ class Scenario:
         self.cards = {}
         for i, c in enumerate(cards):
             w = "%s[%d]" % (where, i)
+            if isinstance(c, dict):
+                check_keys(c, CARD_KEYS, w)
             check_card(c, w)
             if c.get("forge") is not None and c["forge"] not in FORGERIES:
                 raise ScenarioError("%s: 'forge' must be one of %s"
@@ -221,16 +258,22 @@ class Scenario:
             at = _offset_us(e.get("at"), self.start, w)
             kinds = [k for k in ACTIONS if k in e]
             if not kinds:
-                raise ScenarioError("%s: needs 'tap', 'keys', 'set_clock', 'emergency', "
-                                    "'power_cut' or 'noise'" % w)
+                odd = [str(k) for k in e if k not in ("at", "terminal")]
+                close = difflib.get_close_matches(odd[0], ACTIONS, n=1) if odd else []
+                if close:
+                    raise ScenarioError("%s.%s: unknown event kind; did you mean %s?"
+                                        % (w, odd[0], close[0]))
+                raise ScenarioError("%s%s: %s; an event needs 'tap', 'keys', 'set_clock', "
+                                    "'emergency', 'power_cut' or 'noise'"
+                                    % (w, "." + odd[0] if odd else "",
+                                       "unknown event kind" if odd else "no action"))
             if len(kinds) > 1:
                 raise ScenarioError("%s: %s in one event: give each its own event"
                                     % (w, " and ".join(repr(k) for k in kinds)))
             kind = kinds[0]
             allowed = ("at", "terminal", kind) + EVENT_KEYS.get(kind, ())
-            for key in e:
-                if key not in allowed:
-                    raise ScenarioError("%s: unknown key %r in a %r event" % (w, key, kind))
+            check_keys(e, allowed, w, {k: "a %r event" % other for other, ks in EVENT_KEYS.items()
+                                       if other != kind for k in ks})
             term = e.get("terminal")
             ids = [t["id"] for t in self.terminals]
             if term is not None and term not in ids:
@@ -280,12 +323,10 @@ class Scenario:
 
     def _check_power_cut(self, e, w):
         spec = e["power_cut"]
+        if isinstance(spec, dict):
+            check_keys(spec, POWER_CUT_KEYS, w + ".power_cut")
         if not isinstance(spec, dict) or not _whole(spec.get("after_ops", 1), 1):
             raise ScenarioError("%s: 'power_cut' needs 'after_ops' >= 1" % w)
-        for key in spec:
-            if key not in POWER_CUT_KEYS:
-                raise ScenarioError("%s: unknown key %r in 'power_cut' (%s)"
-                                    % (w, key, ", ".join(POWER_CUT_KEYS)))
         if spec.get("partial") is not None and not _whole(spec["partial"], 0):
             raise ScenarioError("%s: 'partial' must be a whole number of bytes" % w)
         if not isinstance(spec.get("at_boot", False), bool):
@@ -295,9 +336,7 @@ class Scenario:
         spec = e["noise"]
         if not isinstance(spec, dict):
             raise ScenarioError("%s: 'noise' must be an object like {\"ms\": 4}" % w)
-        for key in spec:
-            if key not in NOISE_KEYS:
-                raise ScenarioError("%s: unknown key %r in 'noise' (ms, xor)" % (w, key))
+        check_keys(spec, NOISE_KEYS, w + ".noise")
         ms = spec.get("ms")
         if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms > 0:
             raise ScenarioError("%s: 'noise' needs 'ms' > 0 (how long the line is noisy)" % w)

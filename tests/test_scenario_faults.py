@@ -175,7 +175,7 @@ CARD = {"name": "alice", "number": NUMBERS["alice"]}
 
 @pytest.mark.parametrize("data,words", [
     (_bad([{"at": 1, "tap": "alice", "garble_at_apud": 3}]),
-     "events[0]: unknown key 'garble_at_apud' in a 'tap' event"),
+     "events[0].garble_at_apud: unknown key; did you mean garble_at_apdu?"),
     (_bad([{"at": 1, "tap": "alice", "drop_at_apdu": 0}]),
      "events[0]: 'drop_at_apdu' must be a positive whole number"),
     (_bad([{"at": 1, "tap": "alice", "delay_at_apdu": 3}]),
@@ -190,11 +190,12 @@ CARD = {"name": "alice", "number": NUMBERS["alice"]}
     (_bad([{"at": 1, "noise": {}}]), "events[0]: 'noise' needs 'ms' > 0"),
     (_bad([{"at": 1, "noise": {"ms": 4, "xor": 256}}]),
      "events[0]: 'xor' must be a whole number 1..255"),
-    (_bad([{"at": 1, "noise": {"ms": 4, "when": 1}}]), "events[0]: unknown key 'when' in 'noise'"),
+    (_bad([{"at": 1, "noise": {"ms": 4, "when": 1}}]),
+     "events[0].noise.when: unknown key; known keys: ms, xor"),
     (_bad([{"at": 1, "power_cut": {"at_boot": 1}}]),
      "events[0]: 'at_boot' must be true or false"),
     (_bad([{"at": 1, "power_cut": {"after": 1}}]),
-     "events[0]: unknown key 'after' in 'power_cut'"),
+     "events[0].power_cut.after: unknown key; did you mean after_ops?"),
     (_bad(cards=[dict(CARD, forge="mac1")]),
      "cards[0]: 'forge' must be one of \"mac2\", \"replay\""),
     (_bad(cards=[dict(CARD, issuer_seed=7)]), "cards[0]: 'issuer_seed' must be a string"),
