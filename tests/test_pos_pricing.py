@@ -13,7 +13,7 @@ import pytest
 
 import vmscripts
 from host_tools.lib.build import mpy_cross
-from ykt.pos import rules
+from ykt.pos import pricing, rules
 from ykt.pos.canteen_record import CanteenRecord, flag_bits
 from ykt.pos.pricing import CardState, percent_off, price_sale
 
@@ -349,6 +349,28 @@ def test_sale_above_both_purses_is_insufficient_balance(putuo):
     sale = price_sale(putuo, 1200, "amount", None,
                       card(cash=1000, subsidy_balance=100, subsidy_expiry=20251231), LUNCH)
     assert sale.refused == "insufficient balance"
+
+
+def test_a_refusal_has_a_code_and_its_text_comes_from_the_code(putuo):
+    cases = [
+        (price_sale(putuo, 800, "amount", None, card(), (2025, 3, 5, 9, 30, 0)),
+         pricing.OUTSIDE_PERIODS),
+        (price_sale(putuo, None, "fixed", None, card(counts=[1, 0, 0, 0, 0, 0]), BREAKFAST),
+         pricing.COUNT_LIMIT),
+        (price_sale(putuo, [(999, 1)], "menu", None, card(), LUNCH), pricing.UNKNOWN_ITEM),
+        (price_sale(putuo, [(101, 0)], "menu", None, card(), LUNCH), pricing.BAD_QUANTITY),
+        (price_sale(putuo, [], "menu", None, card(), LUNCH), pricing.EMPTY_BASKET),
+        (price_sale(putuo, 5001, "amount", None, card(), LUNCH), pricing.SINGLE_LIMIT),
+        (price_sale(putuo, 1001, "amount", None, card(day_spend=9000), LUNCH),
+         pricing.DAILY_LIMIT),
+        (price_sale(putuo, 1200, "amount", None, card(cash=1000), LUNCH), pricing.INSUFFICIENT),
+    ]
+    for sale, code in cases:
+        text = pricing.REFUSED[code]
+        assert sale.refusal == code
+        assert sale.refused == text or sale.refused.startswith(text + ": ")
+    assert [s.refused for s, _ in cases][2:4] == ["unknown item: 999", "bad quantity: 0"]
+    assert price_sale(putuo, 1000, "amount", None, card(), LUNCH).refusal == 0
 
 
 @pytest.mark.parametrize("category,net,pin", [

@@ -22,6 +22,8 @@ amount it applies to, so no step and no net goes below 0.
 
 from collections import namedtuple
 
+from micropython import const
+
 from ykt.caltime import date_of
 from ykt.money import yuan
 from ykt.pos.canteen_record import SLOTS, CanteenRecord, age_on
@@ -34,22 +36,28 @@ Line = namedtuple("Line", ("code", "name", "qty", "unit", "amount"))
 MODES = ("fixed", "menu", "amount")
 UNITS_MAX = 99  # items in one menu sale
 
-# Refusal reasons (Sale.refused); some get a detail after ": ".
-OUTSIDE_PERIODS = "outside meal periods"
-COUNT_LIMIT = "count limit reached"
-NO_FIXED_PRICE = "no fixed price in this period"
-NO_AMOUNT = "no amount"
-EMPTY_BASKET = "empty basket"
-UNKNOWN_ITEM = "unknown item"
-BAD_QUANTITY = "bad quantity"
-TOO_MANY_ITEMS = "too many items"
-UNKNOWN_COUPON = "unknown coupon"
-COUPON_NOT_VALID = "coupon not valid now"
-COUPON_MIN_SPEND = "coupon needs a larger sale"
-SINGLE_LIMIT = "single sale limit exceeded"
-DAILY_LIMIT = "daily amount limit exceeded"
-INSUFFICIENT = "insufficient balance"
-MIN_BALANCE = "below minimum balance"
+# Why a sale is refused: Sale.refusal is one of these codes (0: not refused) and
+# Sale.refused its text, REFUSED[code], some with a detail after ": ".
+OUTSIDE_PERIODS = const(1)
+COUNT_LIMIT = const(2)
+NO_FIXED_PRICE = const(3)
+NO_AMOUNT = const(4)
+EMPTY_BASKET = const(5)
+UNKNOWN_ITEM = const(6)
+BAD_QUANTITY = const(7)
+TOO_MANY_ITEMS = const(8)
+UNKNOWN_COUPON = const(9)
+COUPON_NOT_VALID = const(10)
+COUPON_MIN_SPEND = const(11)
+SINGLE_LIMIT = const(12)
+DAILY_LIMIT = const(13)
+INSUFFICIENT = const(14)
+MIN_BALANCE = const(15)
+REFUSED = (None, "outside meal periods", "count limit reached", "no fixed price in this period",
+           "no amount", "empty basket", "unknown item", "bad quantity", "too many items",
+           "unknown coupon", "coupon not valid now", "coupon needs a larger sale",
+           "single sale limit exceeded", "daily amount limit exceeded", "insufficient balance",
+           "below minimum balance")
 
 
 def percent_off(amount, bp):
@@ -118,7 +126,8 @@ class Sale:
         self.daily_subsidy = 0  # fen of today's subsidy granted by this sale
         self.daily_subsidy_name = None
         self.pin_required = False
-        self.refused = None  # None, or the reason
+        self.refused = None  # None, or the reason (text)
+        self.refusal = 0  # the reason's code (REFUSED)
 
     def _step(self, kind, name, before, off):
         off = min(off, before)
@@ -126,8 +135,9 @@ class Sale:
             self.steps.append(Step(kind, name, before, before - off, -off))
         return before - off
 
-    def _refuse(self, reason):
-        self.refused = reason
+    def _refuse(self, code, detail=None):
+        self.refusal = code
+        self.refused = REFUSED[code] if detail is None else "%s: %s" % (REFUSED[code], detail)
         self.subsidy = self.cash = self.daily_subsidy = 0
         self.daily_subsidy_name = None
         self.pin_required = False
@@ -184,20 +194,20 @@ def _campaign_percent(c, amount):
 
 
 def _basket(sale, rules, basket):
-    """Fill ``sale.lines`` from ``[(code, qty)]``; returns a refusal reason or None."""
+    """Fill ``sale.lines`` from ``[(code, qty)]``; the sale refused, or None."""
     if not isinstance(basket, (list, tuple)) or not basket:
-        return EMPTY_BASKET
+        return sale._refuse(EMPTY_BASKET)
     units = 0
     for entry in basket:
         code, qty = entry
         item = rules.menu.item(code)
         if item is None:
-            return "%s: %s" % (UNKNOWN_ITEM, code)
+            return sale._refuse(UNKNOWN_ITEM, str(code))
         if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= QTY_MAX:
-            return "%s: %s" % (BAD_QUANTITY, qty)
+            return sale._refuse(BAD_QUANTITY, str(qty))
         units += qty
         if units > UNITS_MAX:
-            return TOO_MANY_ITEMS
+            return sale._refuse(TOO_MANY_ITEMS)
         sale.lines.append(Line(code, item.name, qty, item.price, item.price * qty))
     return None
 
@@ -227,7 +237,7 @@ def price_sale(rules, basket_or_amount, mode, period, card_state, now, coupon=No
     if p is not None:
         sale.period, sale.period_slot = p.name, p.slot
         if p.count_limit is not None and card.counts[p.slot] >= p.count_limit:
-            return sale._refuse("%s: %d per %s" % (COUNT_LIMIT, p.count_limit, p.name))
+            return sale._refuse(COUNT_LIMIT, "%d per %s" % (p.count_limit, p.name))
 
     cat = rules.category(card.category)
     sale.category = cat.name
@@ -249,10 +259,9 @@ def price_sale(rules, basket_or_amount, mode, period, card_state, now, coupon=No
             return sale._refuse(NO_AMOUNT)
         gross = a
     else:
-        why = _basket(sale, rules, basket_or_amount)
-        if why is not None:
+        if _basket(sale, rules, basket_or_amount) is not None:
             sale.lines = []
-            return sale._refuse(why)
+            return sale
         gross = 0
         for l in sale.lines:
             gross += l.amount
@@ -294,7 +303,7 @@ def price_sale(rules, basket_or_amount, mode, period, card_state, now, coupon=No
             return sale._refuse(COUPON_NOT_VALID)
         if amount < c.min_spend:
             sale.net = amount
-            return sale._refuse("%s: %s" % (COUPON_MIN_SPEND, yuan(c.min_spend)))
+            return sale._refuse(COUPON_MIN_SPEND, yuan(c.min_spend))
         amount = sale._step("coupon", c.name, amount, c.off)
 
     # 6. Daily subsidy: the first matching rule, once a day.
@@ -319,10 +328,10 @@ def price_sale(rules, basket_or_amount, mode, period, card_state, now, coupon=No
     # Limits (on the net: what leaves the card, both purses).
     single = rules.limit(cat, "single_sale")
     if single is not None and net > single:
-        return sale._refuse("%s: %s" % (SINGLE_LIMIT, yuan(single)))
+        return sale._refuse(SINGLE_LIMIT, yuan(single))
     daily = rules.limit(cat, "daily_amount")
     if daily is not None and card.day_spend + net > daily:
-        return sale._refuse("%s: %s" % (DAILY_LIMIT, yuan(daily)))
+        return sale._refuse(DAILY_LIMIT, yuan(daily))
 
     # Purses.
     floor = rules.limit(cat, "min_balance") or 0
