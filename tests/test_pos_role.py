@@ -455,3 +455,20 @@ def test_a_keyed_time_that_is_not_a_date_sets_nothing(tmp_path):
     res = d.run(tmp_path)
     assert res.kinds("clock-set") == []
     assert res.lcd.seen("BAD TIME")
+
+
+def test_the_roles_refusals_are_codes_with_their_text_and_denied_reason_in_tables():
+    from ykt.errors import CardRefused
+    from ykt.pos import pricing
+    from ykt.roles.pos import codes
+
+    e = codes.refused(codes.STAFF_LOCKED, 42)
+    assert isinstance(e, CardRefused) and str(e) == "staff card locked: 42 s"
+    assert str(codes.refused(codes.NO_CASHIER)) == "no cashier signed in"
+    assert str(codes.refused(codes.GIVEN_BACK, 7)) == "sale 7 already given back"
+    assert len(codes.REFUSED) == codes.GIVEN_BACK + 1
+    # journal ``denied`` reasons (docs/stores.md): 4 balance, 6 limit; other refusals none
+    assert codes.DENIED == {pricing.COUNT_LIMIT: 6, pricing.SINGLE_LIMIT: 6,
+                            pricing.DAILY_LIMIT: 6, pricing.INSUFFICIENT: 4,
+                            pricing.MIN_BALANCE: 4}
+    assert codes.DENIED_FORGED == 5

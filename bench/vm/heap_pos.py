@@ -20,8 +20,7 @@ import ykt.roles.fixed_fare  # noqa: E402
 
 gc.collect()
 b = gc.mem_alloc()
-import ykt.roles.pos  # noqa: E402
-import ykt.roles.pos_office  # noqa: E402
+import ykt.roles.pos.terminal  # noqa: E402
 import ykt.pos.receipt  # noqa: E402
 import ykt.drivers.keypad, ykt.drivers.lcd, ykt.drivers.escpos  # noqa: E401, E402
 

@@ -225,7 +225,7 @@ def _role(name):
 
         return GateTerminal
     if name == "pos":
-        from ykt.roles.pos import PosTerminal
+        from ykt.roles.pos.terminal import PosTerminal
 
         return PosTerminal
     if name == "validator":
