@@ -1,7 +1,9 @@
 """`ykt journal verify PATH (--key HEX | --key-file F) [--terminal HEX]`, `ykt journal dump PATH`.
 
-PATH: a directory of segment files (or one holding ``journal/``), or a LittleFS
-image of the terminal's flash. Format: docs/stores.md "Journal".
+PATH: a directory of segment files (or one holding ``journal/``), a LittleFS image of the
+terminal's vfs partition, or with ``--board`` a dump of its whole flash (``esptool
+read_flash``; the vfs partition is found from the board file). Format: docs/stores.md
+"Journal".
 """
 
 import json
@@ -39,7 +41,7 @@ def _verify(args):
         terminal = _hex(args.terminal, "--terminal")
         if len(terminal) != 6:
             raise ValueError("--terminal is 6 bytes (12 hex digits)")
-    v = verify(load(args.path), key, terminal)
+    v = verify(load(args.path, args.board), key, terminal)
     if v.ok:
         text = "OK %d records" % v.count
         if v.count:
@@ -59,12 +61,16 @@ def _verify(args):
 def _dump(args):
     from host_tools.lib.journal import dump, load, torn_tails
 
-    files = load(args.path)
+    files = load(args.path, args.board)
     for row in dump(files):
         print(json.dumps(row))
     for name, n in torn_tails(files):
         print("ykt: note: %s ends in %d bytes of a torn record" % (name, n), file=sys.stderr)
     return 0
+
+
+BOARD_HELP = ("board name (boards/NAME.json) or file: PATH is a dump of that board's whole "
+              "flash, its vfs partition where the board file puts it")
 
 
 def register(sub):
@@ -75,13 +81,18 @@ def register(sub):
                         **examples("ykt journal verify vfs.img --key-file device.key",
                                    "ykt journal verify journal/ --key "
                                    "00112233445566778899aabbccddeeff"))
-    v.add_argument("path", help="journal directory or LittleFS image")
+    v.add_argument("path", help="journal directory, LittleFS image, or whole-flash dump "
+                                "(with --board)")
+    v.add_argument("--board", help=BOARD_HELP)
     key = v.add_mutually_exclusive_group(required=True)
     key.add_argument("--key", help="device key in hex")
     key.add_argument("--key-file", help="file holding the device key in hex")
     v.add_argument("--terminal", help="terminal id (12 hex digits) every record must carry")
     v.set_defaults(fn=_verify)
     d = jsub.add_parser("dump", help="print the records as JSON Lines",
-                        **examples("ykt journal dump vfs.img", "ykt journal dump journal/ | head"))
-    d.add_argument("path", help="journal directory or LittleFS image")
+                        **examples("ykt journal dump vfs.img", "ykt journal dump journal/ | head",
+                                   "ykt journal dump whole-flash.bin --board devkitc-turnstile"))
+    d.add_argument("path", help="journal directory, LittleFS image, or whole-flash dump "
+                                "(with --board)")
+    d.add_argument("--board", help=BOARD_HELP)
     d.set_defaults(fn=_dump)

@@ -96,11 +96,42 @@ def register(sub):
     _add_board_parser(simsub)
 
 
+def _listen(text):
+    """``HOST:PORT`` of ``--listen`` -> (host, port); ValueError naming what is wrong."""
+    host, colon, port = text.rpartition(":")
+    example = "e.g. 127.0.0.1:4000, or 127.0.0.1:0 for any free port"
+    if not colon:
+        raise ValueError("--listen %r: give HOST:PORT, %s" % (text, example))
+    if not (port.isdigit() and 0 <= int(port) <= 65535):
+        raise ValueError("--listen %r: the port must be a number 0..65535, %s" % (text, example))
+    return host or "127.0.0.1", int(port)
+
+
+def _serve(board, host, port, save, log):
+    """The board's server on ``host:port``; Failed when that address cannot be had."""
+    import errno
+    import socket
+
+    from host_tools.lib.errors import Failed
+    from hw_sim.board.server import BoardServer
+
+    try:
+        return BoardServer(board, host, port, on_disconnect=save, log=log)
+    except socket.gaierror as e:
+        raise ValueError("--listen %s:%d: unknown host (%s)" % (host, port, e.strerror)) from None
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise Failed("--listen %s:%d: the port is in use (another board?); --listen "
+                         "%s:0 picks a free one" % (host, port, host)) from None
+        raise Failed("--listen %s:%d: cannot listen there (%s)"
+                     % (host, port, e.strerror or e)) from None
+
+
 def _board(args):
     from host_tools.lib.files import write_atomic
-    from hw_sim.board.server import BoardServer, load_board_file, make_board
+    from hw_sim.board.server import load_board_file, make_board
 
-    host, _, port = args.listen.rpartition(":")
+    host, port = _listen(args.listen)
     spec = load_board_file(args.board)
 
     def log(msg):
@@ -117,7 +148,7 @@ def _board(args):
     if args.flash_image:
         def save():
             write_atomic(args.flash_image, board.flash.image())
-    server = BoardServer(board, host or "127.0.0.1", int(port or 0), on_disconnect=save, log=log)
+    server = _serve(board, host, port, save, log)
     board.power_on(args.boot)
     state = "ROM download mode" if args.boot == "rom" else "MicroPython"
     print("%s: %s (%s)" % (board.name, server.url, state), flush=True)

@@ -1,8 +1,9 @@
 """Read and verify a terminal's journal on the host (docs/stores.md "Journal").
 
-``load(path)`` takes a directory of segment files (or one holding ``journal/``)
-or a LittleFS image of the terminal's flash and returns the journal's files as
-``{name: bytes}``. ``verify(files, key, terminal=None)`` checks every record
+``load(path, board=None)`` takes a directory of segment files (or one holding
+``journal/``), a LittleFS image of the terminal's vfs partition, or with ``board`` a dump of
+its whole flash (the vfs partition found from the board file), and returns the journal's
+files as ``{name: bytes}``. ``verify(files, key, terminal=None)`` checks every record
 and returns a ``Verdict``; ``dump(files)`` yields the records as dicts.
 This is a second implementation of the format, written from the document
 rather than shared with the firmware, so each checks the other.
@@ -145,18 +146,61 @@ def _read_dir(path: str) -> Files:
     return out
 
 
-def _read_image(path: str) -> Files:
+COLLECTED = ("journal.sqlite", "journal.csv")  # what `ykt collect` writes
+
+
+def _vfs_of(data: bytes, path: str, board: str) -> bytes:
+    """The vfs partition of a whole-flash dump, where ``board``'s file puts it (a dump of the
+    partition alone is taken as it is)."""
+    from host_tools.lib.image import Board
+
+    offset, size = Board(board).partition("vfs")
+    if len(data) == size:
+        return data
+    if len(data) < offset + size:
+        raise BadInput("%s: %d bytes, neither board %s's vfs partition (%d bytes) nor a "
+                       "dump of its whole flash (vfs at 0x%x..0x%x)"
+                       % (path, len(data), board, size, offset, offset + size))
+    return data[offset:offset + size]
+
+
+def _read_image(path: str, board: str | None) -> Files:
     with open(path, "rb") as f:
-        return lfs_image.read_dir(f.read(), "/" + JOURNAL_DIR, path)
+        data = f.read()
+    if board is not None:
+        data = _vfs_of(data, path, board)
+    try:
+        return lfs_image.read_dir(data, "/" + JOURNAL_DIR, path)
+    except BadInput as e:
+        if board is not None or "not a LittleFS image" not in str(e):
+            raise
+        raise BadInput("%s; a dump of the whole flash? add --board NAME: its vfs partition "
+                       "is read from the board file" % e) from None
 
 
-def load(path: str) -> Files:
-    """The journal files at ``path`` (directory or LittleFS image) as {name: bytes}."""
+def _check_dir(path: str) -> None:
+    names = os.listdir(path)
+    if any(_is_segment(n) or n == "ack" for n in names):
+        return
+    collected = [n for n in COLLECTED if n in names]
+    if collected:
+        raise BadInput("%s is a `ykt collect` directory (%s): its records are verified "
+                       "already; give the terminal's journal directory or flash image"
+                       % (path, ", ".join(collected)))
+    if names:
+        raise BadInput("%s holds no journal (no segment files like 00000001.seg)" % path)
+
+
+def load(path: str, board: str | None = None) -> Files:
+    """The journal files at ``path`` (directory, LittleFS image, or with ``board`` a dump of
+    the whole flash) as {name: bytes}; BadInput naming what ``path`` is instead."""
     if os.path.isdir(path):
         sub = os.path.join(path, JOURNAL_DIR)
-        return _read_dir(sub if os.path.isdir(sub) else path)
+        path = sub if os.path.isdir(sub) else path
+        _check_dir(path)
+        return _read_dir(path)
     if os.path.isfile(path):
-        return _read_image(path)
+        return _read_image(path, board)
     raise BadInput("no such journal: %s" % path)
 
 
