@@ -9,7 +9,6 @@ journal's records, and the sum of what every card lost from its two purses.
 """
 
 import pytest
-
 from poskit import Day
 
 CARDS = {

@@ -207,7 +207,8 @@ def test_receipt_round_trips_through_the_printer_model(board):
     p.pair("红烧肉 x1", "8.00")
     p.pair("余额", "96.00", bold=True)
     p.cut()
-    assert model.receipts == ["CANTEEN\n红烧肉 x1                   8.00\n余额                       96.00"]
+    assert model.receipts == ["CANTEEN\n红烧肉 x1                   8.00\n"
+                              "余额                       96.00"]
     assert model.bold_lines() == ["CANTEEN", "余额                       96.00"]
     assert model.errors == []
 

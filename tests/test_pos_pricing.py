@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 import vmscripts
+
 from host_tools.lib.build import mpy_cross
 from ykt.pos import pricing, rules
 from ykt.pos.canteen_record import CanteenRecord, flag_bits

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ykt.pos.canteen_record import (SIZE, CanteenRecord, RecordError, age_on, flag_bits)
+from ykt.pos.canteen_record import SIZE, CanteenRecord, RecordError, age_on, flag_bits
 from ykt.pos.pricing import Sale
 
 FULL = CanteenRecord(day=20250305, counts=[1, 2, 0, 0, 0, 255], day_spend=123456,

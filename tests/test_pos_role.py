@@ -7,7 +7,6 @@ and what the receipt says.
 """
 
 import pytest
-
 from poskit import Day
 
 ELDER = "31012300000000000001"
@@ -20,7 +19,7 @@ def sales(res):
     return [x for x in res.journal() if x["kind"] == "sale"]
 
 
-# -- the seed's cases ----------------------------------------------------------------------------
+# -- the seed's cases -----------------------------------------------------------------------------
 
 def test_retired_teachers_breakfast_is_charged_20_percent_off_on_her_card(tmp_path):
     d = Day(start="2025-03-05T07:20:00")
@@ -80,7 +79,7 @@ def test_second_lunch_the_same_day_gets_no_subsidy(tmp_path):
     assert res.record("elder").counts[1] == 2
 
 
-# -- stacked promotions, limits, PIN ---------------------------------------------------------------
+# -- stacked promotions, limits, PIN --------------------------------------------------------------
 
 def test_stacked_campaigns_hit_the_cap_and_the_coupon_applies(tmp_path):
     d = Day(start="2025-07-15T12:00:00", mode="amount")
@@ -177,7 +176,7 @@ def test_sale_at_the_pin_threshold_needs_no_pin(tmp_path):
     assert res.apps["bob"].pins_verified == 0
 
 
-# -- the two purses ----------------------------------------------------------------------------------
+# -- the two purses -------------------------------------------------------------------------------
 
 def test_subsidy_purse_pays_first_and_both_purses_move_in_one_debit(tmp_path):
     d = Day(start="2025-03-05T11:30:00", mode="amount")
@@ -208,7 +207,7 @@ def test_expired_subsidy_purse_is_not_used(tmp_path):
     assert (res.balance("bob"), res.record("bob").subsidy_balance) == (5000 - 1200, 500)
 
 
-# -- voids and refunds ----------------------------------------------------------------------------------
+# -- voids and refunds ----------------------------------------------------------------------------
 
 def _void_day(**card):
     d = Day(start="2025-03-05T11:30:00")
@@ -356,7 +355,7 @@ def test_void_needs_a_supervisor_card(tmp_path):
     assert res.kinds("void") == []
 
 
-# -- staff ------------------------------------------------------------------------------------------------
+# -- staff ----------------------------------------------------------------------------------------
 
 def test_no_sale_without_a_signed_in_cashier(tmp_path):
     d = Day(start="2025-03-05T11:30:00")
@@ -431,7 +430,7 @@ def test_lcd_shows_each_step_and_a_masked_card_number(tmp_path):
     assert res.lcd.violations == [] and res.lcd.init_ok
 
 
-# -- the clock --------------------------------------------------------------------------------------------
+# -- the clock ------------------------------------------------------------------------------------
 
 def test_supervisor_sets_a_lost_clock_and_sales_resume(tmp_path):
     d = Day(start="2025-03-05T11:30:00", mode="amount")

@@ -5,9 +5,9 @@ it at boot (MAC and version checked) and the POS role reads its staff from it.
 """
 
 import pytest
+from poskit import Day
 
 from hw_sim.scenario import ScenarioError
-from poskit import Day
 
 BOB = "31012300000000000002"
 

@@ -15,14 +15,9 @@ import sys
 rest = open(sys.argv[1]).read()
 gc.collect()
 a = gc.mem_alloc()
-import ykt.main  # noqa: E402
-import ykt.roles.fixed_fare  # noqa: E402
 
 gc.collect()
 b = gc.mem_alloc()
-import ykt.roles.pos.terminal  # noqa: E402
-import ykt.pos.receipt  # noqa: E402
-import ykt.drivers.keypad, ykt.drivers.lcd, ykt.drivers.escpos  # noqa: E401, E402
 
 gc.collect()
 c = gc.mem_alloc()

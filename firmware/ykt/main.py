@@ -19,7 +19,6 @@ from ykt.sam import SoftSam
 from ykt.store import journal as jr
 from ykt.store.counter import Counter
 
-
 _FAULT_RESET_MS = 200
 _CLOCK_SLACK_S = 300  # a clock this far behind the last record is still believed
 _CLOCK_FLOOR = 757382400  # 2024-01-01 00:00 in clock.seconds(): no terminal ran before

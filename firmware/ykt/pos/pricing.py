@@ -160,7 +160,7 @@ class Sale:
         return {
             "mode": self.mode, "period": self.period, "category": self.category,
             "tier": self.tier, "gross": self.gross,
-            "lines": [[l.code, l.qty, l.unit, l.amount] for l in self.lines],
+            "lines": [[line.code, line.qty, line.unit, line.amount] for line in self.lines],
             "steps": [[s.kind, s.name, s.before, s.after, s.delta] for s in self.steps],
             "net": self.net, "subsidy_purse": self.subsidy, "cash": self.cash,
             "daily_subsidy": self.daily_subsidy, "pin": self.pin_required,
@@ -212,7 +212,8 @@ def _basket(sale, rules, basket):
     return None
 
 
-def price_sale(rules, basket_or_amount, mode, period, card_state, now, coupon=None):
+def price_sale(rules, basket_or_amount, mode, period, card_state, now,  # noqa: C901
+               coupon=None):  # (the pricing steps in the order docs/canteen.md gives them)
     """Price one sale.
 
     ``mode``: ``"fixed"`` (one tap pays the period's price; ``basket_or_amount``
@@ -263,13 +264,13 @@ def price_sale(rules, basket_or_amount, mode, period, card_state, now, coupon=No
             sale.lines = []
             return sale
         gross = 0
-        for l in sale.lines:
-            gross += l.amount
+        for line in sale.lines:
+            gross += line.amount
     sale.gross = amount = gross
 
     # 1. Set meals.
     if mode == "menu":
-        items = [(rules.menu.item(l.code), l.qty) for l in sale.lines]
+        items = [(rules.menu.item(line.code), line.qty) for line in sale.lines]
         for s, listed in apply_sets(rules.menu, items, sale.period):
             amount = sale._step("set", s.name, amount, listed - s.price)
     price = amount  # what the menu charges: the subsidy's default threshold basis
