@@ -90,3 +90,27 @@ def test_the_pos_shift_file_is_the_poskit_shift():
         {name: rec.encode().hex() for name, rec in d.records.items()}
     assert [e for e in shift["events"] if "tap" in e] == want["events"]
     assert [(e["at"], e["keys"]) for e in shift["events"] if "keys" in e] == d.keys
+
+
+def test_the_pos_heap_script_measures_the_pos_modules():
+    """bench/vm/heap_pos.py imports the POS role's modules for the heap they take: the figure
+    between its two marks is theirs (a linter once removed those 'unused' imports)."""
+    from bench import pos
+    from hw_sim.vm_bridge import vm_path
+
+    base, role, rules = harness.run_script("heap_pos", "heap_pos_rules.py", pos.EXAMPLE,
+                                           path=vm_path())
+    assert base > 30000 and role > 30000  # the terminal, then the POS role on top: tens of KB
+    assert rules > 0
+
+
+def test_the_gate_heap_script_measures_the_gate_modules(tmp_path):
+    from bench import fare
+    from host_tools.lib import tariff
+    from hw_sim.vm_bridge import vm_path
+
+    path = tmp_path / "t.bin"
+    path.write_bytes(tariff.build(fare.SOURCE, 1))
+    v = harness.run_script("heap_gate", "heap_gate_tariff.py", path, path, fare.ENTRY_STATION,
+                           fare.EXIT_STATION, path=vm_path())
+    assert v[1] > 10000  # gate role and fare modules on top of the fixed-fare terminal

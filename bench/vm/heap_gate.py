@@ -16,9 +16,15 @@ import sys
 rest = open(sys.argv[1]).read()
 gc.collect()
 a = gc.mem_alloc()
+import ykt.main  # noqa: E402, F401  (imported for the heap it takes)
+import ykt.roles.fixed_fare  # noqa: E402, F401
 
 gc.collect()
 b = gc.mem_alloc()
+import ykt.fare.engine  # noqa: E402, F401
+import ykt.fare.tariff  # noqa: E402, F401
+import ykt.fare.transit_record  # noqa: E402, F401
+import ykt.roles.gate  # noqa: E402, F401
 
 gc.collect()
 c = gc.mem_alloc()

@@ -15,9 +15,16 @@ import sys
 rest = open(sys.argv[1]).read()
 gc.collect()
 a = gc.mem_alloc()
+import ykt.main  # noqa: E402, F401  (imported for the heap it takes)
+import ykt.roles.fixed_fare  # noqa: E402, F401
 
 gc.collect()
 b = gc.mem_alloc()
+import ykt.drivers.escpos  # noqa: E402, F401
+import ykt.drivers.keypad  # noqa: E402, F401
+import ykt.drivers.lcd  # noqa: E402, F401
+import ykt.pos.receipt  # noqa: E402, F401
+import ykt.roles.pos.terminal  # noqa: E402, F401
 
 gc.collect()
 c = gc.mem_alloc()
