@@ -5,7 +5,7 @@ by hand from then on; ``ykt tariff build`` never reads the reference data)::
 
     ykt tariff import [--data DIR] [--out tariffs/shanghai-2017.json] [--detour-factor 1.0]
 
-Inputs (``/work/shared/data/shanghai-metro-2017/``, see its README):
+Inputs (``../shared/data/shanghai-metro-2017/``, see its README):
 
 - ``stationInfo.csv``: station id, English name, WGS-84 lon/lat, neighbour ids;
 - ``station_lines_2017.csv``: the lines serving each station (by name);

@@ -4,7 +4,7 @@
 takes the bytes the host sent and returns the bytes the ROM answers, plus an
 event when the host told it to leave the loader. It speaks what the real
 ``esptool --before no-reset --no-stub`` sends to an ESP32 (see
-docs/virtual-board.md and /work/shared/reference/tooling.md section 1):
+docs/virtual-board.md and ../shared/reference/tooling.md section 1):
 
 * SLIP framing (0xC0 delimits, 0xDB escapes); bytes outside a frame are
   ignored, as the ROM ignores line noise before a SYNC.
