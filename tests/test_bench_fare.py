@@ -44,7 +44,8 @@ def test_lookup_gives_the_fare_of_ykt_fare_quote(tmp_path, capsys):
         if (0, far) in pairs:
             expected = max(0, expected + adjust)
 
-    rc = cli.main(["fare", "quote", "--from", str(a), "--to", str(b), "--source", str(path),
+    rc = cli.main(["fare", "quote", "--from", "station:%d" % a, "--to", "station:%d" % b,
+                   "--source", str(path),
                    "--at", "2026-11-30T08:00"])
     out = capsys.readouterr().out
     assert rc == 0
