@@ -39,7 +39,7 @@ import time
 
 from hw_sim.board.repl import Repl, cook
 from hw_sim.board.rom import RomLoader
-from hw_sim.board.vm import MPY_DIR, BoardVM, FlashRequest
+from hw_sim.board.vm import MPY_DIR, BoardVM, FlashRequest, vm_relpath
 from hw_sim.flash import NorFlash, PowerCut
 
 # MicroPython ESP32_GENERIC partition table (ports/esp32/partitions-4MiB.csv):
@@ -339,7 +339,7 @@ class Board:
         version = "v%d.%d.%d" % tuple(info["version"])
         self.repl.banner = (b"MicroPython %s on 2026-01-01; Generic ESP32 module with ESP32\r\n"
                             b'Type "help()" for more information.\r\n' % version.encode())
-        path = list(getattr(self.hooks, "vm_path", ())) + [MPY_DIR]
+        path = [vm_relpath(p) for p in list(getattr(self.hooks, "vm_path", ())) + [MPY_DIR]]
         preload = list(getattr(self.hooks, "preload", ()) or ["machine"])
         return {"path": path, "preload": preload, "main": self._friendly}
 

@@ -15,6 +15,11 @@ file for the VM side) with:
 * SIGINT for Ctrl-C (:meth:`interrupt`): the unix port turns it into
   KeyboardInterrupt while its script runs.
 
+Paths reach the VM relative to its working directory (``hw_sim/board/mpy``,
+:func:`vm_relpath`): the unix port interns a script's or a module's file name
+as a qstr and dies ("name too long") past 255 bytes, which an absolute path in a
+deep checkout exceeds.
+
 The process has no filesystem of its own once booted: its ``/`` is the board's
 LittleFS partition, read and written through control-pipe requests that the
 board serves from its flash. A soft reset, a hard reset or entering the ROM
@@ -33,6 +38,11 @@ from hw_sim.vm_bridge import VM_DIR, micropython_binary
 MPY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpy")
 SCRIPT = os.path.join(MPY_DIR, "boardvm.py")
 DEFAULT_HEAP = "128K"  # ESP32 without PSRAM: ~110 KB GC heap, plus room for boardvm.py
+
+
+def vm_relpath(path):
+    """``path`` as the VM should see it: relative to its working directory (MPY_DIR)."""
+    return os.path.relpath(path, MPY_DIR)
 
 
 BINARY = 0x80000000  # length-word bit of the partition's binary messages
@@ -66,8 +76,8 @@ class BoardVM:
         self._ctl_r, ctl_w = os.pipe()
         try:  # the VM opens /dev/fd/<cmd_r> and /dev/fd/<ctl_w>
             self.proc = subprocess.Popen(
-                [self.executable, "-X", "heapsize=" + self.heap, SCRIPT, str(cmd_r), str(ctl_w),
-                 VM_DIR],
+                [self.executable, "-X", "heapsize=" + self.heap, vm_relpath(SCRIPT), str(cmd_r),
+                 str(ctl_w), vm_relpath(VM_DIR)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 pass_fds=(cmd_r, ctl_w), cwd=MPY_DIR)
         finally:

@@ -1,0 +1,65 @@
+"""The virtual board as a person meets it: `ykt sim board` run from a checkout, its
+console seen with `ykt monitor`, and the real mpremote's commands (rtc, mount, a soft
+reset with a file left open)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from hostkit import ROOT, free_port
+
+MPREMOTE = [sys.executable, "-m", "mpremote"]
+
+
+class SimBoard:
+    """`ykt sim board` in a subprocess on a free loopback port."""
+
+    def __init__(self, *args, cwd=ROOT, env=None, seconds=120):
+        self.port = free_port()
+        self.url = "socket://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "host_tools.cli", "sim", "board", "--listen",
+             "127.0.0.1:%d" % self.port, "--max-seconds", str(seconds), *map(str, args)],
+            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.banner = self.proc.stdout.readline()
+
+    def mpremote(self, *args, timeout=60):
+        return subprocess.run([*MPREMOTE, "connect", self.url, *args], capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def stop(self):
+        """End the board; its log (stderr)."""
+        self.proc.terminate()
+        try:
+            return self.proc.communicate(timeout=20)[1]
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.communicate()[1]
+
+
+@pytest.fixture
+def sim_board():
+    boards = []
+
+    def start(*args, **kw):
+        b = SimBoard(*args, **kw)
+        boards.append(b)
+        return b
+
+    yield start
+    for b in boards:
+        b.stop()
+
+
+def test_the_board_runs_from_a_checkout_whose_path_is_longer_than_255_bytes(sim_board, tmp_path):
+    deep = tmp_path / ("c" * 100) / ("d" * 100) / ("e" * 60)
+    deep.mkdir(parents=True)
+    (deep / "checkout").symlink_to(ROOT)
+    checkout = str(deep / "checkout")
+    assert len(os.path.join(checkout, "hw_sim", "board", "mpy", "boardvm.py")) > 255
+    board = sim_board("--boot", "app", cwd=tmp_path, env=dict(os.environ, PYTHONPATH=checkout))
+    r = board.mpremote("exec", "import machine; print(len(machine.unique_id()))")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "6"
