@@ -63,3 +63,11 @@ def test_the_board_runs_from_a_checkout_whose_path_is_longer_than_255_bytes(sim_
     r = board.mpremote("exec", "import machine; print(len(machine.unique_id()))")
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip() == "6"
+
+
+def test_a_file_left_open_at_a_soft_reset_keeps_what_was_written(sim_board):
+    board = sim_board("--boot", "app")
+    r = board.mpremote("exec", "f = open('left.txt', 'w'); f.write('written before the reset')",
+                       "soft-reset", "exec", "print(open('left.txt').read())")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "written before the reset"

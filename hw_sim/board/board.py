@@ -35,6 +35,7 @@ imports before its filesystem becomes the board's, e.g. ``hw_sim/vm`` with
 """
 
 import hashlib
+import select
 import time
 
 from hw_sim.board.repl import Repl, cook
@@ -49,6 +50,7 @@ VFS_OFFSET = 0x200000
 BLOCK = 4096
 MAX_CRASHES = 3
 INTR_SIGNAL_S = 0.25  # a Ctrl-C not picked up by a request this soon gets a SIGINT
+SWEEP_S = 5.0  # the soft-reset sweep (closing open files) gets this long
 
 ROM_BANNER = b"ets Jul 29 2019 12:21:46\r\n\r\n"
 BOOT_FLASH = b"boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
@@ -139,8 +141,35 @@ class Board:
         self.busy = "boot"
 
     def _soft_reset(self):
+        try:
+            self._sweep()
+        except PowerCut:
+            self.log("power cut at flash operation %d" % self.flash.ops)
+            self.power_off()
+            return
         self._send(b"MPY: soft reboot\r\n")
         self._start_app("soft", friendly=self.repl.mode == "friendly")
+
+    def _sweep(self):
+        """The chip's soft-reset sweep (gc_sweep_all): the idle VM closes the files code
+        left open, so what was written reaches the flash; its partition requests are
+        served meanwhile. A VM that does not answer within SWEEP_S is ended anyway."""
+        if not self.vm.running or self.busy is not None or not self.vm.send(["sweep"]):
+            return
+        end = time.monotonic() + SWEEP_S
+        while time.monotonic() < end:
+            select.select(self.vm.fds(), [], [], 0.05)
+            msgs = self.vm.read_messages()
+            self._send(cook(self.vm.read_output()))
+            if msgs is None:
+                return
+            for msg in msgs:
+                if isinstance(msg, FlashRequest):
+                    self._flash_request(msg)
+                elif msg[0] == 0 and msg[1] == "swept":
+                    return
+                elif msg[0] != 0:
+                    self.vm.reply(msg[0], self._request(msg[1], msg[2:], msg[1:]))
 
     def _notify(self, kind):
         fn = getattr(self.hooks, "on_boot", None)

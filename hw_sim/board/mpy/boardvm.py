@@ -13,6 +13,8 @@
 # other request: the board answers it or hands it to its hooks.
 # Ctrl-C arrives as SIGINT (KeyboardInterrupt). A reply that an interrupt
 # abandoned is recognised by its seq and dropped, so the link never desyncs.
+# ["sweep"] (board -> VM, before a soft reset) closes every file code left open,
+# as gc_sweep_all() does on the chip, answers [0, "swept"] and ends the VM.
 import io
 import json
 import os
@@ -128,6 +130,38 @@ class _Partition:
         return None if _bval[4] else _i32(_bval)
 
 
+# Files opened on the board's filesystem, closed by the soft-reset sweep (on the chip,
+# gc_sweep_all() runs every file's finaliser, which flushes and closes it; the unix
+# port does not sweep at exit, so what was written would be lost).
+_files = []
+
+
+def _is_open(f):
+    try:
+        f.tell()
+        return True
+    except (OSError, ValueError):  # a closed file raises ValueError
+        return False
+
+
+class _Lfs(vfs.VfsLfs2):
+    def open(self, path, mode="r"):
+        f = super().open(path, mode)
+        _files[:] = [x for x in _files if _is_open(x)]
+        _files.append(f)
+        return f
+
+
+def _sweep():
+    for f in _files:
+        try:
+            f.close()
+        except Exception:
+            pass
+    del _files[:]
+    _send([0, "swept"])
+
+
 def _traceback(e):
     s = io.StringIO()
     sys.print_exception(e, s)
@@ -161,7 +195,7 @@ def _run_file(name):
 def _mount():
     part = _Partition()
     try:
-        vfs.mount(vfs.VfsLfs2(part), "/")
+        vfs.mount(_Lfs(part), "/")
         return
     except OSError:
         pass
@@ -178,7 +212,7 @@ def _mount():
             time.sleep(3)
     print("Performing initial setup")
     vfs.VfsLfs2.mkfs(part)
-    vfs.mount(vfs.VfsLfs2(part), "/")
+    vfs.mount(_Lfs(part), "/")
     with open("/boot.py", "w") as f:
         f.write("# This file is executed on every boot (including wake-boot from deepsleep)\n"
                 "#import esp\n#esp.osdebug(None)\n#import webrepl\n#webrepl.start()\n")
@@ -216,6 +250,9 @@ def _serve():
                 cur = None
             res = None
             m = _recv()
+            if m[0] == "sweep":
+                _sweep()
+                return
             if m[0] != "exec":
                 continue  # a reply an interrupt abandoned
             cur = m[1]
