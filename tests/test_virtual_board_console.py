@@ -2,6 +2,7 @@
 console seen with `ykt monitor`, and the real mpremote's commands (rtc, mount, a soft
 reset with a file left open)."""
 
+import datetime
 import os
 import subprocess
 import sys
@@ -71,3 +72,17 @@ def test_a_file_left_open_at_a_soft_reset_keeps_what_was_written(sim_board):
                        "soft-reset", "exec", "print(open('left.txt').read())")
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip() == "written before the reset"
+
+
+def test_mpremote_rtc_reads_the_time_rtc_set_gave_the_board(sim_board):
+    board = sim_board("--boot", "app")
+    r = board.mpremote("rtc")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("(2000, 1, 1, 5, 0, 0, ")  # a Saturday, as after power-on
+    r = board.mpremote("rtc", "--set", "rtc")
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = tuple(int(x) for x in r.stdout.strip().strip("()").split(","))
+    now = datetime.datetime.now()
+    board_time = datetime.datetime(got[0], got[1], got[2], got[4], got[5], got[6], got[7])
+    assert abs((board_time - now).total_seconds()) < 30
+    assert got[3] == board_time.weekday()

@@ -34,6 +34,7 @@ imports before its filesystem becomes the board's, e.g. ``hw_sim/vm`` with
 (``"power_on"``, ``"hard"``, ``"soft"``, ``"rom"``).
 """
 
+import datetime
 import hashlib
 import select
 import time
@@ -56,6 +57,7 @@ ROM_BANNER = b"ets Jul 29 2019 12:21:46\r\n\r\n"
 BOOT_FLASH = b"boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
 BOOT_DOWNLOAD = b"boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download\r\n"
 PWRON_RESET, SOFT_RESET = 1, 5  # machine.reset_cause(): esp_reset_reason() POWERON / SW
+RTC_POWER_ON = datetime.datetime(2000, 1, 1)  # the ESP32 port's RTC after power-on
 
 
 def default_mac(name):
@@ -88,6 +90,7 @@ class Board:
         self._exec_id = 0
         self._crashes = 0
         self.reset_cause = PWRON_RESET  # the chip's last reset (soft reboots keep it)
+        self._rtc = (RTC_POWER_ON, time.monotonic())  # machine.RTC: (time, when it was set)
         self._friendly = True
         self._gen = 0              # which VM process messages belong to
         self.part_blocks = (self.flash.size - VFS_OFFSET) // BLOCK
@@ -97,6 +100,7 @@ class Board:
         if hasattr(self.flash, "power_on"):
             self.flash.power_on()
         self.reset_cause = PWRON_RESET
+        self._rtc = (RTC_POWER_ON, time.monotonic())
         if mode == "rom":
             self._enter_rom(ROM_BANNER + b"rst:0x1 (POWERON_RESET)," + BOOT_DOWNLOAD)
         else:
@@ -353,7 +357,23 @@ class Board:
             return {"b": self.mac.hex()}
         if op == "reset_cause":
             return self.reset_cause
+        if op == "rtc":
+            return self._rtc_datetime(args[0] if args else None)
         return self._hook(req)
+
+    def _rtc_datetime(self, value):
+        """machine.RTC().datetime(): the tuple now, or set it from ``value``."""
+        if value is not None:
+            y, mo, d, _, h, mi, s, us = (list(value) + [0] * 8)[:8]
+            try:
+                self._rtc = (datetime.datetime(y, mo, d, h, mi, s, us), time.monotonic())
+            except (TypeError, ValueError) as e:
+                return {"error": "RTC.datetime: %s" % e}  # a ValueError in the VM
+            return None
+        base, at = self._rtc
+        t = base + datetime.timedelta(seconds=time.monotonic() - at)
+        return [t.year, t.month, t.day, t.weekday(), t.hour, t.minute, t.second,
+                t.microsecond]
 
     def _ioctl(self, op, arg):
         if op == 4:
