@@ -63,7 +63,12 @@ Edge = tuple[int, int, str, float]  # station a, station b (a < b), line, metres
 
 
 def read_network(data_dir: str) -> tuple[dict[int, Station], list[Edge]]:
-    """(stations, edges) from the reference CSVs; edges carry whole metres."""
+    """(stations, edges) from the reference CSVs; edges carry whole metres. BadInput if the
+    directory lacks one of them."""
+    for name in ("stationInfo.csv", "station_lines_2017.csv", "metroarcs_shanghai.csv"):
+        if not os.path.isfile(os.path.join(data_dir, name)):
+            raise BadInput("%s: no %s (the 2017 Shanghai metro reference data, "
+                           "../shared/data/shanghai-metro-2017)" % (data_dir, name))
     with open(os.path.join(data_dir, "stationInfo.csv"), newline="") as f:
         info = list(csv.DictReader(f))
     with open(os.path.join(data_dir, "station_lines_2017.csv"), newline="") as f:
@@ -135,7 +140,7 @@ def build_source(data_dir: str, detour_factor: float = 1.0) -> dict[str, Any]:
         "format": "ykt-tariff-source/1",
         "name": "Shanghai metro, 2017 network (example tariff)",
         "notes": [
-            "Generated once by host_tools/lib/tariff_source.py from the 2017 Shanghai metro "
+            "Generated once by `ykt tariff import` from the 2017 Shanghai metro "
             "reference data (github.com/beyondsimulations/Metro-Inflow-Optimization, MIT); edit "
             "this file, not the generator.",
             "Edge km are GREAT-CIRCLE distances between station coordinates (haversine, sphere "
