@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from hostkit import ROOT, free_port
+from hostkit import ROOT, flash_with_files, free_port
 
 MPREMOTE = [sys.executable, "-m", "mpremote"]
 
@@ -86,3 +86,26 @@ def test_mpremote_rtc_reads_the_time_rtc_set_gave_the_board(sim_board):
     board_time = datetime.datetime(got[0], got[1], got[2], got[4], got[5], got[6], got[7])
     assert abs((board_time - now).total_seconds()) < 30
     assert got[3] == board_time.weekday()
+
+
+def monitor(board, seconds):
+    r = subprocess.run([sys.executable, "-m", "host_tools.cli", "monitor", "--port", board.url,
+                        "--seconds", str(seconds)], capture_output=True, text=True, timeout=60,
+                       cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.replace("\r\n", "\n")
+
+
+MAIN_FAILS = b"print('terminal starting')\nimport no_such_driver\n"
+
+
+def test_monitor_shows_the_boot_of_a_board_that_booted_before_it_connected(sim_board, tmp_path):
+    image = tmp_path / "flash.bin"
+    image.write_bytes(flash_with_files({"/main.py": MAIN_FAILS}).image())
+    board = sim_board("--boot", "app", "--flash-image", image)
+    monitor(board, 3)  # the board has booted by now (live or replayed)
+    seen = monitor(board, 1)  # a second look: only the kept console can show the boot
+    assert "rst:0x1 (POWERON_RESET)" in seen
+    assert "terminal starting\nTraceback (most recent call last):\n" in seen
+    assert "ImportError: no module named 'no_such_driver'" in seen
+    assert seen.endswith(">>> ")

@@ -52,6 +52,7 @@ BLOCK = 4096
 MAX_CRASHES = 3
 INTR_SIGNAL_S = 0.25  # a Ctrl-C not picked up by a request this soon gets a SIGINT
 SWEEP_S = 5.0  # the soft-reset sweep (closing open files) gets this long
+CONSOLE_MAX = 8192  # bytes of the console since the last boot kept for a new connection
 
 ROM_BANNER = b"ets Jul 29 2019 12:21:46\r\n\r\n"
 BOOT_FLASH = b"boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
@@ -79,6 +80,8 @@ class Board:
         self.vm = BoardVM(**{k: v for k, v in (("heap", heap), ("executable", micropython)) if v})
         self.repl = Repl(b"")
         self.tx = None
+        self.console = bytearray()  # the console since the last boot (see connect())
+        self._recording = False
         self.mode = "off"
         self.rx = bytearray()      # UART input waiting for the REPL
         self.busy = None           # None (REPL reads input), "boot", or the id of an exec
@@ -113,9 +116,44 @@ class Board:
     def close(self):
         self.power_off()
 
+    def connect(self, tx):
+        """A host took the UART over (``tx`` gets the board's bytes from now on).
+
+        In MicroPython the board first sends it :attr:`console`: what the board
+        printed since its last boot (power-on, reset, or a soft reset from the friendly
+        REPL): the ROM lines, boot.py's and main.py's output, the firmware's console, up
+        to the first raw REPL (a tool's session is not console), at most CONSOLE_MAX
+        bytes (the newest, from a line start). So `ykt monitor` shows how the board
+        booted even if nobody was connected then (a real ESP32 would be reset to show
+        it). pyserial's ``socket://`` handler (mpremote, esptool) empties its input
+        when it opens the port, and mpremote discards what precedes its raw REPL
+        banner, which the kept console never holds. In ROM download mode nothing is
+        replayed (esptool would read it as noise)."""
+        self.tx = tx
+        if tx is not None and self.mode == "app" and self.console:
+            tx(bytes(self.console))
+
     def _send(self, data):
-        if data and self.tx is not None:
+        if not data:
+            return
+        if self._recording:
+            self._record(data)
+        if self.tx is not None:
             self.tx(data)
+
+    def _new_console(self):
+        self.console.clear()
+        self._recording = True
+
+    def _record(self, data):
+        if self.mode != "app" or (self.busy != "boot" and self.repl.mode == "raw"):
+            self._recording = False  # a tool's raw REPL session from here on
+            return
+        self.console += data
+        if len(self.console) > CONSOLE_MAX:
+            cut = len(self.console) - CONSOLE_MAX
+            nl = self.console.find(b"\n", cut)
+            del self.console[:nl + 1 if nl >= 0 else cut]
 
     def _stop_vm(self):
         self._gen += 1
@@ -137,12 +175,14 @@ class Board:
         if kind != "soft":
             self.rx.clear()  # a reset empties the UART FIFO
         self.mode = "app"
+        self.busy = "boot"
+        if kind != "soft":
+            self._new_console()
         self._send(banner)
         self._friendly = friendly
         self.boots.append(kind)
         self._notify(kind)
         self.vm.start()
-        self.busy = "boot"
 
     def _soft_reset(self):
         try:
@@ -151,6 +191,8 @@ class Board:
             self.log("power cut at flash operation %d" % self.flash.ops)
             self.power_off()
             return
+        if self.repl.mode == "friendly":
+            self._new_console()  # a person's Ctrl-D; a tool's soft reset is not console
         self._send(b"MPY: soft reboot\r\n")
         self._start_app("soft", friendly=self.repl.mode == "friendly")
 

@@ -89,7 +89,7 @@ class BoardServer:
         self.connections += 1
         if self.board.mode == "rom":
             self.board.rom.reset_link()
-        self.board.tx = self._send
+        self.board.connect(self._send)  # MicroPython: its console since the last boot first
 
     # -- the loop ----------------------------------------------------------------------
     def serve(self, max_seconds=None, max_connections=None):

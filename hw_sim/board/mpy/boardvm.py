@@ -144,9 +144,17 @@ def _is_open(f):
         return False
 
 
-class _Lfs(vfs.VfsLfs2):
+class _Lfs:
+    # VfsLfs2 with its open() noted. A wrapper, not a subclass: the VFS layer hands a
+    # subclass instance to VfsLfs2's C import_stat as if it were the C object (segfault).
+    def __init__(self, part):
+        fs = self._fs = vfs.VfsLfs2(part)
+        for name in ("mount", "umount", "ilistdir", "chdir", "getcwd", "mkdir", "remove",
+                     "rename", "rmdir", "stat", "statvfs"):
+            setattr(self, name, getattr(fs, name))
+
     def open(self, path, mode="r"):
-        f = super().open(path, mode)
+        f = self._fs.open(path, mode)
         _files[:] = [x for x in _files if _is_open(x)]
         _files.append(f)
         return f
