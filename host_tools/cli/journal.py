@@ -1,4 +1,5 @@
-"""`ykt journal verify PATH (--key HEX | --key-file F) [--terminal HEX]`, `ykt journal dump PATH`.
+"""`ykt journal verify PATH (--master-key-file F | --key-file F | --key HEX) [--terminal HEX]`,
+`ykt journal dump PATH`.
 
 PATH: a directory of segment files (or one holding ``journal/``), a LittleFS image of the
 terminal's vfs partition, or with ``--board`` a dump of its whole flash (``esptool
@@ -23,25 +24,29 @@ def _hex(text, what):
     return value
 
 
-def _key(args):
+def _key_source(args):
+    """terminal id -> journal key: --key, or --key-file (a master key file: the key is derived
+    for the terminal), checked before PATH is read."""
     if args.key is not None:
-        return _hex(args.key, "--key")
-    from host_tools.lib.files import read_input
+        key = _hex(args.key, "--key")
+        return lambda tid: key
+    from host_tools.lib import keys
 
-    text = read_input(args.key_file, "key").decode("ascii", errors="replace")
-    return _hex(text, "key file %s" % args.key_file)
+    return keys.journal_key_for(args.key_file)
 
 
 def _verify(args):
-    from host_tools.lib.journal import load, verify
+    from host_tools.lib.journal import dump, load, verify
 
-    key = _key(args)
     terminal = None
     if args.terminal is not None:
         terminal = _hex(args.terminal, "--terminal")
         if len(terminal) != 6:
             raise ValueError("--terminal is 6 bytes (12 hex digits)")
-    v = verify(load(args.path, args.board), key, terminal)
+    key_for = _key_source(args)
+    files = load(args.path, args.board)
+    named = terminal or next((bytes.fromhex(r["terminal"]) for r in dump(files)), bytes(6))
+    v = verify(files, key_for(named), terminal)
     if v.ok:
         text = "OK %d records" % v.count
         if v.count:
@@ -78,7 +83,8 @@ def register(sub):
                        **examples("ykt journal dump vfs.img"))
     jsub = p.add_subparsers(dest="journalcmd", required=True)
     v = jsub.add_parser("verify", help="check every record's CRC, seq and MAC chain",
-                        **examples("ykt journal verify vfs.img --key-file device.key",
+                        **examples("ykt journal verify vfs.img --master-key-file master.json",
+                                   "ykt journal verify vfs.img --key-file device.key",
                                    "ykt journal verify journal/ --key "
                                    "00112233445566778899aabbccddeeff"))
     v.add_argument("path", help="journal directory, LittleFS image, or whole-flash dump "
@@ -86,7 +92,10 @@ def register(sub):
     v.add_argument("--board", help=BOARD_HELP)
     key = v.add_mutually_exclusive_group(required=True)
     key.add_argument("--key", help="device key in hex")
-    key.add_argument("--key-file", help="file holding the device key in hex")
+    key.add_argument("--key-file", "--master-key-file", dest="key_file",
+                     help="the master key file (the terminal's journal key is derived for "
+                          "--terminal, or the terminal the records name), or a file holding "
+                          "the device key in hex")
     v.add_argument("--terminal", help="terminal id (12 hex digits) every record must carry")
     v.set_defaults(fn=_verify)
     d = jsub.add_parser("dump", help="print the records as JSON Lines",

@@ -138,6 +138,10 @@ def _board(args):
         print("ykt sim board: %s" % msg, file=sys.stderr, flush=True)
 
     hooks = None
+    if args.master_key_file:
+        from host_tools.lib import keys
+
+        keys.masters(args.master_key_file)  # one line for a wrong or unreadable key file
     if args.taps:
         from hw_sim.board.taps import load_taps
 

@@ -3,7 +3,7 @@
     ykt tariff import [--data DIR] [--out FILE] [--detour-factor 1.0]
     ykt tariff check SOURCE
     ykt tariff build SOURCE --version N --out tariff.bin
-                     [--device ID --master-key-file F --signed-out F]
+                     [--device ID --master-key-file MASTER.json --signed-out F]
 
 ``build`` writes the raw payload (docs/fares.md "Compiled tariff"); with ``--device`` it also
 writes the update envelope for that terminal (``host_tools.lib.updates.sign``, docs/stores.md).
@@ -22,24 +22,37 @@ def _check(args):
     return 0
 
 
+def _check_out_dirs(*paths):
+    import os
+
+    for path in paths:
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise ValueError("%s: no such directory for the output" % path)
+
+
 def _build(args):
     from host_tools.lib import tariff
+    from host_tools.lib.files import write_atomic
 
     signing = (args.device, args.master_key_file, args.signed_out)
     if any(signing) and not all(signing):
         raise ValueError("--device, --master-key-file and --signed-out go together")
-    payload = tariff.build(args.source, args.version)
-    with open(args.out, "wb") as f:
-        f.write(payload)
-    print("tariff v%d: %d bytes -> %s" % (args.version, len(payload), args.out))
+    # every input is checked before anything is written: a bad key leaves no tariff.bin
+    key = tid = None
     if all(signing):
-        from host_tools.lib import updates
+        from host_tools.lib import keys, updates
 
-        key = updates.read_key_file(args.master_key_file)
         tid = updates.terminal_id(args.device)
+        key = keys.update_master(args.master_key_file)
+    payload = tariff.build(args.source, args.version)
+    data = None
+    if key is not None and tid is not None:
         data = updates.sign("tariff", args.version, tid, payload, key)
-        with open(args.signed_out, "wb") as f:
-            f.write(data)
+    _check_out_dirs(args.out, args.signed_out)
+    write_atomic(args.out, payload)
+    print("tariff v%d: %d bytes -> %s" % (args.version, len(payload), args.out))
+    if data is not None and tid is not None:
+        write_atomic(args.signed_out, data)
         print("signed for terminal %s: %d bytes -> %s" % (tid.hex(), len(data), args.signed_out))
     return 0
 
@@ -85,6 +98,9 @@ def register(sub):
     b.add_argument("--version", type=int, required=True, help="tariff version (1..2^32-1)")
     b.add_argument("--out", required=True, help="payload file to write (e.g. tariff.bin)")
     b.add_argument("--device", help="terminal id (12 hex digits): also write a signed update")
-    b.add_argument("--master-key-file", help="update master key file (32 hex digits)")
+    b.add_argument("--master-key-file",
+                   help="the master key file (`ykt provision --new-master-key-file`; the "
+                        "terminal's update key is derived from it), or a file holding the "
+                        "update master key in hex")
     b.add_argument("--signed-out", help="signed update file to write")
     b.set_defaults(fn=_build)

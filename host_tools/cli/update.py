@@ -6,9 +6,10 @@ from host_tools.cli import examples
 
 
 def _sign(args):
-    from host_tools.lib import updates
+    from host_tools.lib import keys, updates
+    from host_tools.lib.files import write_atomic
 
-    key = updates.read_key_file(args.master_key_file)
+    key = keys.update_master(args.master_key_file)
     tid = updates.terminal_id(args.device)
     code = updates.kind_code(args.kind)
     if code == updates.KINDS["clock"] and args.time is not None:
@@ -30,8 +31,7 @@ def _sign(args):
     elif code == updates.KINDS["tariff"]:
         _check_tariff(args.payload, payload)
     data = updates.sign(args.kind, args.version, tid, payload, key)
-    with open(args.out, "wb") as f:
-        f.write(data)
+    write_atomic(args.out, data)
     print("signed %s v%d for terminal %s: %d bytes -> %s"
           % (updates.kind_name(updates.kind_code(args.kind)), args.version, tid.hex(),
              len(data), args.out))
@@ -74,13 +74,14 @@ def _check_tariff(path, payload):
 
 
 def _show(args):
-    from host_tools.lib import updates
+    from host_tools.lib import keys, updates
     from host_tools.lib.files import read_input
 
+    key = keys.update_master(args.master_key_file) if args.master_key_file else None
     data = read_input(args.file, "update")
     info = updates.parse(data)
-    if args.master_key_file:
-        info["mac_ok"] = updates.verify(data, updates.read_key_file(args.master_key_file))
+    if key is not None:  # the terminal's key is derived for the terminal the header names
+        info["mac_ok"] = updates.verify(data, key)
     print(json.dumps(info))
     return 0
 
@@ -101,7 +102,9 @@ def register(sub):
     s.add_argument("--version", type=int, required=True, help="content version (1..2^32-1)")
     s.add_argument("--device", required=True, help="terminal id, 12 hex digits")
     s.add_argument("--master-key-file", required=True,
-                   help="file with the update master key (32 hex digits)")
+                   help="the master key file (`ykt provision --new-master-key-file`; the "
+                        "terminal's update key is derived from it), or a file holding the "
+                        "update master key in hex")
     s.add_argument("payload", nargs="?",
                    help="the file to install (e.g. from `ykt denylist build`)")
     s.add_argument("--time", help="--kind clock: the terminal's new local time, "
@@ -112,5 +115,7 @@ def register(sub):
                          **examples("ykt update show deny.upd",
                                     "ykt update show deny.upd --master-key-file master.json"))
     v.add_argument("file", help="update file (.upd)")
-    v.add_argument("--master-key-file", help="also check the MAC with this master key")
+    v.add_argument("--master-key-file",
+                   help="also check the MAC: the master key file (the key is derived for the "
+                        "terminal the file names) or the update master key in hex")
     v.set_defaults(fn=_show)

@@ -31,8 +31,9 @@ from typing import Any
 
 from host_tools.device.deploy import RESET, DeviceError, check_port, mpremote, tagged
 from host_tools.lib import journal
-from host_tools.lib.errors import BadInput, Failed
-from host_tools.lib.files import read_input, write_atomic
+from host_tools.lib.errors import Failed
+from host_tools.lib.files import write_atomic
+from host_tools.lib.keys import journal_key_for
 
 COLUMNS = ("terminal", "seq", "time", "kind", "tx_type", "card", "atc", "amount", "balance",
            "tac", "random", "link", "tseq", "mac", "segment", "collected_at")
@@ -81,19 +82,7 @@ class VerifyFailed(Failed):
 def key_source(path: str) -> Callable[[bytes], bytes]:
     """A function terminal id -> device key, from a master key file (JSON: the key is
     derived per terminal) or a file holding the device key in hex. Checked at once."""
-    raw = read_input(path, "key")
-    if raw.lstrip().startswith(b"{"):
-        from host_tools.lib.provision import journal_key, read_master_file
-
-        device_master = read_master_file(path)["device"]
-        return lambda tid: journal_key(device_master, tid)
-    try:
-        key = bytes.fromhex("".join(raw.decode("ascii").split()))
-    except (UnicodeDecodeError, ValueError):
-        key = b""
-    if not key:
-        raise BadInput("%s: neither a master key file nor a device key in hex" % path)
-    return lambda tid: key
+    return journal_key_for(path)
 
 
 def pull(port: str, dest: str) -> tuple[bytes, dict[str, bytes]]:
