@@ -109,3 +109,21 @@ def test_monitor_shows_the_boot_of_a_board_that_booted_before_it_connected(sim_b
     assert "terminal starting\nTraceback (most recent call last):\n" in seen
     assert "ImportError: no module named 'no_such_driver'" in seen
     assert seen.endswith(">>> ")
+
+
+def test_the_board_log_tells_each_taps_outcome(tmp_path):
+    from boardtaps import TapRig
+
+    rig = TapRig(tmp_path, [{"at": 2, "tap": "commuter", "hold_ms": 1500}], opening=5000)
+    log = []
+    rig.hooks.log = log.append
+    try:
+        flashed = rig.flash(rig.provision("config.json", "--role", "fixed_fare",
+                                          "--fare-fen", 350))
+        assert flashed.returncode == 0, flashed.stdout + flashed.stderr
+        assert rig.wait(lambda: any("removed" in line for line in log), 90)
+    finally:
+        rig.stop()
+    assert "card commuter placed (balance 5000 fen)" in log
+    removed = [line for line in log if "removed" in line]
+    assert removed[0].startswith("card commuter removed: charged 350 fen (balance 5000 -> 4650), ")

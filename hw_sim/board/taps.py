@@ -77,6 +77,7 @@ class TapHooks:
         self.armed = armed  # taps start at the first boot once armed
         self.scheduled = False
         self.placed = []   # (virtual us, card name) as the cards were placed
+        self._before = {}  # card name: (balance, APDU count) when it was last placed
         self.requests = 0
         self.faults = []  # (virtual us, text) of the faults injected
         self._fault = None
@@ -136,7 +137,8 @@ class TapHooks:
             card.remove_after_apdu = t.get("remove_after_apdu")
             field.place(card)
             self.placed.append((self.terminal.clock.now_us(), n))
-            self.log("card %s placed" % n)
+            self._before[n] = (self.apps[n].balance, card.apdu_count)
+            self.log("card %s placed (balance %d fen)" % (n, self.apps[n].balance))
         if self.terminal.gate is not None:
             self.terminal.gate.waiting = 0 if t.get("walk") is False else 1
 
@@ -145,7 +147,21 @@ class TapHooks:
         for n in names:
             if self.cards[n] in field.cards:
                 field.remove(self.cards[n])
-                self.log("card %s removed" % n)
+                self.log("card %s removed: %s" % (n, self.outcome(n)))
+
+    def outcome(self, name):
+        """What the last tap of card ``name`` did to it, from the card model's side."""
+        before, apdus = self._before.get(name, (self.apps[name].balance, 0))
+        after, n = self.apps[name].balance, self.cards[name].apdu_count - apdus
+        if n == 0:
+            return "not read (no APDU reached the card)"
+        if after < before:
+            return "charged %d fen (balance %d -> %d), %d APDUs" % (before - after, before,
+                                                                    after, n)
+        if after > before:
+            return "loaded %d fen (balance %d -> %d), %d APDUs" % (after - before, before,
+                                                                   after, n)
+        return "read, not charged (balance %d), %d APDUs" % (after, n)
 
     def balance(self, name):
         """The card's balance in fen, as the card model holds it."""
