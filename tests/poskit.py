@@ -2,11 +2,12 @@
 
 A ``Day`` is a script on one timeline: card taps (scenario events), keys typed on
 the keypad (scheduled on the terminal's virtual clock with ``sim.keypad.type``)
-and RTC jumps between meal periods (``set_clock``); a staff list can arrive as a
-signed update (``staff_update``). ``Day.run(tmp_path)`` builds
-the scenario (cards with their PIN), gives the cards their canteen record
-(record 2), schedules the keys and runs it under CPython; the result has the
-console events, the journal, the card applications, the LCD and the printer.
+and RTC jumps between meal periods (``set_clock``); a staff list and a canteen rule
+set can arrive as signed updates (``staff_update``, ``canteen_update``).
+``Day.run(tmp_path)`` builds the scenario (cards with their PIN), gives the cards
+their canteen record (record 2), schedules the keys and runs it under CPython; the
+result has the console events, the journal, the card applications, the LCD and the
+printer.
 
 Times in a ``Day`` are seconds since the scenario start; each step moves a cursor
 forward by what it takes (a key every 250 ms, a tap held 1.5 s, the receipt
@@ -77,6 +78,7 @@ class Day:
         self.events = []
         self.keys = []  # (seconds, text)
         self.staff_file = None  # (version, payload, master) of a staff update in /inbox
+        self.inbox = []  # (file name, kind, version, payload, master): more signed updates
         self.t = 1.0
 
     # -- cards ------------------------------------------------------------------------------
@@ -109,6 +111,19 @@ class Day:
         if payload is None:
             payload = json.dumps([staff_entry(n, *STAFF[n]) for n in staff]).encode()
         self.staff_file = (version, payload, master)
+        return self
+
+    def canteen_update(self, rules, version=None, master=None, payload=None,
+                       name="canteen.upd"):
+        """The rule set ``rules`` as a signed canteen update in the inbox (``version``: the
+        envelope's, by default the rule set's own), installed at boot; ``master``: sign
+        with another update master key (a forgery); ``payload``: sign these bytes instead.
+        Files are installed in name order."""
+        if payload is None:
+            payload = json.dumps(rules).encode()
+        if version is None:
+            version = rules["version"]
+        self.inbox.append((name, "canteen", version, payload, master))
         return self
 
     # -- the timeline -------------------------------------------------------------------------
@@ -176,6 +191,13 @@ class Day:
             tid = bytes.fromhex(sc.terminal_config()["terminal_id"])
             data = updates.sign("staff", version, tid, payload, master or sc.update_master())
             with r.sim.filesystem().open("/inbox/staff.upd", "wb") as f:
+                f.write(data)
+        for name, kind_, version, payload, master in self.inbox:
+            sc = r.scenario
+            tid = bytes.fromhex(sc.terminal_config()["terminal_id"])
+            data = updates.sign(kind_, version, tid, payload, master or sc.update_master(),
+                                check=False)
+            with r.sim.filesystem().open("/inbox/" + name, "wb") as f:
                 f.write(data)
         sim = r.sim
         last = 0

@@ -25,6 +25,9 @@ _CLOCK_FLOOR = 757382400  # 2024-01-01 00:00 in clock.seconds(): no terminal ran
 _CLOCK_END = 3155760000  # 2100-01-01 00:00: a clock set beyond is a typo
 _CLOCK_SOURCES = {"update": 1, "staff": 2}  # clock-set tx_type
 _I32 = 0x7FFFFFFF
+# modules the update installer's checks import (ykt.store.updates)
+_CHECKERS = ("ykt.fare.tariff", "ykt.pos", "ykt.pos.rules", "ykt.pos.periods", "ykt.pos.menu",
+             "ykt.pos.canteen_record")
 
 
 def _iso(t):
@@ -89,7 +92,9 @@ class Context:
                 return
         except OSError:
             return
-        loaded = "ykt.fare.tariff" in sys.modules  # the installer reads tariffs with it
+        # the installer reads tariffs and canteen rule sets with the firmware's own readers;
+        # what it loaded that the role does not use goes with it
+        loaded = [m for m in _CHECKERS if m in sys.modules]
         from ykt.store.updates import Updates, kind_code
 
         outcomes = Updates(self.fs, _unhex(self.config, "update"), self.terminal_id,
@@ -99,8 +104,9 @@ class Context:
         codes = [kind_code(o.kind) if o.kind else 0 for o in outcomes]
         del Updates, kind_code
         sys.modules.pop("ykt.store.updates", None)
-        if not loaded:
-            sys.modules.pop("ykt.fare.tariff", None)
+        for m in _CHECKERS:
+            if m not in loaded:
+                sys.modules.pop(m, None)
         gc.collect()
         for i in range(len(outcomes)):
             o = outcomes[i]
@@ -214,6 +220,9 @@ class Context:
         return self._tariff
 
 
+_ROLES = ("fixed_fare", "gate", "entry_gate", "exit_gate", "pos", "validator")
+
+
 def _role(name):
     if name == "fixed_fare":
         from ykt.roles.fixed_fare import FixedFareTerminal
@@ -248,7 +257,8 @@ def run(board, config, fs=None):
         from ykt.store.vfs import Vfs
 
         fs = Vfs(config.get("data_dir", "/"))
-    role = _role(config["role"])
+    if config["role"] not in _ROLES:
+        raise ValueError("unknown role %r" % config["role"])
     ctx = Context(board, config, fs)
     pending = ctx.payments.restore()
     report.emit("boot", ("terminal", config.get("name") or config["terminal_id"]),
@@ -265,7 +275,9 @@ def run(board, config, fs=None):
                     ("last_record", _iso(ctx.journal.last_time)))
     ctx.log("boot")
     ctx.install_updates()
-    terminal = role(ctx, config)
+    # the role's modules are loaded after the installer is gone: the installer's checks
+    # (a tariff, a canteen rule set) and the role's code need not fit in RAM together
+    terminal = _role(config["role"])(ctx, config)
     _serving = True
     terminal.run()
 

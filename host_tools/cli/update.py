@@ -30,6 +30,8 @@ def _sign(args):
         _check_staff(args.payload, payload)
     elif code == updates.KINDS["tariff"]:
         _check_tariff(args.payload, payload)
+    elif code == updates.KINDS["canteen"]:
+        _check_canteen(args.payload, payload)
     data = updates.sign(args.kind, args.version, tid, payload, key)
     write_atomic(args.out, data)
     print("signed %s v%d for terminal %s: %d bytes -> %s"
@@ -54,6 +56,20 @@ def _check_staff(path, payload):
     try:
         StaffList.load(entries)
     except ValueError as e:
+        raise ValueError("%s: %s" % (path, e)) from None
+
+
+def _check_canteen(path, payload):
+    """A canteen rule set is the JSON `canteens/*.json` holds; the POS's own loader
+    (ykt.pos.rules) judges it, so a rule set the terminal would refuse is never signed."""
+    import hw_sim
+
+    hw_sim.install()
+    from ykt.pos import rules
+
+    try:
+        rules.load(json.loads(payload))
+    except ValueError as e:  # not JSON, or the loader's "where: what"
         raise ValueError("%s: %s" % (path, e)) from None
 
 
@@ -96,9 +112,14 @@ def register(sub):
                                     "-o deny.upd",
                                     "ykt update sign --kind clock --version 1 --device "
                                     "290010202501 --master-key-file master.json --time now "
-                                    "-o clock.upd"))
+                                    "-o clock.upd",
+                                    "ykt update sign --kind canteen --version 1 --device "
+                                    "290031000102 --master-key-file master.json "
+                                    "canteens/putuo-example.json -o canteen.upd"))
     s.add_argument("--kind", required=True,
-                   help="tariff, denylist, denylist-delta, config, staff or clock")
+                   help="tariff, denylist, denylist-delta, config, staff, clock or canteen "
+                        "(a canteen rule set and menu, e.g. canteens/putuo-example.json: "
+                        "--version must be its 'version')")
     s.add_argument("--version", type=int, required=True, help="content version (1..2^32-1)")
     s.add_argument("--device", required=True, help="terminal id, 12 hex digits")
     s.add_argument("--master-key-file", required=True,

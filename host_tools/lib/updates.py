@@ -25,7 +25,8 @@ HEADER_SIZE = struct.calcsize(HEADER_FMT)
 MAC_SIZE = 16
 UINT32_MAX = 0xFFFFFFFF
 
-KINDS = {"tariff": 1, "denylist": 2, "denylist-delta": 3, "config": 4, "staff": 5, "clock": 6}
+KINDS = {"tariff": 1, "denylist": 2, "denylist-delta": 3, "config": 4, "staff": 5, "clock": 6,
+         "canteen": 7}
 CLOCK_YEARS = (2024, 2099)  # as the firmware (ykt.store.updates.CLOCK_YEARS)
 
 
@@ -103,7 +104,8 @@ def clock_payload(text: str) -> bytes:
 
 
 def _check_payload(code: int, version: int, payload: bytes) -> None:
-    """A denylist payload must carry the envelope's version (the firmware checks it too)."""
+    """A denylist or canteen payload must carry the envelope's version (the firmware checks
+    it too)."""
     if code == KINDS["clock"]:
         try:
             text = bytes(payload).decode("ascii")
@@ -112,7 +114,9 @@ def _check_payload(code: int, version: int, payload: bytes) -> None:
         if clock_payload(text) != text.strip().encode() or len(text.strip()) != 19:
             raise BadInput("clock: payload %r is not a time like 2026-11-29T07:00:00" % text)
         return
-    if code == KINDS["denylist"]:
+    if code == KINDS["canteen"]:
+        pver = canteen_version(payload)
+    elif code == KINDS["denylist"]:
         pver, _ = denylist.read_base(payload)
     elif code == KINDS["denylist-delta"]:
         _, pver, _ = denylist.read_delta(payload)
@@ -120,6 +124,22 @@ def _check_payload(code: int, version: int, payload: bytes) -> None:
         return
     if pver != version:
         raise BadInput("payload is %s v%d, not v%d" % (kind_name(code), pver, version))
+
+
+def canteen_version(payload: bytes) -> int:
+    """The ``version`` a canteen rule set (JSON, docs/canteen.md section 2) gives itself: a
+    canteen update's version must be it (the firmware checks that too)."""
+    import json
+
+    try:
+        rules = json.loads(payload)
+    except ValueError:
+        raise BadInput("canteen: the payload is not JSON (a rule set like "
+                       "canteens/putuo-example.json)") from None
+    version = rules.get("version", 0) if isinstance(rules, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise BadInput("canteen: the rule set needs a whole-number 'version'")
+    return version
 
 
 def sign(kind: str | int, version: int, tid: bytes, payload: bytes, update_master: bytes,

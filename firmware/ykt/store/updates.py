@@ -35,6 +35,7 @@ KIND_DENYLIST_DELTA = const(3)
 KIND_CONFIG = const(4)
 KIND_STAFF = const(5)
 KIND_CLOCK = const(6)
+KIND_CANTEEN = const(7)
 
 # code: (name, installed file); a clock update installs no file, it sets the RTC
 KINDS = {
@@ -44,6 +45,7 @@ KINDS = {
     4: ("config", "/config.json"),
     5: ("staff", "/staff.bin"),
     6: ("clock", None),
+    7: ("canteen", "/canteen.bin"),
 }
 CLOCK_YEARS = (2024, 2099)  # a clock update outside these years is refused
 
@@ -190,6 +192,21 @@ def _check_tariff(f, plen, name, version):
         raise UpdateRefused("bad payload (%s)" % e, name, version)
 
 
+def _check_canteen(f, plen, name, version):
+    """A canteen rule set (JSON, docs/canteen.md section 2) the POS could not load, or
+    whose own ``version`` is not the envelope's, is refused before it is installed (the
+    POS's own loader judges it)."""
+    from ykt.pos import rules
+
+    try:
+        r = rules.load(json.loads(f.read(plen)))
+    except ValueError as e:  # not JSON, or a RuleError ("where: what")
+        raise UpdateRefused("bad payload (%s)" % e, name, version)
+    if r.version != version:
+        raise UpdateRefused("bad payload (rule set v%d, not v%d)" % (r.version, version),
+                            name, version)
+
+
 def _missing(e):
     return e.args and e.args[0] == _ENOENT
 
@@ -334,6 +351,9 @@ class Updates:
                 _check_tariff(f, plen, name, version)
             elif kind == KIND_CLOCK and not already:
                 when = _clock_payload(phead[:plen] if plen <= 32 else b"", name, version)
+            elif kind == KIND_CANTEEN and not already:
+                f.seek(HEADER_SIZE)
+                _check_canteen(f, plen, name, version)
         return kind, version, plen, head, want, already, when
 
     def check(self, src):
@@ -359,6 +379,10 @@ class Updates:
             _check_tariff(io.BytesIO(data), plen, name, version)
         elif kind == KIND_CLOCK:
             _clock_payload(payload if plen <= 32 else b"", name, version)
+        elif kind == KIND_CANTEEN:
+            import io
+
+            _check_canteen(io.BytesIO(payload), plen, name, version)
         return kind, version, payload
 
     # -- installing --------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Config (besides the Context's keys and ids):
 
-- ``canteen``: the rule set (docs/canteen.md), as a dict or a path on the flash;
+- ``canteen``: the rule set (docs/canteen.md), as a dict or a path on the flash, used
+  until a canteen update (/canteen.bin, read at boot) is installed;
 - ``mode``: ``fixed`` (a tap pays the meal period's price), ``menu`` (the cashier
   keys item codes and quantities) or ``amount`` (the cashier keys an amount);
   key D then 5 switches between them;
@@ -45,6 +46,7 @@ from ykt.roles.pos.screen import Receipts, Screen
 from ykt.roles.pos.session import PinPad, StaffSession
 from ykt.roles.tap import TapRole
 
+_CANTEEN_BIN = "/canteen.bin"  # a canteen update installs the rule set here (ykt.store.updates)
 _SCAN_MS = const(10)
 _TIMEOUT_MS = const(30000)
 
@@ -93,15 +95,26 @@ class PosTerminal(TapRole):
 
     # -- configuration and state on flash ------------------------------------------------
     def _load_rules(self, spec):
+        """The installed canteen update (/canteen.bin) if there is one, else config
+        "canteen" (a rule set, or a path on the flash)."""
+        where = "canteen"
+        try:
+            self.ctx.fs.stat(_CANTEEN_BIN)
+            spec = where = _CANTEEN_BIN
+        except OSError:
+            pass
         if isinstance(spec, str):
             with self.ctx.fs.open(spec, "rb") as f:
-                spec = json.loads(f.read())
+                try:
+                    spec = json.loads(f.read())
+                except ValueError:
+                    raise ValueError("%s: not JSON" % where)
         if not isinstance(spec, dict):
             raise ValueError("config: 'canteen' must be a rule set or a path on the flash")
         try:
             return canteen_rules.load(spec)
         except RuleError as e:
-            raise ValueError("canteen: %s" % e)
+            raise ValueError("%s: %s" % (where, e))
 
     def _load_staff(self, config):
         """The installed staff update (/staff.bin) if there is one, else config "staff"."""
