@@ -127,3 +127,22 @@ def test_the_board_log_tells_each_taps_outcome(tmp_path):
     assert "card commuter placed (balance 5000 fen)" in log
     removed = [line for line in log if "removed" in line]
     assert removed[0].startswith("card commuter removed: charged 350 fen (balance 5000 -> 4650), ")
+
+
+def test_mpremote_mount_is_refused_in_words_that_say_what_to_do_instead(sim_board, tmp_path):
+    (tmp_path / "hello.py").write_text("print('from the host')\n")
+    board = sim_board("--boot", "app")
+    r = board.mpremote("mount", str(tmp_path), "exec", "import hello", timeout=30)
+    assert r.returncode != 0
+    assert r.stderr.rstrip().endswith(
+        "OSError: mpremote mount is not supported by the virtual board (running code cannot "
+        "read the UART); copy files with mpremote fs cp or ykt deploy")
+    assert "from the host" not in r.stdout
+
+
+def test_the_command_after_a_refused_mount_works(sim_board, tmp_path):
+    board = sim_board("--boot", "app")
+    board.mpremote("mount", str(tmp_path), timeout=30)
+    r = board.mpremote("exec", "import os; print(os.getcwd())")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "/"

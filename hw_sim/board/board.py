@@ -265,6 +265,10 @@ class Board:
             return
         if action[0] == "soft_reset":
             self._soft_reset()
+        elif action[0] == "exec" and _is_mount_hook(action[1]):
+            self._send(self.repl.take())
+            self._act(self.repl.exec_done(MOUNT_REFUSED, False))
+            self._send(self.repl.take())
         elif action[0] == "exec":
             self._exec_id += 1
             self.busy = self._exec_id
@@ -444,6 +448,21 @@ class Board:
             return {"oserror": e.errno or 5}
         except ValueError as e:
             return {"error": str(e)}
+
+
+# `mpremote mount` runs a filesystem whose every call reads the host's answers from the
+# UART while code runs, which the board's VM cannot (its stdin is not the UART). Its hook
+# code is refused, as if it raised, before anything is mounted: mpremote stops with this
+# message and the board stays in its raw REPL for the next command.
+MOUNT_REFUSED = (b"Traceback (most recent call last):\n"
+                 b'  File "<stdin>", line 1, in <module>\n'
+                 b"OSError: mpremote mount is not supported by the virtual board (running code"
+                 b" cannot read the UART); copy files with mpremote fs cp or ykt deploy\n")
+
+
+def _is_mount_hook(source):
+    """Whether ``source`` is mpremote's mount hook (transport_serial.fs_hook_code)."""
+    return "class RemoteCommand" in source and "def __mount(" in source
 
 
 def _enc(v):
