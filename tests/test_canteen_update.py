@@ -15,11 +15,14 @@ from poskit import EXAMPLE, Day, canteen
 
 from host_tools import cli
 from host_tools.lib import updates as host
+from hw_sim.flash import NorFlash, PowerCut
+from hw_sim.lfs import LfsVfs, format_flash
 from hw_sim.scenario import Run, ScenarioError
 from ykt.store import updates as fw
 
 BOB = "31012300000000000002"
 TID = "290031000102"
+MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")
 
 
 def lunch_at(price, version):
@@ -124,6 +127,54 @@ def test_canteen_update_is_installed_the_same_on_the_micropython_vm(tmp_path):
     mp = d.run(tmp_path / "mp", runtime="micropython")
     assert paid(mp) == 1800
     assert mp.run.lines == cp.run.lines
+
+
+def _lfs_with(image=None):
+    if image is None:
+        flash = NorFlash(32 * 4096)
+        format_flash(flash)
+    else:
+        flash = NorFlash.from_image(image)
+    return flash, LfsVfs(flash)
+
+
+def _put(fs, path, data):
+    with fs.open(path, "wb") as f:
+        f.write(data)
+
+
+def _get(fs, path):
+    with fs.open(path, "rb") as f:
+        return f.read()
+
+
+def _updates(fs):
+    return fw.Updates(fs, fw.device_key(MASTER, bytes.fromhex(TID)), bytes.fromhex(TID))
+
+
+def test_power_cut_at_every_flash_operation_of_an_install_leaves_the_old_or_the_new_rules():
+    old, new = (json.dumps(lunch_at(p, v)).encode() for p, v in ((1500, 1), (1800, 2)))
+    flash, fs = _lfs_with()
+    fs.mkdir("/inbox")
+    _put(fs, "/inbox/c1", host.sign("canteen", 1, bytes.fromhex(TID), old, MASTER))
+    _updates(fs).scan_inbox()
+    _put(fs, "/inbox/c2", host.sign("canteen", 2, bytes.fromhex(TID), new, MASTER))
+    before = flash.image()
+    flash, fs = _lfs_with(before)
+    start = flash.ops
+    _updates(fs).scan_inbox()
+    total = flash.ops - start
+    for n in range(1, total + 1):
+        flash, fs = _lfs_with(before)
+        flash.cut_at(n, 7)
+        with pytest.raises(PowerCut):
+            _updates(fs).scan_inbox()
+        flash.power_on()
+        fs = LfsVfs(NorFlash.from_image(flash.image()))
+        assert _get(fs, "/canteen.bin") in (old, new), n
+        _updates(fs).scan_inbox()  # the next boot finishes the job
+        assert _get(fs, "/canteen.bin") == new, n
+        assert _updates(fs).installed_version("canteen") == 2, n
 
 
 # -- ykt update sign --kind canteen ------------------------------------------------------------
