@@ -34,12 +34,17 @@ class PowerLossServer(BoardServer):
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     w = tmp_path_factory.mktemp("fleet")
-    master, config, image = w / "master.json", w / "config.json", w / "vfs.img"
+    master = w / "master.json"
     assert ykt("provision", "--new-master-key-file", master).returncode == 0
-    assert ykt("provision", "--board", BOARD, "--terminal-id", "290031000201", "--role",
-               "gate", "--station", 3, "--master-key-file", master, "--out",
-               config).returncode == 0
-    assert ykt("image", "--board", BOARD, "--config", config, "--out", image).returncode == 0
+    images = []
+    for i in range(3):  # three terminals: each board its own identity
+        config, image = w / ("config-%d.json" % i), w / ("vfs-%d.img" % i)
+        assert ykt("provision", "--board", BOARD, "--terminal-id", "29003100020%d" % i,
+                   "--role", "gate", "--station", 3, "--master-key-file", master, "--out",
+                   config).returncode == 0
+        assert ykt("image", "--board", BOARD, "--config", config, "--out",
+                   image).returncode == 0
+        images.append(image)
     firmware = w / "micropython.bin"
     firmware.write_bytes(random.Random(7).randbytes(64 * 1024))
     boards = []
@@ -49,14 +54,15 @@ def fleet(tmp_path_factory):
             boards.append(start_board(mode="rom", name="fleet-%d" % i, server_cls=cls))
         boards[1][0].flash.cut_at(VFS_BLOCKS + 20, partial=100)
         ports = [server.url for _, server in boards]
-        run = ykt("flash", "--board", BOARD, *[a for p in ports for a in ("--port", p)],
-                  "--firmware", firmware, "--image", image, "--report", w / "report.json")
+        run = ykt("flash", "--board", BOARD,
+                  *[a for p, img in zip(ports, images) for a in ("--port", "%s=%s" % (p, img))],
+                  "--firmware", firmware, "--report", w / "report.json")
     finally:
         for _, server in boards:
             server.stop()
     report = {d["port"]: d for d in json.loads((w / "report.json").read_text())["devices"]}
     return dict(run=run, boards=[b for b, _ in boards], ports=ports, report=report,
-                image=image.read_bytes(), firmware=firmware.read_bytes())
+                images=[img.read_bytes() for img in images], firmware=firmware.read_bytes())
 
 
 def test_flash_exits_1_when_one_device_failed(fleet):
@@ -76,14 +82,14 @@ def test_the_other_two_boards_are_flashed_and_verified(fleet):
         dev = fleet["report"][fleet["ports"][i]]
         assert dev["result"] == "OK"
         flash = fleet["boards"][i].flash
-        assert flash.read(VFS, len(fleet["image"])) == fleet["image"]
+        assert flash.read(VFS, len(fleet["images"][i])) == fleet["images"][i]
         assert flash.read(FIRMWARE, len(fleet["firmware"])) == fleet["firmware"]
 
 
 def test_the_failed_board_holds_an_incomplete_image(fleet):
     board = fleet["boards"][1]
     board.flash.power_on()
-    assert board.flash.read(VFS, len(fleet["image"])) != fleet["image"]
+    assert board.flash.read(VFS, len(fleet["images"][1])) != fleet["images"][1]
 
 
 def test_each_port_gets_its_own_progress_lines(fleet):

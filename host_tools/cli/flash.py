@@ -1,7 +1,11 @@
-"""`ykt flash --board B --port P [--port P2 ...] [--firmware MICROPYTHON.bin] --image vfs.img`.
+"""`ykt flash --board B --port P [--port P2 ...] [--firmware MICROPYTHON.bin] --image vfs.img`;
+`ykt flash --board B --port P1=gate-1.img --port P2=gate-2.img` (each device its own image);
+`ykt flash --fleet fleet.json` (port -> board -> image, host_tools/device/flash.read_fleet).
 
 esptool (ROM loader, no stub) writes and verifies each port in parallel; exit 1
-if any device failed (the others are still flashed). See host_tools/device/flash.py.
+if any device failed (the others are still flashed). Two ports whose images hold the same
+terminal id (/config.json) are refused before anything is written (exit 2). The report names
+each device by port, MAC and terminal id. See host_tools/device/flash.py.
 """
 
 import json
@@ -53,35 +57,46 @@ def _flash(args):
     from host_tools.device import flash
     from host_tools.lib.files import write_atomic
 
-    if len(set(args.port)) != len(args.port):
-        raise ValueError("a port is given twice")
-    board, images = flash.plan(args.board, args.image, args.firmware)
-    for img in images:
-        print("%s: %s at 0x%x, %d bytes, sha256 %s"
-              % (board.name, img.what, img.offset, img.size, img.sha256))
-    progress = Progress(args.port)
-    devices = flash.flash_all(args.port, images, progress, attempts=args.connect_attempts,
-                              after=args.after)
-    for line in flash.report(devices, images):
+    targets = flash.plan_fleet(args.board, args.port or [], args.image, args.firmware,
+                               args.fleet)
+    for t in targets:
+        for img in t.images:
+            print("%s: terminal %s on %s: %s at 0x%x, %d bytes, sha256 %s"
+                  % (t.port, t.terminal or "-", t.board.name, img.what, img.offset, img.size,
+                     img.sha256))
+    progress = Progress([t.port for t in targets])
+    devices = flash.flash_fleet([flash.Device(t.port, t.images, t.terminal) for t in targets],
+                                progress, attempts=args.connect_attempts, after=args.after)
+    for line in flash.report(devices):
         print(line)
     if args.report:
-        write_atomic(args.report, (json.dumps(flash.as_json(devices, images), indent=2)
+        write_atomic(args.report, (json.dumps(flash.as_json(devices), indent=2)
                                    + "\n").encode())
     return 0 if all(d.ok for d in devices) else 1
 
 
 def register(sub):
     p = sub.add_parser("flash", help="write firmware and the vfs image with esptool, "
-                                     "several devices in parallel",
+                                     "several devices in parallel, each its own image",
                        **examples("ykt flash --board devkitc-turnstile --port /dev/ttyUSB0 "
                                   "--firmware micropython.bin --image vfs.img",
-                                  "ykt flash --board devkitc-turnstile --port /dev/ttyUSB0 "
-                                  "--port /dev/ttyUSB1 --image vfs.img --report flash.json"))
-    p.add_argument("--board", required=True, help="board name (boards/NAME.json) or path")
-    p.add_argument("--port", action="append", required=True,
-                   help="serial port or pyserial URL (repeat for several devices)")
+                                  "ykt flash --board devkitc-turnstile --firmware micropython.bin"
+                                  " --port /dev/ttyUSB0=gate-1.img --port /dev/ttyUSB1=gate-2.img"
+                                  " --report flash.json",
+                                  "ykt flash --fleet fleet.json  # {\"board\": ..., \"devices\":"
+                                  " [{\"port\": ..., \"image\": ...}, ...]}"))
+    p.add_argument("--board", help="board name (boards/NAME.json) or path (every port, unless "
+                                   "the fleet file names one)")
+    p.add_argument("--port", action="append", metavar="PORT[=IMAGE]",
+                   help="serial port or pyserial URL, with =IMAGE its own vfs image (repeat for "
+                        "several devices; two ports may not get the same terminal id)")
+    p.add_argument("--fleet", metavar="FLEET.json",
+                   help="the devices as JSON: {\"board\": B, \"firmware\": F, \"devices\": "
+                        "[{\"port\": P, \"image\": I, \"board\": B2}, ...]}; paths "
+                        "relative to the file")
     p.add_argument("--firmware", help="MicroPython firmware .bin for the firmware partition")
-    p.add_argument("--image", required=True, help="vfs image from `ykt image`")
+    p.add_argument("--image", help="vfs image from `ykt image` for every --port without "
+                                   "its own =IMAGE")
     p.add_argument("--connect-attempts", type=int, default=3,
                    help="esptool connection attempts per step (default 3)")
     p.add_argument("--after", choices=("hard-reset", "soft-reset", "no-reset"),

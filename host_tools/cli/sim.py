@@ -107,6 +107,33 @@ def _listen(text):
     return host or "127.0.0.1", int(port)
 
 
+def _mac(text):
+    """``--mac`` (aa:bb:cc:dd:ee:ff, dashes or 12 hex digits) -> 6 bytes; ValueError if not
+    one a board could have (a multicast address is no device's)."""
+    digits = text.replace(":", "").replace("-", "")
+    try:
+        mac = bytes.fromhex(digits)
+    except ValueError:
+        mac = b""
+    if len(mac) != 6 or mac[0] & 1:
+        raise ValueError("--mac %r: give a unicast MAC like 24:0a:c4:00:00:01" % text)
+    return mac
+
+
+def _free_port(host):
+    """A port on ``host`` nothing listens on, for a board whose MAC derives from its port."""
+    import socket
+
+    try:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            return s.getsockname()[1]
+    except socket.gaierror:
+        return 0  # _serve names the unknown host
+    except OSError:
+        return 0
+
+
 def _serve(board, host, port, save, log):
     """The board's server on ``host:port``; Failed when that address cannot be had."""
     import errno
@@ -129,10 +156,15 @@ def _serve(board, host, port, save, log):
 
 def _board(args):
     from host_tools.lib.files import write_atomic
+    from hw_sim.board.board import default_mac
     from hw_sim.board.server import load_board_file, make_board
 
     host, port = _listen(args.listen)
+    mac = _mac(args.mac) if args.mac else None
     spec = load_board_file(args.board)
+    if mac is None:  # each virtual board its own MAC: derived from its name and its address
+        port = port or _free_port(host)
+        mac = default_mac("%s@%s:%d" % (spec.get("name", args.board), host, port))
 
     def log(msg):
         print("ykt sim board: %s" % msg, file=sys.stderr, flush=True)
@@ -147,7 +179,7 @@ def _board(args):
 
         hooks = load_taps(args.taps, spec, args.master_key_file, log=log)
     board = make_board(spec, args.flash_image, log=log, hooks=hooks,
-                       heap=getattr(hooks, "heap", None))
+                       heap=getattr(hooks, "heap", None), mac=mac)
     save = None
     if args.flash_image:
         def save():
@@ -155,7 +187,8 @@ def _board(args):
     server = _serve(board, host, port, save, log)
     board.power_on(args.boot)
     state = "ROM download mode" if args.boot == "rom" else "MicroPython"
-    print("%s: %s (%s)" % (board.name, server.url, state), flush=True)
+    print("%s: %s (%s), mac %s" % (board.name, server.url, state,
+                                   ":".join("%02x" % b for b in board.mac)), flush=True)
     try:
         server.serve(max_seconds=args.max_seconds)
     except KeyboardInterrupt:
@@ -190,6 +223,10 @@ def _add_board_parser(simsub):
     p.add_argument("--master-key-file", metavar="FILE",
                    help="with --taps: issue the cards with this master key file's "
                         "purchase/load keys (those `ykt provision` gave the board)")
+    p.add_argument("--mac", metavar="AA:BB:CC:DD:EE:FF",
+                   help="the board's MAC (eFuse; esptool read-mac, machine.unique_id); "
+                        "default: derived from the board name and the listen address, so "
+                        "boards on different ports differ")
     p.add_argument("--max-seconds", type=float, default=None,
                    help="stop after this many seconds (default: run until interrupted)")
     p.set_defaults(fn=_board)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import subprocess
@@ -29,6 +30,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
+from host_tools.lib import lfs_image
 from host_tools.lib.errors import BadInput
 from host_tools.lib.files import read_input
 from host_tools.lib.image import Board
@@ -49,10 +51,15 @@ class Image:
 
 
 class Device:
-    """One port's flashing: ``mac``, ``ok``, ``reason``, ``step``, ``percent``."""
+    """One port's flashing: ``mac``, ``ok``, ``reason``, ``step``, ``percent``; ``images``
+    (what it gets, when each device has its own) and ``terminal`` (the terminal id in its
+    image's /config.json, or None)."""
 
-    def __init__(self, port: str) -> None:
+    def __init__(self, port: str, images: list[Image] | None = None,
+                 terminal: str | None = None) -> None:
         self.port = port
+        self.images = images
+        self.terminal = terminal
         self.mac: str | None = None
         self.ok: bool | None = None
         self.reason = ""
@@ -79,6 +86,138 @@ def plan(board_name: str, image_path: str | None,
             raise BadInput("%s is empty" % path)
         images.append(img)
     return board, images
+
+
+class Target:
+    """One port of a fleet: the images it gets and the terminal they make it."""
+
+    def __init__(self, port: str, board: Board, images: list[Image]) -> None:
+        self.port, self.board, self.images = port, board, images
+        vfs = [img for img in images if img.what == "vfs"]
+        self.terminal = terminal_of(vfs[0].path) if vfs else None
+
+
+def terminal_of(image_path: str) -> str | None:
+    """The terminal id in a vfs image's /config.json (``ykt image --config``), or None when
+    the image holds no terminal config (or is no LittleFS image)."""
+    data = read_input(image_path, "image")
+    try:
+        files = lfs_image.read_dir(data, "/", image_path)
+    except BadInput:
+        return None
+    try:
+        cfg = json.loads(files.get("config.json", b""))
+    except ValueError:
+        return None
+    tid = cfg.get("terminal_id") if isinstance(cfg, dict) else None
+    return tid.lower() if isinstance(tid, str) else None
+
+
+def split_port(spec: str) -> tuple[str, str | None]:
+    """``PORT=IMAGE`` -> (PORT, IMAGE); a bare PORT -> (PORT, None). The split is at the first
+    ``=`` whose right side is a file (a pyserial URL may hold ``=`` itself), else the first."""
+    cuts = [i for i, ch in enumerate(spec) if ch == "="]
+    for i in cuts:
+        if os.path.isfile(spec[i + 1:]):
+            return spec[:i], spec[i + 1:]
+    if cuts and "?" not in spec[:cuts[0]]:
+        return spec[:cuts[0]], spec[cuts[0] + 1:]
+    return spec, None
+
+
+def plan_fleet(board_name: str | None, ports: list[str], image_path: str | None = None,
+               firmware_path: str | None = None, fleet_file: str | None = None) -> list[Target]:
+    """[Target] for ``--port P`` / ``--port P=IMAGE`` and a fleet file, every image checked
+    against its board's partitions; BadInput, before anything is flashed, for a port given
+    twice, a port without an image or two ports that would become the same terminal."""
+    entries: list[tuple[str, str | None, str | None, str | None]] = []
+    for spec in ports:
+        port, image = split_port(spec)
+        entries.append((port, board_name, image or image_path, firmware_path))
+    if fleet_file is not None:
+        entries += read_fleet(fleet_file, board_name, firmware_path)
+    if not entries:
+        raise BadInput("no port to flash: give --port PORT[=IMAGE] or --fleet FILE")
+    seen: dict[str, str] = {}
+    for port, _, _, _ in entries:
+        if port in seen:
+            raise BadInput("port %s is given twice" % port)
+        seen[port] = port
+    boards: dict[str, Board] = {}
+    planned: dict[tuple[str, str | None, str | None], list[Image]] = {}
+    targets = []
+    for port, bname, image, firmware in entries:
+        if bname is None:
+            raise BadInput("%s: no board (give --board or a \"board\" in the fleet file)" % port)
+        if image is None:
+            raise BadInput("%s: no image (give --port %s=IMAGE, --image or an \"image\" in "
+                           "the fleet file)" % (port, port))
+        if bname not in boards:
+            boards[bname] = Board(bname)
+        key = (bname, image, firmware)
+        if key not in planned:
+            planned[key] = plan(bname, image, firmware)[1]
+        targets.append(Target(port, boards[bname], planned[key]))
+    owner: dict[str, str] = {}
+    for t in targets:
+        if t.terminal is None:
+            continue
+        if t.terminal in owner:
+            raise BadInput("%s and %s would both become terminal %s: give each port its own "
+                           "image (`ykt provision --terminal-id`, `ykt image`), e.g. --port "
+                           "%s=gate-2.img" % (owner[t.terminal], t.port, t.terminal, t.port))
+        owner[t.terminal] = t.port
+    return targets
+
+
+def read_fleet(path: str, board_name: str | None,
+               firmware_path: str | None) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(port, board, image, firmware) of each device in a fleet file (JSON)::
+
+        {"board": "devkitc-turnstile", "firmware": "micropython.bin",
+         "devices": [{"port": "/dev/ttyUSB0", "image": "gate-1.img"},
+                     {"port": "/dev/ttyUSB1", "image": "gate-2.img", "board": "..."}]}
+
+    Relative paths are next to the fleet file; a device's own ``board``/``firmware`` win
+    over the file's, the file's over ``--board``/``--firmware``."""
+    raw = read_input(path, "fleet")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput("%s: not a fleet file (not JSON)" % path) from None
+    devices = doc.get("devices") if isinstance(doc, dict) else None
+    if not isinstance(devices, list) or not devices:
+        raise BadInput("%s: a fleet file needs \"devices\": [{\"port\": ..., \"image\": ...}]"
+                       % path)
+    here = os.path.dirname(os.path.abspath(path))
+
+    def where(value: Any, what: str) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise BadInput("%s: %s must be a path" % (path, what))
+        return value if os.path.isabs(value) else os.path.join(here, value)
+
+    def board_of(value: Any, what: str) -> str | None:
+        if value is None or (isinstance(value, str) and not value.endswith(".json")):
+            return value
+        return where(value, what)
+
+    top_board = board_of(doc.get("board"), "board") or board_name
+    top_fw = where(doc.get("firmware"), "firmware") or firmware_path
+    out = []
+    for i, dev in enumerate(devices):
+        name = "devices[%d]" % i
+        if not isinstance(dev, dict) or not isinstance(dev.get("port"), str):
+            raise BadInput("%s: %s needs a \"port\"" % (path, name))
+        unknown = sorted(set(dev) - {"port", "image", "board", "firmware"})
+        if unknown:
+            raise BadInput("%s: %s.%s: unknown key (port, image, board, firmware)"
+                           % (path, name, unknown[0]))
+        out.append((dev["port"], board_of(dev.get("board"), name + ".board") or top_board,
+                    where(dev.get("image"), name + ".image"),
+                    where(dev.get("firmware"), name + ".firmware") or top_fw))
+    return out
 
 
 def esptool_cmd(port: str, *args: str, after: str = "no-reset",
@@ -137,9 +276,12 @@ def _is_url(port: str) -> bool:
 Progress = Callable[["Device"], None]
 
 
-def flash_device(dev: Device, images: list[Image], progress: Progress = lambda dev: None,
+def flash_device(dev: Device, images: list[Image] | None = None,
+                 progress: Progress = lambda dev: None,
                  attempts: int = CONNECT_ATTEMPTS, after: str | None = None) -> Device:
-    """Flash and verify one device; fills in ``dev`` (never raises for device trouble)."""
+    """Flash and verify one device (``images``, else its own); fills in ``dev`` (never
+    raises for device trouble)."""
+    images = images if images is not None else (dev.images or [])
     if not _is_url(dev.port) and not os.path.exists(dev.port):
         dev.ok, dev.reason = False, "no such port %s" % dev.port
         progress(dev)
@@ -202,12 +344,18 @@ def flash_device(dev: Device, images: list[Image], progress: Progress = lambda d
 
 def flash_all(ports: Iterable[str], images: list[Image], progress: Progress = lambda dev: None,
               attempts: int = CONNECT_ATTEMPTS, after: str | None = None) -> list[Device]:
-    """Flash every port in parallel (one thread each); [Device] in port order."""
-    devices = [Device(p) for p in ports]
+    """Flash every port with the same images in parallel; [Device] in port order."""
+    return flash_fleet([Device(p, images) for p in ports], progress, attempts, after)
+
+
+def flash_fleet(devices: list[Device], progress: Progress = lambda dev: None,
+                attempts: int = CONNECT_ATTEMPTS, after: str | None = None) -> list[Device]:
+    """Flash every device with its own images in parallel (one thread each); ``devices``,
+    filled in. Make them from a plan with ``[Device(t.port, t.images, t.terminal) ...]``."""
 
     def guarded(dev: Device) -> None:
         try:
-            flash_device(dev, images, progress, attempts, after)
+            flash_device(dev, None, progress, attempts, after)
         except Exception as e:  # e.g. esptool could not be started: this device failed
             dev.ok, dev.reason = False, "%s: %s" % (type(e).__name__, e)
             progress(dev)
@@ -221,25 +369,36 @@ def flash_all(ports: Iterable[str], images: list[Image], progress: Progress = la
     return devices
 
 
-def report(devices: list[Device], images: list[Image]) -> list[str]:
-    """The per-device report lines."""
+def report(devices: list[Device], images: list[Image] | None = None) -> list[str]:
+    """The per-device report lines: port, MAC, result and terminal id, then each image."""
     ok = sum(1 for d in devices if d.ok)
     lines = ["ykt flash: %d device%s, %d OK, %d FAILED"
              % (len(devices), "" if len(devices) == 1 else "s", ok, len(devices) - ok)]
     for d in devices:
-        lines.append("%s  mac %s  %s" % (d.port, d.mac or "-", "OK" if d.ok else "FAILED"))
+        lines.append("%s  mac %s  %s  terminal %s" % (d.port, d.mac or "-",
+                                                      "OK" if d.ok else "FAILED",
+                                                      d.terminal or "-"))
         if d.ok:
-            for img in images:
+            for img in _images(d, images):
                 lines.append("    %s at 0x%x: %d bytes, sha256 %s, verified"
                              % (img.what, img.offset, img.size, img.sha256))
         else:
             lines.append("    reason: %s" % d.reason)
+    macs = [d.mac for d in devices if d.mac]
+    for mac in sorted({m for m in macs if macs.count(m) > 1}):
+        lines.append("warning: mac %s answered on %s: one board on two ports?"
+                     % (mac, ", ".join(d.port for d in devices if d.mac == mac)))
     return lines
 
 
-def as_json(devices: list[Device], images: list[Image]) -> dict[str, Any]:
-    return {"devices": [{"port": d.port, "mac": d.mac, "result": "OK" if d.ok else "FAILED",
-                         "reason": d.reason,
+def _images(dev: Device, images: list[Image] | None) -> list[Image]:
+    return dev.images if dev.images is not None else (images or [])
+
+
+def as_json(devices: list[Device], images: list[Image] | None = None) -> dict[str, Any]:
+    return {"devices": [{"port": d.port, "mac": d.mac, "terminal": d.terminal,
+                         "result": "OK" if d.ok else "FAILED", "reason": d.reason,
                          "images": [{"what": i.what, "offset": i.offset, "size": i.size,
-                                     "sha256": i.sha256} for i in images] if d.ok else []}
+                                     "sha256": i.sha256} for i in _images(d, images)]
+                         if d.ok else []}
                         for d in devices]}
