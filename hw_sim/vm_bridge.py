@@ -19,20 +19,28 @@ import shutil
 import subprocess
 import sys
 
+from host_tools.lib import boardcheck
 from host_tools.lib.build import ROOT, build_mpy
 from hw_sim import machine as sim_machine
 from hw_sim import vm_flash
 from hw_sim.scheduler import END, ERROR, POWER_CUT, power_cut_types
 
 VM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vm")
-# The fixed-fare tap loop (journal, denylist, updates) needs about 100 KB on the 64-bit
-# unix port, all its bytecode in RAM (`make bench` prints the smallest heap it runs in);
-# the default leaves 12 KB over that so a longer path or one more record does not tip it.
-DEFAULT_HEAP = "128K"
+# The firmware's heap on the VM comes from the terminal's board file by one rule
+# (host_tools.lib.boardcheck.vm_heap_kb, docs/boards.md "Memory"): the MicroPython heap the
+# board's module has (``ram.heap_kb``) times the 64-bit/32-bit factor measured for the same
+# .mpy modules (VM_FACTOR 1.15), at most VM_CAP_KB for a PSRAM board. None here means "by the
+# rule"; a scenario terminal's ``vm_heap`` or ``ykt sim run --heap`` overrides it.
+DEFAULT_HEAP = None
 # The bridge's machine/time/_rpc/flashdev stand-ins live in the VM's heap (measured
 # ~11.3 KB), where on the chip those modules are C. They get this on top of the
 # firmware's heap, so the firmware itself runs inside the heap it is given.
 SHIM_HEAP_KB = 12
+
+
+def board_heap(board):
+    """The firmware heap ("124K") the VM gets for ``board`` (a board-file dict)."""
+    return "%dK" % boardcheck.vm_heap_kb(board or {})
 
 
 def vm_heapsize(heap):
@@ -96,7 +104,7 @@ class VmProcess:
         self.boot_cfg = boot_cfg
         self.mpy_dir = mpy_dir
         self.on_console = on_console
-        self.heap = heap
+        self.heap = heap or board_heap(getattr(terminal, "board", None))
         self.objects = []
         self.wake_us = None
         self.exited = None

@@ -1,5 +1,6 @@
-"""`ykt provision --board B --terminal-id HEX12 --role R [--station N | --route N |
---fare-fen N] [--sequence-floor N] --master-key-file F --out CONFIG.json`; `ykt provision
+"""`ykt provision --board B --terminal-id HEX12 --role R [--station N | --route N [--mode
+bus|ferry] | --fare-fen N | --canteen RULES.json [--mode fixed|menu|amount] [--staff
+STAFF.json]] [--sequence-floor N] --master-key-file F --out CONFIG.json`; `ykt provision
 --new-master-key-file F` makes a master key file (format: host_tools/lib/provision.py)."""
 
 
@@ -21,7 +22,8 @@ def _provision(args):
         raise ValueError("provision needs %s" % ", ".join(missing))
     masters = pv.read_master_file(args.master_key_file)
     cfg = pv.provision(args.board, args.terminal_id, args.role, masters, station=args.station,
-                       route=args.route, fare_fen=args.fare_fen, load=args.load, name=args.name,
+                       route=args.route, fare_fen=args.fare_fen, canteen=args.canteen,
+                       mode=args.mode, staff=args.staff, load=args.load, name=args.name,
                        sequence_floor=args.sequence_floor)
     pv.write_config(args.out, cfg)
     print("terminal %s (%s) on %s -> %s; keys %s (not shown)"
@@ -34,14 +36,28 @@ def register(sub):
                        **examples("ykt provision --new-master-key-file master.json",
                                   "ykt provision --board devkitc-turnstile --terminal-id "
                                   "290010202501 --role entry_gate --station 2025 "
-                                  "--master-key-file master.json --out gate.json"))
+                                  "--master-key-file master.json --out gate.json",
+                                  "ykt provision --board bus-validator --terminal-id "
+                                  "290020092601 --role validator --route 926 --mode bus "
+                                  "--master-key-file master.json --out bus.json",
+                                  "ykt provision --board s3-canteen-pos --terminal-id "
+                                  "290031000102 --role pos --canteen canteens/putuo-example.json "
+                                  "--staff staff.json --master-key-file master.json "
+                                  "--out pos.json"))
     p.add_argument("--board", help="board name (boards/NAME.json) or path")
     p.add_argument("--terminal-id", help="12 hex digits")
-    p.add_argument("--role", help="fixed_fare, gate, entry_gate, exit_gate or validator")
+    p.add_argument("--role", help="fixed_fare, entry_gate, exit_gate, gate (entry and exit), "
+                                  "validator (bus or ferry) or pos (canteen)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--station", type=int, help="tariff station id (gate roles)")
     what.add_argument("--route", help="route name in the tariff (validator)")
     what.add_argument("--fare-fen", type=int, help="fare in fen (fixed_fare)")
+    what.add_argument("--canteen", metavar="RULES.json",
+                      help="canteen rule set with its menu (pos), e.g. canteens/putuo-example.json")
+    p.add_argument("--mode", help="validator: bus (default) or ferry; pos: fixed (default), menu "
+                                  "or amount")
+    p.add_argument("--staff", metavar="STAFF.json",
+                   help="staff file (pos): the cards that sign in, as `ykt staff add` writes it")
     p.add_argument("--name", help="terminal label shown in its boot line")
     p.add_argument("--load", action="store_true",
                    help="also give the terminal the issuer load key (top-up terminals)")

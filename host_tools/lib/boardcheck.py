@@ -19,6 +19,7 @@ CHIPS: dict[str, dict[str, set[int]]] = {
         "strapping": {0, 2, 5, 12, 15},
         "uart": {0, 1, 2}, "i2c": {0, 1}, "spi": {1, 2},
         "console": {1, 3},
+        "psram": {16, 17},  # WROVER: PSRAM chip select and clock
     },
     "esp32s3": {
         "gpio": set(range(0, 22)) | set(range(26, 49)),
@@ -27,6 +28,7 @@ CHIPS: dict[str, dict[str, set[int]]] = {
         "strapping": {0, 3, 45, 46},
         "uart": {0, 1, 2}, "i2c": {0, 1}, "spi": {1, 2},
         "console": {43, 44},
+        "psram": set(range(33, 38)),  # octal PSRAM (N8R8 / N16R8 modules)
     },
 }
 
@@ -104,6 +106,8 @@ def check(board: dict) -> list[tuple[str, str]]:
                 name, what, pin, board["chip"]))
         elif pin in chip["flash"]:
             errors.append("%s: %s uses GPIO %d, wired to the SPI flash" % (name, what, pin))
+        elif pin in chip["psram"] and _psram(board):
+            errors.append("%s: %s uses GPIO %d, wired to the module's PSRAM" % (name, what, pin))
         elif direction != P.IN and pin in chip["input_only"]:
             errors.append("%s: %s drives GPIO %d, which is input-only on %s" % (
                 name, what, pin, board["chip"]))
@@ -119,7 +123,13 @@ def check(board: dict) -> list[tuple[str, str]]:
         else:
             owner[pin] = (what, key)
     errors += _partitions(board, name)
+    errors += _ram(board, name)
     return [("error", m) for m in errors] + [("warning", m) for m in warnings]
+
+
+def _psram(board: dict) -> bool:
+    ram = board.get("ram")
+    return isinstance(ram, dict) and bool(ram.get("psram_mb"))
 
 
 def _partitions(board: dict, name: str) -> list[str]:
@@ -140,3 +150,69 @@ def _partitions(board: dict, name: str) -> list[str]:
             out.append("%s: partitions.%s ends at 0x%x, past the %d MB flash" % (
                 name, part, spec["offset"] + spec["size"], size // 1048576))
     return out
+
+
+# -- memory: the RAM MicroPython has on the board's module, and what each role needs ----------
+# The 64-bit unix VM (the simulator's `--runtime micropython`, the virtual board) needs more
+# heap than a 32-bit ESP32 for the same objects. Measured (docs/boards.md, "Memory"): each
+# role's firmware modules loaded from the same .mpy files take 1.148 (pos) to 1.178 (gate)
+# times the heap on the 64-bit unix port as on a 32-bit MicroPython (the webassembly port,
+# 16-byte GC blocks as the ESP32); plain lists and tuples take 2x. The rule uses the smallest
+# factor measured, which errs on the safe side both ways: the VM gets less heap than the
+# board has, and a role's need on the chip is estimated high.
+VM_FACTOR = 1.15
+# A PSRAM board's megabytes are not given to the VM whole (every collection would sweep
+# them): every role's need is below this.
+VM_CAP_KB = 512
+# The smallest firmware heap (KB) each role's tap loop runs in on the 64-bit VM, with the
+# same output as at its declared heap: `make bench` (bench.tap, bench.fare, bench.pos),
+# 4 KB bisection (pos: 8 KB).
+ROLE_VM_NEED_KB = {"fixed_fare": 112, "gate": 164, "entry_gate": 164, "exit_gate": 164,
+                   "validator": 160, "pos": 240}
+
+
+def heap_kb(board: dict) -> int | None:
+    """The MicroPython GC heap (KB) on the board's module (``ram.heap_kb``), or None."""
+    ram = board.get("ram")
+    if not isinstance(ram, dict):
+        return None
+    kb = ram.get("heap_kb")
+    return kb if isinstance(kb, int) and not isinstance(kb, bool) and kb > 0 else None
+
+
+def vm_heap_kb(board: dict, default: int = 128) -> int:
+    """The firmware heap the 64-bit VM gets for this board: its heap times VM_FACTOR,
+    at most VM_CAP_KB (``default`` for a board file that states no RAM)."""
+    kb = heap_kb(board)
+    if kb is None:
+        return default
+    return min(int(kb * VM_FACTOR), VM_CAP_KB)
+
+
+def role_need_kb(role: str) -> int | None:
+    """A role's heap need on the 32-bit chip (KB): its measured VM need / VM_FACTOR."""
+    vm = ROLE_VM_NEED_KB.get(role)
+    return None if vm is None else -(-vm * 100 // round(VM_FACTOR * 100))
+
+
+def role_fit(board: dict, role: str) -> str | None:
+    """One line saying why ``role`` does not fit the board's RAM, or None when it fits."""
+    need, have = role_need_kb(role), heap_kb(board)
+    if need is None or have is None or need <= have:
+        return None
+    ram = board.get("ram", {})
+    return ("role %s needs about %d KB of MicroPython heap (make bench), but %s (%s) has %d KB:"
+            " use a board with PSRAM" % (role, need, board.get("name", "?"),
+                                         ram.get("module", board.get("chip")), have))
+
+
+def _ram(board: dict, name: str) -> list[str]:
+    if "ram" not in board:
+        return []
+    ram = board["ram"]
+    if not isinstance(ram, dict) or heap_kb(board) is None:
+        return ["%s: ram.heap_kb must be a whole number of KB (the MicroPython heap on the "
+                "module)" % name]
+    if not isinstance(ram.get("psram_mb", 0), int) or isinstance(ram.get("psram_mb"), bool):
+        return ["%s: ram.psram_mb must be a whole number of MB" % name]
+    return []

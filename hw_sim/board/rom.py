@@ -1,4 +1,4 @@
-"""The ESP32 ROM serial bootloader ("download mode"), as esptool v5 drives it.
+"""The ESP32 and ESP32-S3 ROM serial bootloader ("download mode"), as esptool v5 drives it.
 
 :class:`RomLoader` is a byte-stream state machine: :meth:`RomLoader.feed`
 takes the bytes the host sent and returns the bytes the ROM answers, plus an
@@ -12,12 +12,19 @@ docs/virtual-board.md and ../shared/reference/tooling.md section 1):
   (0x01, op, length, value) + data, where the ROM puts 4 status bytes at the
   end of the data: ``00 00 00 00`` or ``01 <error> 00 00``.
 * SYNC gets 8 replies with a non-zero value (so esptool knows this is the ROM,
-  not its stub). GET_SECURITY_INFO and every stub-only or RAM-loading command
-  fail with error 0x05, as on the ESP32 ROM.
+  not its stub). GET_SECURITY_INFO fails with error 0x05 on the ESP32 ROM, which
+  does not know it (esptool then reads the chip magic register); the ESP32-S3 ROM
+  answers it with 20 bytes: flags, flash_crypt_cnt, 7 key purposes (all 0: no
+  secure boot, no flash encryption), chip id 9 (esptool's ``ESP32S3ROM.IMAGE_CHIP_ID``,
+  which is how it tells an S3: ``USES_MAGIC_VALUE`` is False) and API version 0.
+  Every stub-only or RAM-loading command fails with error 0x05.
 * READ_REG / WRITE_REG over a small register map: chip magic, eFuse words
   (MAC, package, revision), UART clock divider, RTC calibration, and the SPI0
   "user command" engine through which esptool reads the flash JEDEC id
-  (0x9F), SFDP (0x5A) and resets the flash (0x66, 0x99).
+  (0x9F), SFDP (0x5A) and resets the flash (0x66, 0x99). The S3's registers are
+  elsewhere (``esptool/targets/esp32s3.py``): eFuse BLOCK1 at 0x60007044 (MAC words
+  0 and 1, then package/revision/flash and PSRAM capability), SPI0 at 0x60002000
+  with USR2 at +0x20 and W0 at +0x58; see :data:`CHIPS`.
 * SPI_ATTACH, SPI_SET_PARAMS, CHANGE_BAUDRATE: acknowledged.
 * FLASH_BEGIN/DATA (erase at begin, 0x400 blocks, 0xEF-XOR checksum, sequence
   numbers), FLASH_DEFL_BEGIN/DATA (a zlib stream written as it inflates),
@@ -35,6 +42,7 @@ import struct
 import zlib
 
 ESP32_MAGIC = 0x00F01D83
+S3_CHIP_ID = 9  # esptool targets/esp32s3.py IMAGE_CHIP_ID
 SYNC_VALUE = 0x20120707
 SECTOR = 4096
 
@@ -50,6 +58,16 @@ ERR_FLASH_WRITE, ERR_FLASH_READ, ERR_INFLATE = 0x08, 0x09, 0x0B
 
 SPI0 = 0x3FF42000  # SPI0 registers: CMD +0, ADDR +4, USR +0x1C, USR1 +0x20, USR2 +0x24, W0 +0x80
 SPI_CMD_USR = 1 << 18
+OP_GET_SECURITY_INFO = 0x14
+
+# Per chip: where the SPI0 user-command engine's registers are (base, USR1, USR2, W0
+# offsets), and whether GET_SECURITY_INFO answers (with the chip id) or fails (ESP32).
+CHIPS = {
+    "esp32": {"spi": (SPI0, 0x20, 0x24, 0x80), "chip_id": None},
+    "esp32s3": {"spi": (0x60002000, 0x1C, 0x20, 0x58), "chip_id": S3_CHIP_ID},
+}
+S3_EFUSE_BLOCK1 = 0x60007044  # MAC word 0, MAC word 1, then words 2..5 of BLOCK1
+S3_EFUSE_BLOCK2 = 0x6000705C
 
 
 class RomError(Exception):
@@ -79,9 +97,25 @@ class RomLoader:
     """ESP32 ROM download mode over a flash with ``read(off, n)``, ``program(off, data)``,
     ``erase(block)`` and ``size`` (:class:`hw_sim.flash.NorFlash`)."""
 
-    def __init__(self, flash, mac=b"\x24\x0a\xc4\x00\x00\x01"):
+    def __init__(self, flash, mac=b"\x24\x0a\xc4\x00\x00\x01", chip="esp32"):
+        if chip not in CHIPS:
+            raise ValueError("no ROM model for chip %r (known: %s)" % (chip, ", ".join(CHIPS)))
         self.flash = flash
+        self.chip = chip
+        self._spi, self._chip_id = CHIPS[chip]["spi"], CHIPS[chip]["chip_id"]
         w1, w2 = efuse_words(mac)
+        if chip == "esp32s3":
+            self.regs = {
+                S3_EFUSE_BLOCK1: w1,           # MAC bytes 2..5
+                S3_EFUSE_BLOCK1 + 4: w2,       # MAC bytes 0..1
+                # word 3: package 0 (QFN56), minor revision 2 (bits 18-20), block minor 1
+                S3_EFUSE_BLOCK1 + 12: 2 << 18 | 1 << 24,
+                # word 4: PSRAM capability 1 (8 MB embedded, bits 3-4), vendor 1 (AP_3v3)
+                S3_EFUSE_BLOCK1 + 16: 1 << 3 | 1 << 7,
+                S3_EFUSE_BLOCK2 + 16: 1,       # block version major 1
+            }
+            self._init_link()
+            return
         self.regs = {
             0x40001000: ESP32_MAGIC,
             0x3FF5A004: w1,            # eFuse word 1: MAC bytes 2..5
@@ -93,6 +127,9 @@ class RomLoader:
             0x3FF40014: 347,           # UART_CLKDIV at 115200 -> 40 MHz crystal
             0x3FF5F06C: 1024 << 7,     # RTCCALICFG1
         }
+        self._init_link()
+
+    def _init_link(self):
         self._rx = bytearray()
         self._in_frame = False
         self._esc = False
@@ -165,6 +202,8 @@ class RomLoader:
                 addr, value, mask, _delay = struct.unpack("<IIII", data[i:i + 16])
                 self.write_reg(addr, value, mask)
             return 0, b"", None
+        if op == OP_GET_SECURITY_INFO and self._chip_id is not None:
+            return 0, struct.pack("<IB7BII", 0, 0, *bytes(7), self._chip_id, 0), None
         if op in (OP_SPI_ATTACH, OP_CHANGE_BAUDRATE):
             return 0, b"", None
         if op == OP_SPI_SET_PARAMS:
@@ -241,15 +280,17 @@ class RomLoader:
 
     def write_reg(self, addr, value, mask=0xFFFFFFFF):
         value = (self.regs.get(addr, 0) & ~mask | value & mask) & 0xFFFFFFFF
-        if addr == SPI0 and value & SPI_CMD_USR:
-            self.regs[SPI0 + 0x80] = self._spi_command()
+        base, _, _, w0 = self._spi
+        if addr == base and value & SPI_CMD_USR:
+            self.regs[base + w0] = self._spi_command()
             value &= ~SPI_CMD_USR  # done at once: esptool's poll sees the bit clear
         self.regs[addr] = value
 
     def _spi_command(self):
-        cmd = self.regs.get(SPI0 + 0x24, 0) & 0xFF
-        addr_bits = (self.regs.get(SPI0 + 0x20, 0) >> 26) + 1
-        addr = self.regs.get(SPI0 + 0x04, 0) >> (32 - addr_bits) if addr_bits < 32 else 0
+        base, usr1, usr2, _ = self._spi
+        cmd = self.regs.get(base + usr2, 0) & 0xFF
+        addr_bits = (self.regs.get(base + usr1, 0) >> 26) + 1
+        addr = self.regs.get(base + 0x04, 0) >> (32 - addr_bits) if addr_bits < 32 else 0
         if cmd == 0x9F:  # RDID: manufacturer, memory type, capacity = log2(size)
             return 0xEF | 0x40 << 8 | (self.flash.size.bit_length() - 1) << 16
         if cmd == 0x5A:  # RDSFDP: the "SFDP" signature at 0, nothing else

@@ -28,7 +28,9 @@ import socket
 import threading
 import time
 
-from hw_sim.board.board import Board
+from hw_sim.board.board import VFS_OFFSET, Board
+from hw_sim.board.rom import CHIPS as ROM_CHIPS
+from hw_sim.board.rom import RomLoader
 from hw_sim.flash import NorFlash
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -143,12 +145,22 @@ class BoardServer:
 
 # -- board files and the command line -------------------------------------------------------
 def load_board_file(name):
+    """A board file (``boards/NAME.json`` or a path) the virtual board can be: an ESP32 or
+    ESP32-S3 whose ``vfs`` partition is where MicroPython's partition table puts it."""
     path = name if name.endswith(".json") else os.path.join(BOARDS_DIR, name + ".json")
     with open(path) as f:
         spec = json.load(f)
-    if spec.get("chip") != "esp32":
-        raise ValueError("board %s: the virtual board emulates the ESP32 ROM only (chip %r)"
-                         % (spec.get("name", name), spec.get("chip")))
+    what = spec.get("name", name) if isinstance(spec, dict) else name
+    if not isinstance(spec, dict) or spec.get("chip") not in ROM_CHIPS:
+        raise ValueError("board %s: the virtual board emulates the ROM of %s only (chip %r)"
+                         % (what, " and ".join(ROM_CHIPS),
+                            spec.get("chip") if isinstance(spec, dict) else None))
+    size = int(spec.get("flash_size", 4 << 20))
+    vfs = (spec.get("partitions") or {}).get("vfs")
+    if vfs and (vfs.get("offset") != VFS_OFFSET or vfs.get("offset") + vfs.get("size") != size):
+        raise ValueError("board %s: the virtual board mounts the vfs partition at 0x%x to the "
+                         "end of the flash; the board file has 0x%x, %d bytes"
+                         % (what, VFS_OFFSET, vfs.get("offset"), vfs.get("size")))
     return spec
 
 
@@ -161,4 +173,8 @@ def make_board(spec, flash_image=None, **kw):
         if len(data) > size:
             raise ValueError("%s is larger than the %d-byte flash" % (flash_image, size))
         flash = NorFlash.from_image(data + b"\xff" * (size - len(data)))
-    return Board(flash, name=spec.get("name", "virtual-esp32"), **kw)
+    board = Board(flash, name=spec.get("name", "virtual-esp32"), **kw)
+    chip = spec.get("chip", "esp32")
+    if chip != "esp32":  # the ROM esptool meets is the chip's (S3: chip id, registers)
+        board.rom = RomLoader(board.flash, board.mac, chip=chip)
+    return board

@@ -17,10 +17,10 @@ while the board sits in its REPL (after mpremote's Ctrl-C) nothing happens.
         [--master-key-file MASTER.json]
 
 SCENARIO.json is the scenario format's ``start``, ``issuer_seed``, ``cards`` and the
-``tap`` events of ``events`` (other events and ``terminals`` are ignored; ``at`` in
-seconds or HH:MM:SS on the start day). With ``--master-key-file`` the cards are issued
-with the provisioned purchase/load master keys, so the firmware ``ykt provision`` set
-up accepts them.
+``tap`` and ``keys`` events of ``events`` (keypad keys, ``gap_ms`` apart; other events
+and ``terminals`` are ignored; ``at`` in seconds or HH:MM:SS on the start day). With
+``--master-key-file`` the cards are issued with the provisioned purchase/load master
+keys, so the firmware ``ykt provision`` set up accepts them.
 """
 
 import datetime
@@ -33,10 +33,10 @@ from hw_sim.terminal import SimTerminal
 
 DEFAULT_HOLD_MS = 1500
 DEFAULT_START = datetime.datetime(2026, 11, 29, 7, 0, 0)
-# The board VM's heap with the hw_sim/vm machine/time proxies and boardvm.py loaded as
-# source (in the VM's heap; C on the chip). The tap loop and a collect run in 128K;
-# 160K leaves the same kind of headroom as the simulator's VM default.
-HEAP = "160K"
+# The board VM's heap: the firmware's heap by the board file's rule (vm_bridge.board_heap,
+# docs/boards.md "Memory") plus what the hw_sim/vm machine/time proxies and boardvm.py take,
+# loaded as source (in the VM's heap; C on the chip): 160K in all for a WROOM-32.
+BOARD_VM_EXTRA_KB = 36
 
 
 class _Dispatch(vm_bridge.VmProcess):
@@ -57,17 +57,18 @@ class TapHooks:
     """
 
     preload = ("machine", "time")
-    heap = HEAP  # pass as Board(..., heap=hooks.heap)
 
     def __init__(self, board_dict, cards, taps, start=None, log=None, armed=True):
         self.vm_path = [vm_bridge.VM_DIR]
         self.terminal = SimTerminal(board_dict, start=start or DEFAULT_START)
+        # pass as Board(..., heap=hooks.heap)
+        self.heap = "%dK" % (int(vm_bridge.board_heap(board_dict)[:-1]) + BOARD_VM_EXTRA_KB)
         self.apps = dict(cards)
         self.cards = {name: self.terminal.new_card(app, app.card_no)
                       for name, app in self.apps.items()}
         self.taps = [dict(t) for t in taps]
         for t in self.taps:
-            if "fault" in t:
+            if "fault" in t or "keys" in t:
                 continue
             names = t["tap"] if isinstance(t["tap"], list) else [t["tap"]]
             for n in names:
@@ -122,6 +123,9 @@ class TapHooks:
             if "fault" in t:
                 clock.schedule(at, lambda text=str(t["fault"]): setattr(self, "_fault", text))
                 continue
+            if "keys" in t:
+                clock.schedule(at, lambda t=t: self._type(t))
+                continue
             names = t["tap"] if isinstance(t["tap"], list) else [t["tap"]]
             hold = int(t.get("hold_ms", DEFAULT_HOLD_MS)) * 1000
             clock.schedule(at, lambda names=names, t=t: self._place(names, t))
@@ -141,6 +145,12 @@ class TapHooks:
             self.log("card %s placed (balance %d fen)" % (n, self.apps[n].balance))
         if self.terminal.gate is not None:
             self.terminal.gate.waiting = 0 if t.get("walk") is False else 1
+
+    def _type(self, t):
+        if self.terminal.keypad is None:
+            raise ValueError("keys %r for a board without a keypad" % t["keys"])
+        self.terminal.keypad.type(t["keys"], int(t.get("gap_ms", 250)))
+        self.log("keys %s" % t["keys"])
 
     def _remove(self, names):
         field = self.terminal.field
@@ -197,9 +207,13 @@ def load_taps(path, board_dict, master_key_file=None, log=None):
                                       issuer_keys=keys)
     taps = []
     for i, e in enumerate(data.get("events") or []):
-        if not isinstance(e, dict) or "tap" not in e:
+        if not isinstance(e, dict) or not ("tap" in e or "keys" in e):
             continue
         w = "%s: events[%d]" % (path, i)
+        if "keys" in e:
+            taps.append({"at": _offset_us(e.get("at"), start, w) / 1000000.0,
+                         "keys": str(e["keys"]), "gap_ms": e.get("gap_ms", 250)})
+            continue
         tap = dict(e, at=_offset_us(e.get("at"), start, w) / 1000000.0)
         names = tap["tap"] if isinstance(tap["tap"], list) else [tap["tap"]]
         for n in names:
