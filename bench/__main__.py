@@ -33,10 +33,7 @@ def main():
     print("  lookup on the MicroPython VM:      %.0f us mean, %d bytes read" % (us, read))
     fare.main()
     pos.main()
-    seconds, one_file, full = deploy.bench_deploy()
-    print("\n[flash and deploy the virtual board]")
-    print("  flash + deploy:                    %.1f s wall" % seconds)
-    print("  deploy after a one-file change:    %d bytes (full deploy %d bytes)" % (one_file, full))
+    deploy.main()
 
 
 if __name__ == "__main__":
