@@ -29,9 +29,12 @@ and faults at the card's APDU n counted from placement: ``tear_at_apdu``,
 ``noise`` (``ms``, ``xor``) on the reader's line. A card may be an
 attacker's (``forge``: ``"mac2"`` or ``"replay"``, ``hw_sim.faults``) or
 another issuer's (``issuer_seed``). docs/scenarios.md has every key with an
-example. Output is JSON Lines: the firmware's console outcomes stamped with
-virtual time, then one ``card`` line per card with its final balance, its
-subsidy purse (the canteen record's) and counter (read from the card model).
+example; any other key, or an event of no known kind, is refused with its path in the file
+(``events[3].hold: unknown key; did you mean hold_ms?``, ``check_keys``). Output is JSON
+Lines, handed to ``Run.run``'s ``on_line`` as each is output and kept in ``Run.lines``:
+the firmware's console outcomes stamped with virtual time, then one ``card`` line per card
+with its final balance, its subsidy purse (the canteen record's) and counter (read from the
+card model).
 Card numbers are masked.
 """
 
