@@ -154,13 +154,14 @@ def _partitions(board: dict, name: str) -> list[str]:
 
 # -- memory: the RAM MicroPython has on the board's module, and what each role needs ----------
 # The 64-bit unix VM (the simulator's `--runtime micropython`, the virtual board) needs more
-# heap than a 32-bit ESP32 for the same objects. Measured (docs/boards.md, "Memory"): each
-# role's firmware modules loaded from the same .mpy files take 1.148 (pos) to 1.178 (gate)
-# times the heap on the 64-bit unix port as on a 32-bit MicroPython (the webassembly port,
-# 16-byte GC blocks as the ESP32); plain lists and tuples take 2x. The rule uses the smallest
-# factor measured, which errs on the safe side both ways: the VM gets less heap than the
-# board has, and a role's need on the chip is estimated high.
-VM_FACTOR = 1.15
+# heap than a 32-bit ESP32 for the same objects. Measured (`python -m bench.heapfactor`,
+# docs/boards.md "Memory"): each role's firmware modules loaded from the same .mpy files take
+# 1.142 (pos) to 1.163 (fixed fare, gate) times the heap on the 64-bit unix port as on a
+# 32-bit MicroPython (the webassembly port, 16-byte GC blocks as the ESP32); plain lists and
+# tuples take 2x. The rule uses the smallest factor measured, rounded down, which errs on the
+# safe side both ways: the VM gets less heap than the board has, and a role's need on the
+# chip is estimated high.
+VM_FACTOR = 1.14
 # A PSRAM board's megabytes are not given to the VM whole (every collection would sweep
 # them): every role's need is below this.
 VM_CAP_KB = 512
