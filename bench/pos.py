@@ -32,10 +32,12 @@ SHIFT = os.path.join(ROOT, "bench", "pos-shift.json")
 
 def min_heap_kb(lo=160, hi=384, step=16):
     """Smallest firmware heap (KB) the short POS shift runs in on the VM."""
-    with open(SHIFT, encoding="utf-8") as f:
-        shift = json.load(f)
+    from hw_sim.scenario import Scenario
+
+    # loaded as a file: its rule set's path is relative to it
     return harness.smallest_heap_kb(
-        lambda kb: harness.runs_in(shift, "%dK" % kb, name="bench-pos"), lo, hi, step)
+        lambda kb: harness.runs_in(Scenario.load(SHIFT), "%dK" % kb, name="bench-pos"),
+        lo, hi, step)
 
 
 def bench_pos(n=200, heap=False):

@@ -179,6 +179,10 @@ def check_card(c, w):
 class Scenario:
     """A validated scenario, ready to run on either runtime."""
 
+    # where a configuration's relative paths (tariff, canteen) start: the scenario file's
+    # directory when it was loaded from a file (load), else the repository
+    base_dir = ROOT
+
     def __init__(self, data, source="scenario"):
         self.source = source
         if not isinstance(data, dict):
@@ -357,17 +361,17 @@ class Scenario:
         except json.JSONDecodeError as e:
             raise ScenarioError("%s: not valid JSON (line %d, column %d: %s)"
                                 % (path, e.lineno, e.colno, e.msg))
-        return cls(data, path)
+        scenario = cls(data, path)
+        scenario.base_dir = os.path.dirname(os.path.abspath(path))
+        return scenario
 
     def terminal_config(self, terminal=None):
         """The configuration provisioning gives this terminal (ids and its own keys)."""
         terminal = terminal or self.terminal
         keys = IssuerKeys.from_seed(self.seed.encode())
         cfg = dict(terminal.get("config", {}))
-        if isinstance(cfg.get("canteen"), str):  # a rule-set file on the host, e.g. canteens/...
-            path = cfg["canteen"]
-            if not os.path.isabs(path):
-                path = os.path.join(ROOT, path)
+        if isinstance(cfg.get("canteen"), str):  # a rule-set file on the host
+            path = os.path.normpath(os.path.join(self.base_dir, cfg["canteen"]))  # absolute stays
             try:
                 with open(path, encoding="utf-8") as f:
                     cfg["canteen"] = json.load(f)
@@ -397,7 +401,7 @@ class Scenario:
         out = []
         if cfg.get("tariff"):
             src = cfg["tariff"]
-            path = src if os.path.isabs(src) else os.path.join(ROOT, src)
+            path = os.path.normpath(os.path.join(self.base_dir, src))
             payload = _cached(("tariff", path), lambda: tariff.build(path, 1))
             out.append(("tariff.upd",
                         updates.sign("tariff", 1, tid, payload, self.update_master())))

@@ -81,7 +81,8 @@ def test_the_pos_shift_file_is_the_poskit_shift():
     want = d.scenario()
     term, = shift["terminals"]
     assert "vm_heap" not in term  # the bisection sets the heap
-    assert Scenario(shift, "pos-shift").terminal_config()["canteen"] == d.rules
+    path = os.path.join(ROOT, "bench", "pos-shift.json")
+    assert Scenario.load(path).terminal_config()["canteen"] == d.rules
     assert dict(term["config"], canteen=d.rules) == want["terminals"][0]["config"]
     assert shift["start"] == want["start"]
     assert [{k: v for k, v in c.items() if k != "records"} for c in shift["cards"]] == \
