@@ -137,6 +137,13 @@ def test_a_card_number_not_of_20_digits_is_refused_before_the_pin_is_asked(tmp_p
         "ykt: error: card must be the card's 20 digits, got '123'\n"
 
 
+@pytest.mark.parametrize("name", ["", "THIRTEEN-CHAR", "王"])
+def test_a_name_the_lcd_cannot_show_is_refused_in_one_line(tmp_path, capsys, name):
+    assert add(tmp_path / "staff.json", WANG, name) == 2
+    assert capsys.readouterr().err == ("ykt: error: name must be 1 to 12 ASCII characters "
+                                       "(the LCD and the receipts print it), got %r\n" % name)
+
+
 def test_without_a_pin_file_the_pin_is_asked_twice_without_echo(tmp_path, monkeypatch):
     prompts = []
 

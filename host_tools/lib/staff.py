@@ -8,7 +8,7 @@ A staff file is the JSON list the POS takes as config ``staff`` or as a staff up
 
 ``add(entries, card, name, role, pin)`` appends one member, hashing the PIN with a fresh
 salt from ``os.urandom``; it refuses, in one line, what the POS would refuse (a card not of
-20 digits, a name not of 1 to 12 characters, an unknown role, a PIN not of 4 to 8 digits,
+20 digits, a name not of 1 to 12 ASCII characters, an unknown role, a PIN not of 4 to 8 digits,
 more than 255 members) and a card or name already listed. The PIN itself is never kept.
 """
 
@@ -47,8 +47,9 @@ def check_pin(pin: str) -> str:
 def _check_fields(card: str, name: str, role: str) -> None:
     if not (isinstance(card, str) and len(card) == 20 and card.isascii() and card.isdigit()):
         raise BadInput("card must be the card's 20 digits, got %r" % (card,))
-    if not 0 < len(name) <= NAME_MAX:
-        raise BadInput("name must be 1 to %d characters, got %r" % (NAME_MAX, name))
+    if not (0 < len(name) <= NAME_MAX and name.isascii() and name.isprintable()):
+        raise BadInput("name must be 1 to %d ASCII characters (the LCD and the receipts print "
+                       "it), got %r" % (NAME_MAX, name))
     if role not in ROLES:
         raise BadInput("role must be %s, got %r" % (" or ".join(ROLES), role))
 
