@@ -6,6 +6,7 @@ import datetime
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from hostkit import ROOT, flash_with_files, free_port
@@ -146,3 +147,82 @@ def test_the_command_after_a_refused_mount_works(sim_board, tmp_path):
     r = board.mpremote("exec", "import os; print(os.getcwd())")
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip() == "/"
+
+
+class ReplSession:
+    """A person at a terminal on the board's UART (raw bytes both ways, as `nc` or
+    pyserial's miniterm give). mpremote 1.29's `repl` cannot open socket:// URLs on a
+    POSIX host (its console selects on the port's ``fd``, which pyserial's socket port
+    lacks: "TODO pyb_serial might not have fd" in mpremote/console.py)."""
+
+    def __init__(self, board):
+        import socket
+
+        self.sock = socket.create_connection(("127.0.0.1", board.port), timeout=10)
+        self.seen = b""
+        for _ in range(20):  # until the board sits in its REPL
+            self.type(b"\r")
+            if self.wait_for(b">>> ", 1):
+                break
+        assert b">>> " in self.seen, self.seen
+
+    def read(self, seconds):
+        import select
+
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            ready, _, _ = select.select([self.sock], [], [], 0.05)
+            if ready:
+                data = self.sock.recv(4096)
+                if not data:
+                    break
+                self.seen += data
+
+    def wait_for(self, text, seconds=20):
+        end = time.monotonic() + seconds
+        while text not in self.seen and time.monotonic() < end:
+            self.read(0.1)
+        return text in self.seen
+
+    def type(self, keys):
+        """Type ``keys``, one byte at a time; what the board shows from then on is
+        :attr:`seen`."""
+        self.seen = b""
+        for k in keys:
+            self.sock.sendall(bytes([k]))
+            self.read(0.02)
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def repl(sim_board):
+    session = ReplSession(sim_board("--boot", "app"))
+    yield session
+    session.close()
+
+
+def test_the_repl_indents_the_line_after_a_colon(repl):
+    repl.type(b"def answer():\r")
+    assert repl.wait_for(b"def answer():\r\n...     ")
+    repl.type(b"return 42\r\r\r\ranswer()\r")  # the board put the body's four spaces
+    assert repl.wait_for(b"\r\n42\r\n>>> ")
+
+
+def test_tab_completes_a_name_the_repl_knows(repl):
+    repl.type(b"turnstile_count = 17\r")
+    assert repl.wait_for(b">>> ")
+    repl.type(b"turnstile_c\t")
+    assert repl.wait_for(b"turnstile_count")
+    repl.type(b"\r")
+    assert repl.wait_for(b"\r\n17\r\n>>> ")
+
+
+def test_the_up_arrow_recalls_the_previous_line(repl):
+    repl.type(b"print(6 * 7)\r")
+    assert repl.wait_for(b"42\r\n>>> ")
+    repl.type(b"\x1b[A")
+    assert repl.wait_for(b"print(6 * 7)")
+    repl.type(b"\r")
+    assert repl.wait_for(b"\r\n42\r\n>>> ")

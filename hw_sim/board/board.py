@@ -265,6 +265,10 @@ class Board:
             return
         if action[0] == "soft_reset":
             self._soft_reset()
+        elif action[0] == "complete":  # Tab in the friendly REPL: the VM knows the names
+            self.busy = "complete"
+            if not self.vm.send(["complete", action[1]]):
+                self._crashed()
         elif action[0] == "exec" and _is_mount_hook(action[1]):
             self._send(self.repl.take())
             self._act(self.repl.exec_done(MOUNT_REFUSED, False))
@@ -370,6 +374,10 @@ class Board:
             else:
                 self.repl.start("friendly" if self._friendly else "raw")
                 self._send(self.repl.take())
+        elif op == "completed" and self.busy == "complete":
+            self.busy = None
+            self.repl.completed(args[0], args[1])
+            self._send(self.repl.take())
         elif op == "done" and args[0] == self.busy:
             self.busy, self.running, self.intr_pending = None, None, False
             action = self.repl.exec_done(args[1].encode(), args[2])

@@ -15,6 +15,7 @@
 # abandoned is recognised by its seq and dropped, so the link never desyncs.
 # ["sweep"] (board -> VM, before a soft reset) closes every file code left open,
 # as gc_sweep_all() does on the chip, answers [0, "swept"] and ends the VM.
+import builtins
 import io
 import json
 import os
@@ -170,6 +171,48 @@ def _sweep():
     _send([0, "swept"])
 
 
+# The ESP32 port's built-in (C) modules, which Tab offers after "import ".
+_ESP32_MODULES = ("array", "binascii", "bluetooth", "btree", "builtins", "cmath", "collections",
+                  "cryptolib", "deflate", "errno", "esp", "esp32", "framebuf", "gc", "hashlib",
+                  "heapq", "io", "json", "machine", "math", "micropython", "network", "os",
+                  "platform", "random", "re", "select", "socket", "ssl", "struct", "sys",
+                  "time", "tls", "uctypes", "vfs", "websocket")
+
+
+def _complete(text):
+    # py/repl.c mp_repl_autocomplete() over the REPL's globals and the builtins:
+    # [text to insert, names to list] for the name chain (a.b.c) that ends the line.
+    i = len(text)
+    while i > 0 and (text[i - 1].isalpha() or text[i - 1].isdigit() or text[i - 1] in "_."):
+        i -= 1
+    chain = text[i:].split(".")
+    prefix = chain[-1]
+    obj = None
+    try:
+        for w in chain[:-1]:
+            obj = _g[w] if obj is None and w in _g else getattr(builtins if obj is None else obj, w)
+    except Exception:
+        return ["", []]
+    if text.startswith("import "):
+        names = _ESP32_MODULES  # after "import ": the port's built-in modules
+    else:
+        names = dir(obj) if obj is not None else list(_g) + dir(builtins)
+    found = sorted(set(n for n in names if n.startswith(prefix) and (prefix or n[0] != "_")))
+    if not found:
+        if i == 0 and prefix and "import ".startswith(prefix) and len(prefix) < 7:
+            return ["import "[len(prefix):], []]
+        return ["", []]
+    common = found[0]
+    for n in found[1:]:
+        k = 0
+        while k < len(common) and k < len(n) and common[k] == n[k]:
+            k += 1
+        common = common[:k]
+    if len(found) == 1 or len(common) > len(prefix):
+        return [common[len(prefix):], []]
+    return ["", found]
+
+
 def _traceback(e):
     s = io.StringIO()
     sys.print_exception(e, s)
@@ -258,6 +301,9 @@ def _serve():
                 cur = None
             res = None
             m = _recv()
+            if m[0] == "complete":
+                _send([0, "completed"] + _complete(m[1]))
+                continue
             if m[0] == "sweep":
                 _sweep()
                 return
