@@ -160,3 +160,10 @@ def test_sim_board_with_a_terminal_config_as_master_key_file_is_one_line(keyfile
               "scenarios/demo-canteen.json", "--master-key-file", keyfiles["config"],
               "--max-seconds", 1)
     assert run.returncode == 2 and "terminal config" in one_line(run)
+
+
+def test_collect_takes_master_key_file_and_refuses_a_config_before_the_board(keyfiles, tmp_path):
+    run = ykt("collect", "--port", "socket://127.0.0.1:9", "--master-key-file",
+              keyfiles["config"], "--out", tmp_path / "out")
+    assert run.returncode == 2 and "terminal config" in one_line(run)
+    assert not (tmp_path / "out").exists()
