@@ -150,17 +150,20 @@ def test_the_command_after_a_refused_mount_works(sim_board, tmp_path):
 
 
 class ReplSession:
-    """A person at a terminal on the board's UART (raw bytes both ways, as `nc` or
-    pyserial's miniterm give). mpremote 1.29's `repl` cannot open socket:// URLs on a
-    POSIX host (its console selects on the port's ``fd``, which pyserial's socket port
-    lacks: "TODO pyb_serial might not have fd" in mpremote/console.py)."""
+    """`mpremote connect PTY repl` on a pseudo-terminal of its own, as a person at a
+    keyboard, against the board's pty (`ykt sim board --pty`): mpremote's POSIX console
+    cannot use a socket:// port (it selects on the port's ``fd``)."""
 
-    def __init__(self, board):
-        import socket
+    def __init__(self, board_pty):
+        import pty
 
-        self.sock = socket.create_connection(("127.0.0.1", board.port), timeout=10)
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen([*MPREMOTE, "connect", board_pty, "repl"], stdin=slave,
+                                     stdout=slave, stderr=slave, close_fds=True)
+        os.close(slave)
         self.seen = b""
-        for _ in range(20):  # until the board sits in its REPL
+        assert self.wait_for(b"Use Ctrl-] or Ctrl-x to exit this shell"), self.seen
+        for _ in range(20):  # until mpremote's terminal is raw and the board is in its REPL
             self.type(b"\r")
             if self.wait_for(b">>> ", 1):
                 break
@@ -171,12 +174,12 @@ class ReplSession:
 
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            ready, _, _ = select.select([self.sock], [], [], 0.05)
+            ready, _, _ = select.select([self.master], [], [], 0.05)
             if ready:
-                data = self.sock.recv(4096)
-                if not data:
+                try:
+                    self.seen += os.read(self.master, 4096)
+                except OSError:  # mpremote has gone
                     break
-                self.seen += data
 
     def wait_for(self, text, seconds=20):
         end = time.monotonic() + seconds
@@ -185,20 +188,27 @@ class ReplSession:
         return text in self.seen
 
     def type(self, keys):
-        """Type ``keys``, one byte at a time; what the board shows from then on is
+        """Type ``keys``, one byte at a time; what the screen shows from then on is
         :attr:`seen`."""
         self.seen = b""
         for k in keys:
-            self.sock.sendall(bytes([k]))
+            os.write(self.master, bytes([k]))
             self.read(0.02)
 
     def close(self):
-        self.sock.close()
+        os.write(self.master, b"\x1d")  # Ctrl-]: leave mpremote's REPL
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
 
 
 @pytest.fixture
 def repl(sim_board):
-    session = ReplSession(sim_board("--boot", "app"))
+    board = sim_board("--boot", "app", "--pty")
+    session = ReplSession(board.banner.split(" and ", 1)[1].split()[0])
     yield session
     session.close()
 

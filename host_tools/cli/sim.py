@@ -134,14 +134,17 @@ def _free_port(host):
         return 0
 
 
-def _serve(board, host, port, save, log):
-    """The board's server on ``host:port``; Failed when that address cannot be had."""
+def _serve(board, host, port, save, log, pty=False):
+    """The board's server on ``host:port`` (and a pty with ``pty``); Failed when that
+    address cannot be had."""
     import errno
     import socket
 
     from host_tools.lib.errors import Failed
     from hw_sim.board.server import BoardServer
 
+    if pty:
+        from hw_sim.board.ptyport import PtyBoardServer as BoardServer
     try:
         return BoardServer(board, host, port, on_disconnect=save, log=log)
     except socket.gaierror as e:
@@ -184,10 +187,11 @@ def _board(args):
     if args.flash_image:
         def save():
             write_atomic(args.flash_image, board.flash.image())
-    server = _serve(board, host, port, save, log)
+    server = _serve(board, host, port, save, log, pty=args.pty)
     board.power_on(args.boot)
     state = "ROM download mode" if args.boot == "rom" else "MicroPython"
-    print("%s: %s (%s), mac %s" % (board.name, server.url, state,
+    url = server.url + (" and %s" % server.pty_path if args.pty else "")
+    print("%s: %s (%s), mac %s" % (board.name, url, state,
                                    ":".join("%02x" % b for b in board.mac)), flush=True)
     try:
         server.serve(max_seconds=args.max_seconds)
@@ -227,6 +231,9 @@ def _add_board_parser(simsub):
                    help="the board's MAC (eFuse; esptool read-mac, machine.unique_id); "
                         "default: derived from the board name and the listen address, so "
                         "boards on different ports differ")
+    p.add_argument("--pty", action="store_true",
+                   help="also offer the UART as a pseudo-terminal (its path is printed), "
+                        "for tools that need a serial device: mpremote connect PTY repl")
     p.add_argument("--max-seconds", type=float, default=None,
                    help="stop after this many seconds (default: run until interrupted)")
     p.set_defaults(fn=_board)
