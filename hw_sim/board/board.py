@@ -241,7 +241,7 @@ class Board:
         if self.mode != "app":
             return
         for c in data:
-            if self.busy is not None and c == 3:
+            if self.busy not in (None, "complete") and c == 3:  # Tab: Ctrl-C waits for the REPL
                 self._ctrl_c()
             else:
                 self.rx.append(c)
