@@ -104,7 +104,9 @@ def test_monitor_shows_the_boot_of_a_board_that_booted_before_it_connected(sim_b
     image = tmp_path / "flash.bin"
     image.write_bytes(flash_with_files({"/main.py": MAIN_FAILS}).image())
     board = sim_board("--boot", "app", "--flash-image", image)
-    monitor(board, 3)  # the board has booted by now (live or replayed)
+    end = time.monotonic() + 60
+    while not monitor(board, 2).endswith(">>> ") and time.monotonic() < end:
+        pass  # until the board has booted into its REPL (seen live or replayed)
     seen = monitor(board, 1)  # a second look: only the kept console can show the boot
     assert "rst:0x1 (POWERON_RESET)" in seen
     assert "terminal starting\nTraceback (most recent call last):\n" in seen
