@@ -173,6 +173,10 @@ def make_board(spec, flash_image=None, **kw):
         if len(data) > size:
             raise ValueError("%s is larger than the %d-byte flash" % (flash_image, size))
         flash = NorFlash.from_image(data + b"\xff" * (size - len(data)))
+    if not kw.get("heap"):  # the VM's heap by the board file's rule (docs/boards.md, Memory)
+        from hw_sim.board.taps import board_vm_heap
+
+        kw["heap"] = board_vm_heap(spec)
     board = Board(flash, name=spec.get("name", "virtual-esp32"), **kw)
     chip = spec.get("chip", "esp32")
     if chip != "esp32":  # the ROM esptool meets is the chip's (S3: chip id, registers)

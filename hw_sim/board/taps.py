@@ -39,6 +39,11 @@ DEFAULT_START = datetime.datetime(2026, 11, 29, 7, 0, 0)
 BOARD_VM_EXTRA_KB = 36
 
 
+def board_vm_heap(board_dict):
+    """The virtual board's ``-X heapsize`` for a board file (dict): "159K" on a WROOM-32."""
+    return "%dK" % (int(vm_bridge.board_heap(board_dict)[:-1]) + BOARD_VM_EXTRA_KB)
+
+
 class _Dispatch(vm_bridge.VmProcess):
     """Just :meth:`VmProcess._handle` (no process of its own)."""
 
@@ -62,7 +67,7 @@ class TapHooks:
         self.vm_path = [vm_bridge.VM_DIR]
         self.terminal = SimTerminal(board_dict, start=start or DEFAULT_START)
         # pass as Board(..., heap=hooks.heap)
-        self.heap = "%dK" % (int(vm_bridge.board_heap(board_dict)[:-1]) + BOARD_VM_EXTRA_KB)
+        self.heap = board_vm_heap(board_dict)
         self.apps = dict(cards)
         self.cards = {name: self.terminal.new_card(app, app.card_no)
                       for name, app in self.apps.items()}
