@@ -9,6 +9,7 @@ pays tells which rule set was in force.
 
 import copy
 import json
+import os
 
 import pytest
 from poskit import EXAMPLE, Day, canteen
@@ -19,6 +20,7 @@ from hw_sim.flash import NorFlash, PowerCut
 from hw_sim.lfs import LfsVfs, format_flash
 from hw_sim.scenario import Run, ScenarioError
 from ykt.store import updates as fw
+from ykt.store.vfs import Vfs
 
 BOB = "31012300000000000002"
 TID = "290031000102"
@@ -213,3 +215,13 @@ def test_cli_refuses_a_version_other_than_the_rule_sets_own(tmp_path, capsys):
     rc, out = _sign(tmp_path, EXAMPLE, 2)
     assert rc == 2 and not out.exists()
     assert capsys.readouterr().err == "ykt: error: payload is canteen v1, not v2\n"
+
+
+def test_cli_signed_rule_set_installs_on_the_terminal_byte_for_byte(tmp_path):
+    rc, out = _sign(tmp_path, EXAMPLE, 1)
+    fs = Vfs(str(tmp_path / "flash"))
+    os.makedirs(str(tmp_path / "flash" / "inbox"))
+    _put(fs, "/inbox/canteen.upd", out.read_bytes())
+    assert _updates(fs).scan_inbox() == [fw.Outcome("canteen.upd", "canteen", 1, True, "")]
+    with open(EXAMPLE, "rb") as f:
+        assert _get(fs, "/canteen.bin") == f.read()
