@@ -350,3 +350,40 @@ def test_the_virtual_board_refuses_a_chip_it_has_no_rom_for(tmp_path):
     path.write_text(json.dumps({"name": "c3", "chip": "esp32c3"}))
     with pytest.raises(ValueError, match="emulates the ROM of esp32 and esp32s3 only"):
         load_board_file(str(path))
+
+
+# -- the board files' memory ------------------------------------------------------------------
+def test_every_shipped_role_fits_a_shipped_board_and_the_vm_heap_follows_the_board():
+    from host_tools.lib import boardcheck
+    from host_tools.lib.boards import load
+
+    boards = {n: load(n) for n in ("wroom32-fare-reader", "devkitc-turnstile",
+                                   "bus-validator", "s3-canteen-pos")}
+    for role in boardcheck.ROLE_VM_NEED_KB:
+        assert any(boardcheck.role_fit(b, role) is None for b in boards.values()), role
+    assert boardcheck.heap_kb(boards["wroom32-fare-reader"]) == 108
+    assert boardcheck.vm_heap_kb(boards["wroom32-fare-reader"]) == 123  # 108 x 1.14
+    assert boardcheck.vm_heap_kb(boards["s3-canteen-pos"]) == boardcheck.VM_CAP_KB
+    from hw_sim.board.taps import board_vm_heap
+    from hw_sim.vm_bridge import board_heap
+
+    assert board_heap(boards["wroom32-fare-reader"]) == "123K"
+    assert board_vm_heap(boards["wroom32-fare-reader"]) == "159K"
+
+
+def test_board_check_refuses_psram_pins_and_a_bad_ram_entry():
+    from host_tools.lib.boardcheck import check
+    from host_tools.lib.boards import load
+
+    board = load("devkitc-turnstile")
+    board["leds"] = {"green": 16, "red": 26}
+    errors = [m for level, m in check(board) if level == "error"]
+    assert errors == ["devkitc-turnstile: leds.green uses GPIO 16, wired to the module's PSRAM"]
+    board = load("wroom32-fare-reader")
+    board["leds"] = {"green": 16, "red": 26}
+    board["display"]["uart"] = {"id": 2, "tx": 14, "rx": 13}
+    assert [m for level, m in check(board) if level == "error"] == []  # no PSRAM: free pin
+    board["ram"] = {"heap_kb": "lots"}
+    assert [m for level, m in check(board) if level == "error"] == [
+        "wroom32-fare-reader: ram.heap_kb must be a whole number of KB (the MicroPython heap "
+        "on the module)"]
