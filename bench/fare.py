@@ -268,10 +268,12 @@ def vm_heap(small, big, entry=ENTRY_STATION, exit_=EXIT_STATION):
 # -- station scenarios -------------------------------------------------------------------------
 
 def _gates_scenario():
-    """demo-station.json's gates and their taps, idle gaps cut to at most 10 s."""
+    """demo-station.json's gates and validator and their taps, idle gaps cut to at most 10 s
+    (their smallest heaps are the needs host_tools/lib/boardcheck.py ROLE_VM_NEED_KB holds)."""
     with open(STATION_SCENARIO, encoding="utf-8") as f:
         data = json.load(f)
-    terms = [t for t in data["terminals"] if t["role"] in ("entry_gate", "exit_gate")]
+    terms = [t for t in data["terminals"]
+             if t["role"] in ("entry_gate", "exit_gate", "validator")]
     ids = {t["id"] for t in terms}
     start = datetime.datetime.fromisoformat(data["start"])
     at, last, events = 2, None, []
@@ -287,8 +289,9 @@ def _gates_scenario():
 
 
 def gate_min_heap_kb(step=HEAP_STEP_KB, lo=96):
-    """Per gate of demo-station.json: (terminal id, role, declared vm_heap, smallest heap in
-    ``step`` KB its taps run in with the same output as at the declared heap)."""
+    """Per gate (and the validator) of demo-station.json: (terminal id, role, declared vm_heap,
+    smallest heap in ``step`` KB its taps run in with the same output as at the declared
+    heap)."""
     data = _gates_scenario()
     _, ref, _ = harness.run_scenario(data, "micropython", name="bench-fare")
     out = []
