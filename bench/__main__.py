@@ -12,7 +12,8 @@ def main():
         print("  %-18s %7.0f taps/s wall   tap->debit %.1f ms mean, %.1f ms worst (virtual)"
               % (board, rate, mean, worst))
     per_tap, stats = tap.bench_vm_bridge()
-    print("\n[MicroPython VM, firmware heap %s]" % DEFAULT_HEAP)
+    print("\n[MicroPython VM, firmware heap %s]"
+          % (DEFAULT_HEAP or "by the board file (docs/boards.md, Memory)"))
     print("  per tap through the bridge:        %.1f ms wall" % (per_tap * 1000))
     print("  firmware compute per purchase:     %.2f ms (purse client + SAM, no bridge)"
           % (tap.bench_vm_compute() / 1000))

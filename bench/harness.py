@@ -9,6 +9,8 @@ import subprocess
 import tempfile
 import time
 
+from hw_sim.scenario import ScenarioError
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "bench", "vm")
 
@@ -34,7 +36,7 @@ def run_script(name, *args, heap="512K", path=None):
 def run_scenario(data, runtime="cpython", heap=None, name="bench"):
     """Run a scenario dict on ``runtime`` ("cpython" or "micropython", whose firmware heap is
     ``heap`` unless a terminal declares its ``vm_heap``) in a fresh directory; (the Run, its
-    output lines, wall seconds). RuntimeError if a terminal stopped (e.g. out of heap)."""
+    output lines, wall seconds). ScenarioError if a terminal stopped (e.g. out of heap)."""
     from hw_sim.scenario import Run
 
     r = Run(data, name)
@@ -48,7 +50,7 @@ def runs_in(data, heap, same_as=None, name="bench"):
     ``same_as``, prints those very lines)."""
     try:
         _, lines, _ = run_scenario(data, "micropython", heap=heap, name=name)
-    except RuntimeError:
+    except (RuntimeError, ScenarioError):  # a terminal stopped (out of heap) or the VM did
         return False
     return same_as is None or lines == same_as
 

@@ -671,7 +671,8 @@ class Run:
         ``"cpython"``: the firmware's modules in this process, on the simulator's stand-ins.
         ``"micropython"``: the firmware compiled by mpy-cross (built here when out of date)
         on the MicroPython unix VM, each terminal's heap its ``vm_heap``, else ``heap``,
-        else ``vm_bridge.DEFAULT_HEAP``. ScenarioError if a terminal stopped."""
+        else the heap its board file gives (``vm_bridge.board_heap``, docs/boards.md
+        "Memory"). ScenarioError if a terminal stopped."""
         self._on_line, self._passed = on_line, len(self.lines)
         if runtime == "micropython":
             from hw_sim.vm_bridge import vm_path

@@ -90,7 +90,8 @@ def register(sub):
                           "MicroPython unix VM from .mpy files (micropython)")
     run.add_argument("--heap", default=None,
                      help="firmware heap on the MicroPython VM for terminals without their own"
-                          " vm_heap (default 128K; see README)")
+                          " vm_heap (default: by the terminal's board file, docs/boards.md"
+                          " \"Memory\")")
     run.set_defaults(fn=_run)
 
     _add_board_parser(simsub)
