@@ -267,11 +267,26 @@ def vm_heap(small, big, entry=ENTRY_STATION, exit_=EXIT_STATION):
 
 # -- station scenarios -------------------------------------------------------------------------
 
+def _station():
+    """demo-station.json as a dict, its terminals' relative file paths made absolute (a
+    scenario's paths resolve next to its file; the benches run parts of it as dicts)."""
+    with open(STATION_SCENARIO, encoding="utf-8") as f:
+        data = json.load(f)
+    base = os.path.dirname(STATION_SCENARIO)
+    terms = []
+    for t in data["terminals"]:
+        cfg = dict(t.get("config", {}))
+        for key in ("tariff", "canteen"):
+            if isinstance(cfg.get(key), str) and not os.path.isabs(cfg[key]):
+                cfg[key] = os.path.normpath(os.path.join(base, cfg[key]))
+        terms.append(dict(t, config=cfg))
+    return dict(data, terminals=terms)
+
+
 def _gates_scenario():
     """demo-station.json's gates and validator and their taps, idle gaps cut to at most 10 s
     (their smallest heaps are the needs host_tools/lib/boardcheck.py ROLE_VM_NEED_KB holds)."""
-    with open(STATION_SCENARIO, encoding="utf-8") as f:
-        data = json.load(f)
+    data = _station()
     terms = [t for t in data["terminals"]
              if t["role"] in ("entry_gate", "exit_gate", "validator")]
     ids = {t["id"] for t in terms}
@@ -312,9 +327,7 @@ def taps_per_second(passengers=100):
     """CPython, virtual time: demo-station's entry gate (Xujiahui) and exit gate (People's
     Square); ``passengers`` cards tap in 2 s apart, then out 10 minutes later. Returns (taps,
     taps per wall second, exit tap -> fare mean and worst virtual ms, fen charged)."""
-    with open(STATION_SCENARIO, encoding="utf-8") as f:
-        demo = json.load(f)
-    terms = [t for t in demo["terminals"] if t["role"] in ("entry_gate", "exit_gate")]
+    terms = [t for t in _station()["terminals"] if t["role"] in ("entry_gate", "exit_gate")]
     gin = [t["id"] for t in terms if t["role"] == "entry_gate"][0]
     gout = [t["id"] for t in terms if t["role"] == "exit_gate"][0]
     names = ["p%03d" % i for i in range(passengers)]

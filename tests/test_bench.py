@@ -115,3 +115,15 @@ def test_the_gate_heap_script_measures_the_gate_modules(tmp_path):
     v = harness.run_script("heap_gate", "heap_gate_tariff.py", path, path, fare.ENTRY_STATION,
                            fare.EXIT_STATION, path=vm_path())
     assert v[1] > 10000  # gate role and fare modules on top of the fixed-fare terminal
+
+
+def test_the_station_benches_find_the_files_their_scenario_names():
+    """bench.fare runs demo-station's terminals as dicts: their relative paths (next to the
+    scenario file) are made absolute first, so the tariff is found from any directory."""
+    import os
+
+    from bench import fare
+
+    paths = [t["config"]["tariff"] for t in fare._station()["terminals"]
+             if t.get("config", {}).get("tariff")]
+    assert paths and all(os.path.isabs(p) and os.path.isfile(p) for p in paths)
