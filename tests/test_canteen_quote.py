@@ -111,7 +111,9 @@ def test_another_rule_set_file_prices_the_sale(tmp_path, capsys):
     (["--category", "pilot"], "--category 'pilot': not in the rule set (ordinary (0), "
                               "retiree (1), student (2), staff (4))"),
     (["--item", "999"], "--item '999': no such item code or name in the rule set"),
-    (["--item", "101*x"], "--item '101*x': the quantity after '*' must be a number"),
+    (["--item", "101*x"], "--item '101*x': the quantity after '*' must be a whole number >= 1"),
+    (["--item", "101*0"], "--item '101*0': the quantity after '*' must be a whole number >= 1"),
+    (["--amount", "-5"], "--amount -5: an amount sale is keyed in whole fen >= 1"),
     (["--set", "feast"], "--set 'feast': no such set meal (3 dishes + soup, Breakfast set)"),
     (["--period", "supper"], "--period 'supper': not in the rule set (breakfast, lunch, "
                              "dinner)"),

@@ -84,8 +84,8 @@ def _item(r, text):
         raise ValueError("--item %r: no such item code or name in the rule set" % text)
     if not qty:
         return item.code, 1
-    if not qty.strip().isdigit():
-        raise ValueError("--item %r: the quantity after '*' must be a number" % text)
+    if not qty.strip().isdigit() or int(qty) < 1:
+        raise ValueError("--item %r: the quantity after '*' must be a whole number >= 1" % text)
     return item.code, int(qty)
 
 
@@ -135,6 +135,9 @@ def _order(r, args):
     if args.set:
         return "menu", _set_basket(r, args.set)
     if args.amount is not None:
+        if args.amount < 1:
+            raise ValueError("--amount %d: an amount sale is keyed in whole fen >= 1"
+                             % args.amount)
         return "amount", args.amount
     return "fixed", None
 
