@@ -354,10 +354,12 @@ class Scenario:
     @classmethod
     def load(cls, path):
         try:
-            with open(path) as f:
+            with open(path, encoding="utf-8") as f:
                 data = json.load(f)
         except OSError as e:
             raise ScenarioError("%s: cannot read (%s)" % (path, e.strerror))
+        except UnicodeDecodeError:
+            raise ScenarioError("%s: not a scenario file (not UTF-8 text)" % path) from None
         except json.JSONDecodeError as e:
             raise ScenarioError("%s: not valid JSON (line %d, column %d: %s)"
                                 % (path, e.lineno, e.colno, e.msg))

@@ -108,3 +108,18 @@ def test_a_dump_too_short_for_the_board_is_one_line(capsys, tmp_path):
     code, out, err = _run(capsys, "journal", "dump", short, "--board", BOARD)
     assert code == 2
     assert "neither board %s's vfs partition" % BOARD in _one_line(err)
+
+
+def test_a_scenario_that_is_not_text_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "noise.json"
+    bad.write_bytes(bytes(range(128, 256)))
+    assert cli.main(["sim", "run", str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "ykt: error: %s: not a scenario file (not UTF-8 text)\n" % bad)
+
+
+def test_a_heap_that_is_not_a_size_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["sim", "run", "scenarios/demo-canteen.json", "--heap", "lots"])
+    assert e.value.code == 2
+    assert "argument --heap: 'lots': give a size like 128K" in capsys.readouterr().err

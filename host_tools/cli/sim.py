@@ -1,6 +1,7 @@
 """`ykt sim run SCENARIO.json [--runtime cpython|micropython] [--heap 96K]`: a scenario on
 virtual time; `ykt sim board`: a virtual ESP32 for esptool and mpremote (docs/virtual-board.md)."""
 
+import argparse
 import datetime
 import sys
 
@@ -75,6 +76,15 @@ def _run(args):
     return 0
 
 
+def _heap(text: str) -> str:
+    """``--heap``: a size like 128K (KB) or a byte count."""
+    t = text.strip().upper()
+    digits = t[:-1] if t.endswith("K") else t
+    if not digits.isdigit() or int(digits) == 0:
+        raise argparse.ArgumentTypeError("%r: give a size like 128K" % text)
+    return t
+
+
 def register(sub):
     sim = sub.add_parser("sim", help="hardware simulator",
                          **examples("ykt sim run scenarios/demo-station.json",
@@ -88,7 +98,7 @@ def register(sub):
     run.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython",
                      help="run the firmware in this process (cpython, default) or on the "
                           "MicroPython unix VM from .mpy files (micropython)")
-    run.add_argument("--heap", default=None,
+    run.add_argument("--heap", default=None, type=_heap,
                      help="firmware heap on the MicroPython VM for terminals without their own"
                           " vm_heap (default: by the terminal's board file, docs/boards.md"
                           " \"Memory\")")
