@@ -214,6 +214,15 @@ def test_cli_refuses_a_rule_set_the_pos_would_refuse_in_one_line(tmp_path, capsy
     assert err.startswith("ykt: error: %s: items[0]" % src) and err.count("\n") == 1
 
 
+def test_cli_refuses_a_file_that_is_not_json_text_in_one_line(tmp_path, capsys):
+    src = tmp_path / "noise.json"
+    src.write_bytes(bytes(range(128, 256)))
+    rc, out = _sign(tmp_path, src, 1)
+    assert rc == 2 and not out.exists()
+    assert capsys.readouterr().err == ("ykt: error: %s: not a canteen rule set (not JSON text)\n"
+                                       % src)
+
+
 def test_cli_refuses_a_version_other_than_the_rule_sets_own(tmp_path, capsys):
     rc, out = _sign(tmp_path, EXAMPLE, 2)
     assert rc == 2 and not out.exists()

@@ -68,8 +68,12 @@ def _check_canteen(path, payload):
     from ykt.pos import rules
 
     try:
-        rules.load(json.loads(payload))
-    except ValueError as e:  # not JSON, or the loader's "where: what"
+        doc = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError("%s: not a canteen rule set (not JSON text)" % path) from None
+    try:
+        rules.load(doc)
+    except ValueError as e:  # the loader's "where: what"
         raise ValueError("%s: %s" % (path, e)) from None
 
 
