@@ -620,7 +620,8 @@ class Run:
     def _run(self, runtime, mpy_dir=None, heap=None):
         self._runtime, self._mpy_dir, self._heap = runtime, mpy_dir, heap
         self.power_cuts = []
-        sched = Scheduler(self.end_us, on_exit=self._exited, on_step=self._pass_on)
+        sched = Scheduler(self.end_us, on_exit=self._exited, on_step=self._pass_on,
+                          step_due=lambda: self._passed < len(self.lines))
         self._sched = sched
         sinks = {id(sim): _LineSink(lambda line, tid=tid: self.console(tid, line))
                  for tid, sim in self.terms.items()}

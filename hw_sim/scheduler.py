@@ -7,6 +7,13 @@ earliest (ties: terminal order), after moving that terminal's clock there, so
 exactly one firmware runs at a time and a card that leaves one gate at t is
 seen at the next gate only after t. Same inputs, same interleaving, same bytes.
 
+A sleep hands control to the scheduler thread and back only when that could
+change anything: when the scheduler, stepping now, would resume the same
+process anyway (its wake-up is still the earliest, by the same rule, no later
+than the end, and the step between has nothing to do), the process advances its
+own clock in place and runs on (``FAST_PATH``; the bytes are the same either
+way, tests/test_scheduler_fast_path.py holds it).
+
 A process ends when the scenario is over (its sleep raises
 ``SimulationEnd``), when power is cut (``PowerCut`` from the flash model: the
 runner may boot it again from its flash) or on an error.
@@ -17,6 +24,10 @@ import threading
 from hw_sim.clock import SimulationEnd
 
 END, POWER_CUT, ERROR = "end", "power-cut", "error"
+
+# False: every sleep goes to the scheduler thread and back (the reference behaviour the fast
+# path must equal; tests switch it off to compare)
+FAST_PATH = True
 
 
 class PowerCutSignal(BaseException):
@@ -44,15 +55,18 @@ class ThreadProcess:
         self.exited = None
         self.error = None
         self._ending = False
+        self.scheduler = None  # set by Scheduler.add: asked whether a sleep may skip it
         self._thread = threading.Thread(target=self._main, daemon=True)
 
     def _sleep(self, us):
         clock = self.terminal.clock
         self.wake_us = clock.now_us() + max(0, int(us))
-        self._back.release()
-        self._go.acquire()
-        if self._ending:
-            raise SimulationEnd()
+        sched = self.scheduler
+        if sched is None or not sched.keeps(self):
+            self._back.release()
+            self._go.acquire()
+            if self._ending:
+                raise SimulationEnd()
         if self.terminal.power_off_due(self.wake_us):
             from hw_sim.flash import PowerCut
 
@@ -98,15 +112,22 @@ class Scheduler:
 
     ``on_exit(order, process)`` is called for a process that ended on its own
     (power cut, error); it may return a new process for the same slot (a reboot).
-    ``on_step()`` is called between steps, in the scheduling thread, while no process runs.
+    ``on_step()`` is called between steps, in the scheduling thread, while no process runs;
+    ``step_due()``, if given, says whether it has anything to do now (when it has not, a
+    sleeping process the scheduler would resume anyway runs on without a step: ``keeps``).
+    Without ``step_due`` an ``on_step`` runs at every sleep, as before.
     """
 
-    def __init__(self, end_us, on_exit=None, on_step=None):
+    def __init__(self, end_us, on_exit=None, on_step=None, step_due=None):
         self.end_us = end_us
         self.on_exit = on_exit
         self.on_step = on_step
+        self.step_due = step_due
         self.slots = {}  # order -> process
         self.current = None
+        # while run() resumes a process: (it, the others' least (wake, order), its order)
+        self._resumed = None
+        self.kept = 0  # sleeps that ran on in place (keeps)
 
     def _enter(self, proc, action):
         self.current = proc
@@ -117,7 +138,27 @@ class Scheduler:
 
     def add(self, order, proc):
         self.slots[order] = proc
+        proc.scheduler = self
         self._enter(proc, proc.start)
+
+    def keeps(self, proc):
+        """Whether ``proc``, sleeping now until ``proc.wake_us``, is what the next step would
+        resume with nothing done before: it is the process ``run`` resumed (not one starting
+        or stopping), its wake-up is before every other process's by (wake, order) (they are
+        all asleep, so theirs cannot move while it runs), not past the end, and ``on_step``
+        has nothing to do (no process has exited: only ``proc`` ran). Its own clock's
+        scheduled events, power cut and end are its own business, handled after the sleep on
+        either path. Called in ``proc``'s thread."""
+        resumed = self._resumed
+        if not FAST_PATH or resumed is None or resumed[0] is not proc:
+            return False
+        wake = proc.wake_us
+        if wake > self.end_us or (resumed[1] is not None and (wake, resumed[2]) >= resumed[1]):
+            return False
+        if self.on_step is not None and (self.step_due is None or self.step_due()):
+            return False
+        self.kept += 1
+        return True
 
     def _reap(self):
         for order in sorted(self.slots):
@@ -142,4 +183,9 @@ class Scheduler:
                     self._enter(self.slots[o], self.slots[o].stop)
                 self.slots.clear()
                 return
-            self._enter(proc, proc.resume)
+            others = [(p.wake_us, o) for o, p in self.slots.items() if o != order]
+            self._resumed = (proc, min(others) if others else None, order)
+            try:
+                self._enter(proc, proc.resume)
+            finally:
+                self._resumed = None
