@@ -8,11 +8,14 @@ exactly one firmware runs at a time and a card that leaves one gate at t is
 seen at the next gate only after t. Same inputs, same interleaving, same bytes.
 
 A sleep hands control to the scheduler thread and back only when that could
-change anything: when the scheduler, stepping now, would resume the same
-process anyway (its wake-up is still the earliest, by the same rule, no later
-than the end, and the step between has nothing to do), the process advances its
-own clock in place and runs on (``FAST_PATH``; the bytes are the same either
-way, tests/test_scheduler_fast_path.py holds it).
+change anything. When the step between has nothing to do (no output line
+waiting, no process exited) the sleeping process asks the scheduler's rule
+itself (``Scheduler.successor``): still the earliest to wake, no later than the
+end, it advances its own clock in place and runs on; else, when the earliest is
+another terminal's thread that wakes no later than the end, it hands control to
+that thread directly, one thread switch instead of two. ``FAST_PATH`` off: every
+sleep goes through the scheduler thread; the bytes are the same either way
+(tests/test_scheduler_fast_path.py holds it).
 
 A process ends when the scenario is over (its sleep raises
 ``SimulationEnd``), when power is cut (``PowerCut`` from the flash model: the
@@ -26,7 +29,7 @@ from hw_sim.clock import SimulationEnd
 END, POWER_CUT, ERROR = "end", "power-cut", "error"
 
 # False: every sleep goes to the scheduler thread and back (the reference behaviour the fast
-# path must equal; tests switch it off to compare)
+# path and the direct switch must equal; tests switch it off to compare)
 FAST_PATH = True
 
 
@@ -62,8 +65,12 @@ class ThreadProcess:
         clock = self.terminal.clock
         self.wake_us = clock.now_us() + max(0, int(us))
         sched = self.scheduler
-        if sched is None or not sched.keeps(self):
-            self._back.release()
+        nxt = None if sched is None else sched.successor(self)
+        if nxt is not self:
+            if nxt is None:
+                self._back.release()  # the scheduler's (shared by its processes)
+            else:
+                nxt._go.release()
             self._go.acquire()
             if self._ending:
                 raise SimulationEnd()
@@ -125,9 +132,12 @@ class Scheduler:
         self.step_due = step_due
         self.slots = {}  # order -> process
         self.current = None
-        # while run() resumes a process: (it, the others' least (wake, order), its order)
+        # while run() resumes a process, or it was handed control directly: (it, the others'
+        # least (wake, order), its order)
         self._resumed = None
-        self.kept = 0  # sleeps that ran on in place (keeps)
+        self.kept = 0  # sleeps that ran on in place (successor)
+        self.switched = 0  # sleeps that handed control to another process directly
+        self._back = threading.Semaphore(0)  # any of its ThreadProcesses handing control back
 
     def _enter(self, proc, action):
         self.current = proc
@@ -139,26 +149,42 @@ class Scheduler:
     def add(self, order, proc):
         self.slots[order] = proc
         proc.scheduler = self
+        if isinstance(proc, ThreadProcess):
+            proc._back = self._back
         self._enter(proc, proc.start)
 
-    def keeps(self, proc):
-        """Whether ``proc``, sleeping now until ``proc.wake_us``, is what the next step would
-        resume with nothing done before: it is the process ``run`` resumed (not one starting
-        or stopping), its wake-up is before every other process's by (wake, order) (they are
-        all asleep, so theirs cannot move while it runs), not past the end, and ``on_step``
-        has nothing to do (no process has exited: only ``proc`` ran). Its own clock's
-        scheduled events, power cut and end are its own business, handled after the sleep on
-        either path. Called in ``proc``'s thread."""
+    def successor(self, proc):
+        """What the next step would resume after ``proc``'s sleep (until ``proc.wake_us``)
+        when that step has nothing else to do, so ``proc`` may act on it in its own thread:
+        ``proc`` itself (it runs on), another asleep ThreadProcess (``proc`` hands control to
+        it directly; ``current`` is it from now), or None (hand control to the scheduler).
+
+        Not None only for the process ``run`` resumed or was handed control (not one starting
+        or stopping), when ``on_step`` has nothing to do and no process has exited (only
+        ``proc`` ran). The others are all asleep, so their wake-ups cannot move while it runs:
+        their least (wake, order) is kept from the resume. The chosen one must wake no later
+        than the end, as in ``run``. A terminal's own scheduled events, power cut and end are
+        handled after its sleep, on either path. Called in ``proc``'s thread."""
         resumed = self._resumed
         if not FAST_PATH or resumed is None or resumed[0] is not proc:
-            return False
-        wake = proc.wake_us
-        if wake > self.end_us or (resumed[1] is not None and (wake, resumed[2]) >= resumed[1]):
-            return False
+            return None
         if self.on_step is not None and (self.step_due is None or self.step_due()):
-            return False
-        self.kept += 1
-        return True
+            return None
+        wake, bound = proc.wake_us, resumed[1]
+        if bound is None or (wake, resumed[2]) < bound:
+            if wake > self.end_us:
+                return None
+            self.kept += 1
+            return proc
+        nxt_wake, nxt_order = bound
+        nxt = self.slots[nxt_order]
+        if nxt_wake > self.end_us or not isinstance(nxt, ThreadProcess):
+            return None
+        others = [(p.wake_us, o) for o, p in self.slots.items() if o != nxt_order]
+        self._resumed = (nxt, min(others), nxt_order)
+        self.current = nxt
+        self.switched += 1
+        return nxt
 
     def _reap(self):
         for order in sorted(self.slots):
