@@ -13,7 +13,8 @@ waiting, no process exited) the sleeping process asks the scheduler's rule
 itself (``Scheduler.successor``): still the earliest to wake, no later than the
 end, it advances its own clock in place and runs on; else, when the earliest is
 another terminal's thread that wakes no later than the end, it hands control to
-that thread directly, one thread switch instead of two. ``FAST_PATH`` off: every
+that thread directly, one thread switch instead of two (a MicroPython VM, served by the
+scheduler thread itself, only runs on: ``VmProcess._run_on``). ``FAST_PATH`` off: every
 sleep goes through the scheduler thread; the bytes are the same either way
 (tests/test_scheduler_fast_path.py holds it).
 
@@ -178,7 +179,8 @@ class Scheduler:
             return proc
         nxt_wake, nxt_order = bound
         nxt = self.slots[nxt_order]
-        if nxt_wake > self.end_us or not isinstance(nxt, ThreadProcess):
+        if (nxt_wake > self.end_us or not isinstance(nxt, ThreadProcess)
+                or not isinstance(proc, ThreadProcess)):
             return None
         others = [(p.wake_us, o) for o, p in self.slots.items() if o != nxt_order]
         self._resumed = (nxt, min(others), nxt_order)

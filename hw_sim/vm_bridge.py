@@ -10,7 +10,9 @@ CPython runtime uses; flash reads and writes use the binary form of
 
 :class:`VmProcess` is one terminal's firmware as a scheduler process (see
 :mod:`hw_sim.scheduler`): it runs until the firmware sleeps, and the sleep is
-answered when the scheduler resumes it (or with ``end`` when the run is over).
+answered when the scheduler resumes it (or with ``end`` when the run is over), or at
+once, the clock advanced in place, when the scheduler would resume it next anyway with
+nothing to do between (``Scheduler.successor``, as a CPython sleep runs on).
 """
 
 import json
@@ -91,6 +93,10 @@ def _dec(v):
     return v
 
 
+_KNOWN_MAX = 512  # distinct request lines answered without the JSON decoder, per VM
+_SCALARS = (int, str, type(None))  # arguments such a line may carry (nothing mutable)
+
+
 class _Sleep(Exception):
     def __init__(self, us):
         self.us = us
@@ -112,8 +118,46 @@ class VmProcess:
         self.stats = {}
         self._proc = None
         self._last_console = ""
+        self._known = {}  # request line -> (fn, args): see _parsed
 
     # -- requests from the VM ----------------------------------------------------
+    def _ticks_us(self):
+        return self.terminal.clock.now_us() & ((1 << 30) - 1)
+
+    def _call(self, handle, name, *args):
+        return getattr(self.objects[handle], name)(*args)
+
+    @staticmethod
+    def _sleep_us(us):
+        raise _Sleep(us)
+
+    def _parsed(self, raw):
+        """``(fn, args)`` for a request line the VM sends again and again, unchanged (a tick
+        read, a sleep, a call without bytes such as a pin read or write): parsed once, then
+        answered from ``_known`` without the JSON decoder. None for any other line."""
+        if len(self._known) >= _KNOWN_MAX or b"{" in raw:
+            return None
+        try:
+            req = json.loads(raw[1:].decode("utf-8", "replace"))
+        except ValueError:
+            return None  # answered as an error by the general path
+        if type(req) is not list or not req:
+            return None
+        op = req[0]
+        if op == "ticks_us" and len(req) == 1:
+            fast = (self._ticks_us, ())
+        elif op == "sleep_us" and len(req) == 2 and type(req[1]) is int:
+            fast = (self._sleep_us, (req[1],))
+        elif (op == "call" and len(req) == 4 and type(req[1]) is int
+              and 0 <= req[1] < len(self.objects) and type(req[2]) is str
+              and type(req[3]) is list and all(type(a) in _SCALARS for a in req[3])):
+            name = "_transfer" if req[2] == "transfer" else req[2]
+            fast = (self._call, (req[1], name) + tuple(req[3]))
+        else:
+            return None
+        self._known[raw] = fast
+        return fast
+
     def _handle(self, req):
         op = req[0]
         clock = self.terminal.clock
@@ -143,9 +187,64 @@ class VmProcess:
         self._proc.stdin.write((json.dumps(value) + "\n").encode())
         self._proc.stdin.flush()
 
+    def _answer(self, value):
+        """``_reply(_enc(value))``, the same bytes, with the JSON encoder skipped for the
+        frequent answers (None, an int, bytes)."""
+        t = type(value)
+        if value is None:
+            data = b"null\n"
+        elif t is int:
+            data = b"%d\n" % value
+        elif t is bytes or t is bytearray:
+            data = b'{"b": "%s"}\n' % value.hex().encode()
+        else:
+            data = (json.dumps(_enc(value)) + "\n").encode()
+        self._proc.stdin.write(data)
+        self._proc.stdin.flush()
+
+    def _run_on(self, us):
+        """The firmware sleeps ``us``: True when it runs on at once, its clock advanced in
+        place (``Scheduler.successor``: the scheduler would resume it next anyway, with
+        nothing to do between), as ``resume`` would; False to hand control to the scheduler
+        (``wake_us`` set), or when the run ended here (power cut)."""
+        clock = self.terminal.clock
+        self.wake_us = clock.now_us() + max(0, int(us))
+        sched = self.scheduler
+        if sched is None or sched.successor(self) is not self:
+            return False
+        if self.terminal.power_off_due(self.wake_us):
+            self._reply({"end": 1})
+            self._finish(POWER_CUT)
+            return False
+        clock.advance(self.wake_us - clock.now_us())
+        self.wake_us = None
+        return True
+
     def _serve(self):
         """Answer requests until the firmware sleeps (wake_us set) or exits."""
+        known = self._known
         for raw in self._proc.stdout:
+            if raw[:1] == b"\x01":
+                fast = known.get(raw) or self._parsed(raw)
+                if fast is not None:
+                    try:
+                        value = fast[0](*fast[1])
+                    except _Sleep as s:
+                        if not self._run_on(s.us):
+                            return
+                        value = None
+                    except power_cut_types():
+                        self._reply({"end": 1})
+                        self._finish(POWER_CUT)
+                        return
+                    except OSError as e:
+                        self._reply({"oserror": e.errno or 5})
+                        continue
+                    except ValueError as e:
+                        self._reply({"error": str(e)})
+                        continue
+                    self._answer(value)
+                    continue
             if vm_flash.is_request(raw):
                 try:
                     vm_flash.serve(self.terminal.flash, raw, self._proc.stdout, self._proc.stdin)
@@ -162,8 +261,9 @@ class VmProcess:
             try:
                 reply = _enc(self._handle(json.loads(line[1:])))
             except _Sleep as s:
-                self.wake_us = self.terminal.clock.now_us() + max(0, int(s.us))
-                return
+                if not self._run_on(s.us):
+                    return
+                reply = None
             except power_cut_types():
                 self._reply({"end": 1})
                 self._finish(POWER_CUT)
@@ -197,6 +297,7 @@ class VmProcess:
 
     # -- the scheduler's side ---------------------------------------------------
     _ending = False
+    scheduler = None  # set by Scheduler.add: asked whether a sleep may run on in place
 
     def start(self):
         env = dict(os.environ, MICROPYPATH=self.mpy_dir)

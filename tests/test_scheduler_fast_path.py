@@ -34,11 +34,11 @@ def _two_terminals():
     return data
 
 
-def _run(fast, monkeypatch):
+def _run(fast, monkeypatch, runtime="cpython"):
     monkeypatch.setattr(scheduler, "FAST_PATH", fast)
     streamed = []  # (line, how many lines the run held when it was handed on)
     r = Run(_two_terminals())
-    r.run(on_line=lambda line: streamed.append((line, len(r.lines))))
+    r.run(runtime, on_line=lambda line: streamed.append((line, len(r.lines))))
     return r, streamed
 
 
@@ -53,6 +53,24 @@ def test_two_terminals_are_identical_with_and_without_the_fast_path(monkeypatch)
     for tid in fast.terms:
         assert fast.terms[tid].clock.now_us() == slow.terms[tid].clock.now_us()
         assert fast.terms[tid].flash.ops == slow.terms[tid].flash.ops
+
+
+def test_micropython_runs_on_in_place_identically(monkeypatch):
+    """The VM bridge answers a sleep at once when its VM is still the one to resume
+    (hw_sim.vm_bridge.VmProcess._run_on); it never hands control to another VM directly."""
+    slow, slow_stream = _run(False, monkeypatch, "micropython")
+    fast, fast_stream = _run(True, monkeypatch, "micropython")
+    assert slow._sched.kept == slow._sched.switched == 0
+    assert fast._sched.kept > 0 and fast._sched.switched == 0
+    assert fast.lines == slow.lines
+    assert fast_stream == slow_stream
+    assert fast.power_cuts == slow.power_cuts and fast.power_cuts
+    for tid in fast.terms:
+        assert fast.terms[tid].clock.now_us() == slow.terms[tid].clock.now_us()
+        assert fast.terms[tid].flash.ops == slow.terms[tid].flash.ops
+    assert all(sim.clock.now_us() <= fast.end_us for sim in fast.terms.values())
+    cpython, _ = _run(True, monkeypatch)
+    assert fast.lines == cpython.lines  # and as on CPython
 
 
 @pytest.mark.parametrize("fast", [False, True])
