@@ -202,6 +202,29 @@ class VmProcess:
         self._proc.stdin.write(data)
         self._proc.stdin.flush()
 
+    def _perform(self, fn, *args):
+        """Carry out one request and answer it: ``fn(*args)``'s value, an OSError's errno, a
+        ValueError's text; a sleep runs on in place or hands back. False when this VM is to
+        stop serving now (handed back to the scheduler, or its power was cut)."""
+        try:
+            value = fn(*args)
+        except _Sleep as s:
+            if not self._run_on(s.us):
+                return False
+            value = None
+        except power_cut_types():
+            self._reply({"end": 1})
+            self._finish(POWER_CUT)
+            return False
+        except OSError as e:
+            self._reply({"oserror": e.errno or 5})
+            return True
+        except ValueError as e:
+            self._reply({"error": str(e)})
+            return True
+        self._answer(value)
+        return True
+
     def _run_on(self, us):
         """The firmware sleeps ``us``: True when it runs on at once, its clock advanced in
         place (``Scheduler.successor``: the scheduler would resume it next anyway, with
@@ -227,23 +250,8 @@ class VmProcess:
             if raw[:1] == b"\x01":
                 fast = known.get(raw) or self._parsed(raw)
                 if fast is not None:
-                    try:
-                        value = fast[0](*fast[1])
-                    except _Sleep as s:
-                        if not self._run_on(s.us):
-                            return
-                        value = None
-                    except power_cut_types():
-                        self._reply({"end": 1})
-                        self._finish(POWER_CUT)
+                    if not self._perform(fast[0], *fast[1]):
                         return
-                    except OSError as e:
-                        self._reply({"oserror": e.errno or 5})
-                        continue
-                    except ValueError as e:
-                        self._reply({"error": str(e)})
-                        continue
-                    self._answer(value)
                     continue
             if vm_flash.is_request(raw):
                 try:
@@ -258,21 +266,8 @@ class VmProcess:
                     self._last_console = line.strip()
                 self.on_console(line)
                 continue
-            try:
-                reply = _enc(self._handle(json.loads(line[1:])))
-            except _Sleep as s:
-                if not self._run_on(s.us):
-                    return
-                reply = None
-            except power_cut_types():
-                self._reply({"end": 1})
-                self._finish(POWER_CUT)
+            if not self._perform(lambda: self._handle(json.loads(line[1:]))):
                 return
-            except OSError as e:
-                reply = {"oserror": e.errno or 5}
-            except ValueError as e:
-                reply = {"error": str(e)}
-            self._reply(reply)
         self._finish(None)
 
     def _finish(self, how):
