@@ -25,6 +25,19 @@ def scenario(events, *, board="devkitc-turnstile", fare=350, cards=None, config=
     return data
 
 
+def bus_and_canteen(evts):
+    """Two fixed-fare terminals on different boards: BUS-A (200 fen, bus validator board) and
+    CANTEEN (600 fen, S3 POS board), with the three cards of ``scenario``."""
+    data = scenario(evts, fare=200)
+    data["terminals"] = [
+        {"id": "BUS-A", "role": "fixed_fare", "board": "bus-validator",
+         "config": {"fare_fen": 200}},
+        {"id": "CANTEEN", "role": "fixed_fare", "board": "s3-canteen-pos",
+         "config": {"fare_fen": 600}},
+    ]
+    return data
+
+
 def events(r, kind=None):
     out = [json.loads(line) for line in r.lines]
     return [e for e in out if kind is None or e["event"] == kind]

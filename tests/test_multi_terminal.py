@@ -1,21 +1,9 @@
 """Several terminals in one scenario share virtual time, deterministically, on both runtimes."""
 
 import pytest
-from simrun import events, scenario
+from simrun import bus_and_canteen, events
 
 from hw_sim.scenario import Run, Scenario, ScenarioError
-
-
-def _two_terminals(evts):
-    data = scenario(evts, fare=200)
-    data["terminals"] = [
-        {"id": "BUS-A", "role": "fixed_fare", "board": "bus-validator",
-         "config": {"fare_fen": 200}},
-        {"id": "CANTEEN", "role": "fixed_fare", "board": "s3-canteen-pos",
-         "config": {"fare_fen": 600}},
-    ]
-    return data
-
 
 EVENTS = [
     {"at": 1, "terminal": "BUS-A", "tap": "alice"},
@@ -27,7 +15,7 @@ EVENTS = [
 
 
 def test_a_card_pays_at_two_terminals_in_time_order(tmp_path):
-    r = Run(_two_terminals(EVENTS)).run()
+    r = Run(bus_and_canteen(EVENTS)).run()
     paid = [(e["terminal"], e["fen"], e["balance"]) for e in events(r, "debit")
             if e["card"].endswith("0001")]
     assert paid == [("BUS-A", 200, 800), ("CANTEEN", 600, 200)]
@@ -37,7 +25,7 @@ def test_a_card_pays_at_two_terminals_in_time_order(tmp_path):
 def test_output_lines_are_in_virtual_time_order(tmp_path):
     """Outcomes in time order across terminals; display lines (stamped when a 9600-baud
     screen update has finished arriving) at least in order per terminal."""
-    r = Run(_two_terminals(EVENTS)).run()
+    r = Run(bus_and_canteen(EVENTS)).run()
     stamps = [e["t"] for e in events(r) if "t" in e and e["event"] != "display"]
     assert stamps == sorted(stamps)
     for term in ("BUS-A", "CANTEEN"):
@@ -46,11 +34,11 @@ def test_output_lines_are_in_virtual_time_order(tmp_path):
 
 
 def test_multi_terminal_run_is_identical_on_the_vm(tmp_path):
-    cp = Run(_two_terminals(EVENTS)).run()
-    mp = Run(_two_terminals(EVENTS)).run("micropython")
+    cp = Run(bus_and_canteen(EVENTS)).run()
+    mp = Run(bus_and_canteen(EVENTS)).run("micropython")
     assert mp.lines == cp.lines
 
 
 def test_tap_without_terminal_is_refused_when_there_are_several():
     with pytest.raises(ScenarioError, match=r"events\[0\]: say which 'terminal'"):
-        Scenario(_two_terminals([{"at": 1, "tap": "alice"}]), "s")
+        Scenario(bus_and_canteen([{"at": 1, "tap": "alice"}]), "s")
