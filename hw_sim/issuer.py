@@ -4,71 +4,27 @@
 diversified card keys, the opening balance, the cardholder PIN if any. A forged
 card is simply one issued with another issuer's ``IssuerKeys``. ``verify_tac`` /
 ``verify_load_tac`` are the back-office checks of the TACs terminals collect
-(terminals cannot check them: they never hold the TAC master key).
+(terminals cannot check them: they never hold the TAC master key); they, the keys and the
+key diversification live in ``host_tools.lib.issuer`` and are imported here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import struct
-from dataclasses import dataclass
 
-from hw_sim.purse_app import (
-    DEFAULT_MAX_BALANCE,
-    DEFAULT_PIN_TRIES,
-    TX_LOAD,
-    PurseApplication,
+from host_tools.lib.issuer import (  # the keys and the TAC checks live in the library
+    IssuerKeys,
     auth_master,
-    cmac4,
+    card_number_bcd,
     diversify,
+    serial8,
+    verify_load_tac,
+    verify_tac,
 )
+from hw_sim.purse_app import DEFAULT_MAX_BALANCE, DEFAULT_PIN_TRIES, PurseApplication
 
-
-@dataclass(frozen=True)
-class IssuerKeys:
-    """An issuer's three AES-128 master keys."""
-
-    purchase_master: bytes  # DPK: in every terminal's SAM
-    load_master: bytes  # DLK: in load/refund terminals' SAMs
-    tac_master: bytes  # DTK: back office only
-    key_version: int = 1
-
-    @classmethod
-    def from_seed(cls, seed: bytes) -> IssuerKeys:
-        """Deterministic keys for tests and scenarios."""
-
-        def derive(label: bytes) -> bytes:
-            return hashlib.sha256(b"ykt-issuer|" + label + b"|" + seed).digest()[:16]
-
-        return cls(derive(b"DPK"), derive(b"DLK"), derive(b"DTK"))
-
-    def sam_keys(self, *, load: bool = True) -> dict:
-        """The ``keys`` dict for ``ykt.sam.SoftSam`` (never the TAC key)."""
-        keys = {"purchase": self.purchase_master}
-        if load:
-            keys["load"] = self.load_master
-        return keys
-
-    def card_keys(self, card_no: str) -> tuple[bytes, bytes, bytes]:
-        """(purchase, load, TAC) card keys of ``card_no``."""
-        s8 = serial8(card_no)
-        return (
-            diversify(self.purchase_master, s8),
-            diversify(self.load_master, s8),
-            diversify(self.tac_master, s8),
-        )
-
-
-def card_number_bcd(card_no: str) -> bytes:
-    if len(card_no) != 20 or not card_no.isdigit():
-        raise ValueError("card number must be 20 digits")
-    return bytes.fromhex(card_no)
-
-
-def serial8(card_no: str) -> bytes:
-    """The last 8 BCD bytes (16 digits) of the card number."""
-    return card_number_bcd(card_no)[2:]
+__all__ = ["IssuerKeys", "card_number_bcd", "issue_card", "public_info", "serial8",
+           "verify_load_tac", "verify_tac"]
 
 
 def _bcd_date(yyyymmdd: int) -> bytes:
@@ -132,50 +88,3 @@ def issue_card(
         pin_tries=pin_tries,
         rng_seed=rng_seed,
     )
-
-
-def _tac_key(keys: IssuerKeys, card_no: str) -> bytes:
-    return diversify(keys.tac_master, serial8(card_no))
-
-
-def verify_tac(
-    keys: IssuerKeys,
-    card_no: str,
-    tac: bytes,
-    *,
-    balance_after: int,
-    atc: int,
-    amount: int,
-    tx_type: int,
-    terminal_id: bytes,
-    term_seq: int,
-    datetime7: bytes,
-) -> bool:
-    """Back office: check a purchase TAC (``atc`` = the one INITIALIZE answered)."""
-    msg = (
-        struct.pack(">IHIB", balance_after, atc, amount, tx_type)
-        + bytes(terminal_id)
-        + struct.pack(">I", term_seq)
-        + bytes(datetime7)
-    )
-    return hmac.compare_digest(cmac4(_tac_key(keys, card_no), msg), bytes(tac))
-
-
-def verify_load_tac(
-    keys: IssuerKeys,
-    card_no: str,
-    tac: bytes,
-    *,
-    balance_after: int,
-    online_atc: int,
-    amount: int,
-    terminal_id: bytes,
-    datetime7: bytes,
-) -> bool:
-    """Back office: check a load (or refund) TAC."""
-    msg = (
-        struct.pack(">IHIB", balance_after, online_atc, amount, TX_LOAD)
-        + bytes(terminal_id)
-        + bytes(datetime7)
-    )
-    return hmac.compare_digest(cmac4(_tac_key(keys, card_no), msg), bytes(tac))

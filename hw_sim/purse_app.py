@@ -28,8 +28,7 @@ import hmac
 import random
 from collections import namedtuple
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.cmac import CMAC
+from host_tools.lib.issuer import aes_ecb, cmac4
 
 AID = bytes.fromhex("A000000632010105")
 ALG_AES = 0x10
@@ -83,29 +82,8 @@ Commit = namedtuple(
 )
 
 
-# -- card-side cryptography (docs/purse.md section 5) ------------------------------------------
-
-
-def aes_ecb(key: bytes, block: bytes) -> bytes:
-    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    return enc.update(block) + enc.finalize()
-
-
-def cmac4(key: bytes, msg: bytes) -> bytes:
-    c = CMAC(algorithms.AES(key))
-    c.update(msg)
-    return c.finalize()[:4]
-
-
-def diversify(master: bytes, serial8: bytes) -> bytes:
-    """Card key = AES_master(serial8 || NOT serial8)."""
-    return aes_ecb(master, serial8 + bytes(b ^ 0xFF for b in serial8))
-
-
-def auth_master(purchase_master: bytes) -> bytes:
-    """The issuer's card-authentication master key, derived from its purchase master
-    (docs/purse.md §5.2): every SAM can derive it, and it never equals a purchase key."""
-    return aes_ecb(purchase_master, b"ykt auth master\x00")
+# -- card-side cryptography (docs/purse.md section 5): host_tools.lib.issuer, one copy for the
+# card model, the issuer and the back office --------------------------------------------------
 
 
 def _pad_block(msg: bytes) -> bytes:
