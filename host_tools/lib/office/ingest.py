@@ -1,0 +1,337 @@
+"""Idempotent ingest of terminals' journal records (docs/office.md "Ingest").
+
+A record (64 bytes, docs/stores.md "Journal") is decoded and checked with
+:mod:`host_tools.lib.journal` (``crc_ok``, ``decode``, the chain ``mac8``/``genesis``): the
+office does not read the format a third way. Per terminal:
+
+- a record whose CRC fails, that names another terminal than the one it was uploaded for,
+  or whose chain MAC does not follow from its predecessor's is **quarantined** (kept with
+  the reason, reported, never stored as good nor acknowledged);
+- a good-CRC record waits in ``pending`` until its predecessor is stored, then its MAC is
+  checked against the predecessor's: records are stored in sequence order only, so the
+  **watermark** (the acknowledgement) is the highest contiguous seq stored;
+- a record delivered again is stored once (the same bytes change nothing; other bytes for a
+  stored seq are quarantined: a forgery or a re-imaged terminal);
+- :func:`gaps` names the seq ranges to ask the terminal to resend.
+
+Every card transaction's TAC (``purchase``, ``entry``, ``exit``, ``load``, ``refund``,
+``void``) is checked with the issuer's TAC master when the record is stored; a record
+whose TAC fails is stored (the chain is the terminal's) with ``tac_ok`` 0 and is not
+settled.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from host_tools.lib import journal
+from host_tools.lib.errors import BadInput
+from host_tools.lib.issuer import (
+    TX_LOAD,
+    OfficeKeys,
+    datetime7,
+    verify_load_tac,
+    verify_tac,
+)
+from host_tools.lib.office import default_operator, mask_card
+from host_tools.lib.office.db import Db
+
+# journal kinds whose record completes a card transaction and carries its TAC
+TAC_KINDS = {0x11: "purchase", 0x20: "entry", 0x21: "exit", 0x30: "load", 0x31: "refund",
+             0x32: "void"}
+INTENTS = (0x10, 0x15)
+CHAIN_BROKEN = "chain broken (record edited, reordered or deleted, or wrong key)"
+
+
+class Quarantined(NamedTuple):
+    terminal: str
+    seq: int
+    reason: str
+
+
+class BadTac(NamedTuple):
+    terminal: str
+    seq: int
+    kind: str
+    card: str  # masked
+    fen: int
+
+
+class Report(NamedTuple):
+    """What one ingest did for one terminal."""
+
+    terminal: str
+    received: int  # whole records offered
+    stored: int  # newly stored as good
+    duplicates: int  # delivered before: nothing changed
+    waiting: int  # records held until an earlier one arrives (after this ingest)
+    quarantined: list[Quarantined]  # newly quarantined
+    bad_tac: list[BadTac]  # newly stored records whose TAC did not verify
+    torn: int  # partial records (a torn tail) skipped
+    watermark: int  # the acknowledgement: highest contiguous seq stored
+    gaps: list[tuple[int, int]]  # seq ranges to ask the terminal for
+
+
+def _datetime7(secs: int) -> bytes:
+    t = datetime.datetime(2000, 1, 1) + datetime.timedelta(seconds=secs)
+    return datetime7(t.year, t.month, t.day, t.hour, t.minute, t.second)
+
+
+def _seq_of(raw: bytes) -> int:
+    return int.from_bytes(raw[:4], "big") if len(raw) >= 4 else 0
+
+
+class _Terminal:
+    """The chain state of one terminal while a batch is ingested."""
+
+    def __init__(self, db: Db, keys: OfficeKeys, tid: bytes, operator: str | None,
+                 anchor: tuple[int, bytes] | None) -> None:
+        self.db, self.tid, self.hex = db, tid, tid.hex()
+        self.key = keys.journal_key(tid)
+        self.tac_master = keys.tac_master
+        row = db.one("SELECT watermark, chain_mac FROM terminals WHERE terminal = ?",
+                     (self.hex,))
+        if row is None:
+            start, mac = (anchor[0], anchor[1]) if anchor else (0, journal.genesis(self.key, tid))
+            db.execute("INSERT INTO terminals (terminal, operator, watermark, chain_mac, anchor) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       (self.hex, operator or default_operator(self.hex), start, mac.hex(),
+                        start))
+            row = (start, mac.hex())
+        elif operator is not None:
+            db.execute("UPDATE terminals SET operator = ? WHERE terminal = ?",
+                       (operator, self.hex))
+        self.watermark = int(row[0])
+        self.mac = bytes.fromhex(str(row[1]))
+        self.quarantined: list[Quarantined] = []
+        self.bad_tac: list[BadTac] = []
+        self.stored = 0
+        self.intents: dict[int, int] = {}  # seq -> amount, intents stored in this batch
+
+    def quarantine(self, seq: int, raw: bytes, reason: str) -> None:
+        if self.db.execute("INSERT INTO quarantine (terminal, seq, raw, reason) "
+                           "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                           (self.hex, seq, raw.hex(), reason)):
+            self.quarantined.append(Quarantined(self.hex, seq, reason))
+
+    def offer(self, raw: bytes) -> bool:
+        """Take one whole record; False if it was delivered before."""
+        if not journal.crc_ok(raw):
+            before = len(self.quarantined)
+            self.quarantine(_seq_of(raw), raw, "bad CRC")
+            return len(self.quarantined) > before
+        r = journal.decode(raw)
+        if r.terminal != self.tid:
+            before = len(self.quarantined)
+            self.quarantine(r.seq, raw, "names terminal %s, uploaded as %s"
+                            % (r.terminal.hex(), self.hex))
+            return len(self.quarantined) > before
+        if r.seq <= self.watermark:
+            stored = self.db.one("SELECT raw FROM records WHERE terminal = ? AND seq = ?",
+                                 (self.hex, r.seq))
+            if stored is not None and stored[0] == raw.hex():
+                return False
+            before = len(self.quarantined)
+            self.quarantine(r.seq, raw, "differs from the record stored with this seq"
+                            if stored is not None else "at or below the acknowledged seq")
+            return len(self.quarantined) > before
+        return bool(self.db.execute("INSERT INTO pending (terminal, seq, raw) VALUES (?, ?, ?) "
+                                    "ON CONFLICT DO NOTHING", (self.hex, r.seq, raw.hex())))
+
+    def _purse(self, r: journal.Record) -> tuple[int, bool]:
+        """(fen the purse lost (+) or gained (-), TAC verified) of a TAC record."""
+        amount = self.intents.get(r.link)
+        if amount is None and r.link:
+            row = self.db.one("SELECT amount, kind FROM records WHERE terminal = ? AND seq = ?",
+                              (self.hex, r.link))
+            if row is not None and int(row[1]) in INTENTS:
+                amount = int(row[0])
+        if amount is None:
+            amount = abs(r.amount) if r.tx_type == TX_LOAD else r.amount
+        dt7 = _datetime7(r.time)
+        try:
+            if r.tx_type == TX_LOAD:
+                ok = verify_load_tac(self.tac_master, r.card, r.tac, balance_after=r.balance,
+                                     online_atc=r.atc, amount=amount, terminal_id=r.terminal,
+                                     datetime7=dt7)
+            else:
+                ok = verify_tac(self.tac_master, r.card, r.tac, balance_after=r.balance,
+                                atc=r.atc, amount=amount, tx_type=r.tx_type,
+                                terminal_id=r.terminal, term_seq=r.tseq, datetime7=dt7)
+        except (ValueError, OverflowError):  # not a card number, a field out of range
+            ok = False
+        return (-amount if r.tx_type == TX_LOAD else amount), ok
+
+    def _store(self, raw: bytes) -> None:
+        r = journal.decode(raw)
+        tac_ok: int | None = None
+        purse: int | None = None
+        if r.kind in TAC_KINDS:
+            purse, ok = self._purse(r)
+            tac_ok = int(ok)
+            if not ok:
+                self.bad_tac.append(BadTac(self.hex, r.seq, TAC_KINDS[r.kind],
+                                           mask_card(r.card), purse))
+        elif r.kind in INTENTS:
+            self.intents[r.seq] = r.amount
+        self.db.execute(
+            "INSERT INTO records (terminal, seq, time, kind, tx_type, card, atc, amount, "
+            "balance, tac, random, link, tseq, mac, raw, tac_ok, purse) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.hex, r.seq, r.time, r.kind, r.tx_type, r.card, r.atc, r.amount, r.balance,
+             r.tac.hex(), r.random.hex(), r.link, r.tseq, r.mac.hex(), raw.hex(), tac_ok,
+             purse))
+        self.stored += 1
+
+    def advance(self) -> None:
+        """Store every waiting record that now follows the chain, in seq order."""
+        waiting: dict[int, list[bytes]] = {}
+        for seq, raw in self.db.query("SELECT seq, raw FROM pending WHERE terminal = ? "
+                                      "ORDER BY seq", (self.hex,)):
+            waiting.setdefault(int(seq), []).append(bytes.fromhex(str(raw)))
+        start = self.watermark
+        while self.watermark + 1 in waiting:
+            seq = self.watermark + 1
+            cands = sorted(waiting.pop(seq))
+            good = next((raw for raw in cands
+                         if journal.mac8(self.key, self.mac, raw[:journal.FIELDS])
+                         == raw[journal.FIELDS:60]), None)
+            for raw in cands:
+                if raw != good:
+                    self.quarantine(seq, raw, CHAIN_BROKEN if good is None else
+                                    "another record with this seq follows the chain")
+            if good is None:
+                self.db.execute("DELETE FROM pending WHERE terminal = ? AND seq = ?",
+                                (self.hex, seq))
+                break
+            self._store(good)
+            self.watermark, self.mac = seq, good[journal.FIELDS:60]
+        if self.watermark > start:
+            self.db.execute("DELETE FROM pending WHERE terminal = ? AND seq <= ?",
+                            (self.hex, self.watermark))
+            self.db.execute("UPDATE terminals SET watermark = ?, chain_mac = ? "
+                            "WHERE terminal = ?", (self.watermark, self.mac.hex(), self.hex))
+
+
+def _terminal_id(text: str | bytes) -> bytes:
+    if isinstance(text, bytes):
+        tid = text
+    else:
+        try:
+            tid = bytes.fromhex(text)
+        except ValueError:
+            tid = b""
+    if len(tid) != 6:
+        raise BadInput("terminal id %r: 12 hex digits" % (text,))
+    return tid
+
+
+def ingest_records(db: Db, keys: OfficeKeys, terminal: str | bytes, raws: Iterable[bytes], *,
+                   operator: str | None = None,
+                   anchor: tuple[int, bytes] | None = None) -> Report:
+    """Ingest records uploaded by one terminal (``terminal``: its id, 12 hex digits or 6
+    bytes), in any order, any number of times. ``anchor``: (seq, mac) the terminal's chain
+    continues from when the office has nothing of it yet (its ack file's anchor; default
+    the genesis). One transaction: all of it is stored or none."""
+    tid = _terminal_id(terminal)
+    received = duplicates = torn = 0
+    with db.transaction():
+        t = _Terminal(db, keys, tid, operator, anchor)
+        for raw in raws:
+            raw = bytes(raw)
+            if len(raw) < journal.RECORD:
+                torn += 1
+                continue
+            for off in range(0, len(raw) - journal.RECORD + 1, journal.RECORD):
+                received += 1
+                if not t.offer(raw[off:off + journal.RECORD]):
+                    duplicates += 1
+            if len(raw) % journal.RECORD:
+                torn += 1
+        t.advance()
+        waiting = db.one("SELECT COUNT(*) FROM pending WHERE terminal = ?", (t.hex,))
+    return Report(t.hex, received, t.stored, duplicates, int(waiting[0]) if waiting else 0,
+                  t.quarantined, t.bad_tac, torn, t.watermark, gaps(db, t.hex))
+
+
+def _journal_terminal(files: journal.Files) -> bytes | None:
+    """The terminal the journal's records name most (good CRCs only)."""
+    seen: Counter[bytes] = Counter()
+    for name in sorted(files):
+        if name.endswith(".seg"):
+            data = files[name]
+            for off in range(0, len(data) - journal.RECORD + 1, journal.RECORD):
+                raw = data[off:off + journal.RECORD]
+                if journal.crc_ok(raw):
+                    seen[journal.decode(raw).terminal] += 1
+    return seen.most_common(1)[0][0] if seen else None
+
+
+def ingest_journal(db: Db, keys: OfficeKeys, files: journal.Files, *,
+                   operator: str | None = None, source: str = "journal") -> Report:
+    """Ingest a terminal's journal files (``journal.load``: a directory, a LittleFS image,
+    a flash dump). Its ack file, when its MAC verifies, gives the chain's anchor."""
+    tid = _journal_terminal(files)
+    if tid is None:
+        raise BadInput("%s: no record with a good CRC (whose terminal is it?)" % source)
+    anchor = None
+    if "ack" in files:
+        try:
+            _, seq, mac = journal._ack(files, keys.journal_key(tid))
+        except ValueError as e:
+            raise BadInput("%s: %s" % (source, e)) from None
+        if mac is not None:
+            anchor = (seq, mac)
+    segments = [files[n] for n in sorted(files) if n.endswith(".seg")]
+    return ingest_records(db, keys, tid, segments, operator=operator, anchor=anchor)
+
+
+def watermark(db: Db, terminal: str) -> int:
+    """The highest contiguous seq stored for ``terminal`` (0: nothing yet)."""
+    row = db.one("SELECT watermark FROM terminals WHERE terminal = ?", (terminal,))
+    return int(row[0]) if row else 0
+
+
+def gaps(db: Db, terminal: str, upto: int | None = None) -> list[tuple[int, int]]:
+    """Seq ranges (first, last) the office lacks between the watermark and the newest record
+    it has seen of ``terminal`` (or ``upto``, e.g. the terminal's heartbeat's last seq):
+    what to ask the terminal to resend. A quarantined seq is lacking too."""
+    mark = watermark(db, terminal)
+    have = {int(r[0]) for r in db.query("SELECT DISTINCT seq FROM pending WHERE terminal = ?",
+                                         (terminal,))}
+    seen = [int(r[0]) for r in db.query("SELECT MAX(seq) FROM quarantine WHERE terminal = ?",
+                                        (terminal,)) if r[0] is not None]
+    top = max([mark, upto or 0, *have, *seen])
+    out: list[tuple[int, int]] = []
+    first = None
+    for seq in range(mark + 1, top + 1):
+        if seq not in have:
+            first = seq if first is None else first
+        elif first is not None:
+            out.append((first, seq - 1))
+            first = None
+    if first is not None:
+        out.append((first, top))
+    return out
+
+
+def quarantine(db: Db, terminal: str | None = None) -> list[Quarantined]:
+    """Every quarantined record (of ``terminal``), by terminal and seq."""
+    sql = "SELECT terminal, seq, reason FROM quarantine"
+    params: tuple[str, ...] = ()
+    if terminal is not None:
+        sql += " WHERE terminal = ?"
+        params = (terminal,)
+    return [Quarantined(str(t), int(s), str(r))
+            for t, s, r in db.query(sql + " ORDER BY terminal, seq, raw", params)]
+
+
+def bad_tacs(db: Db) -> list[BadTac]:
+    """Every stored card transaction whose TAC did not verify (not settled)."""
+    return [BadTac(str(t), int(s), TAC_KINDS.get(int(k), "kind-%02x" % int(k)),
+                   mask_card(str(c)), int(p))
+            for t, s, k, c, p in db.query("SELECT terminal, seq, kind, card, purse FROM records "
+                                          "WHERE tac_ok = 0 ORDER BY terminal, seq")]
