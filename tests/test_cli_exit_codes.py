@@ -26,6 +26,8 @@ def test_bad_usage_exits_2(capsys):
     ("update", "show", "no-update-file"),
     ("fare", "quote", "--tariff", "no-tariff.bin", "--from", "1", "--to", "2"),
     ("tariff", "check", "no-source.json"),
+    ("office", "ingest", "no-journal", "--db", "no-db.sqlite", "--keys", "no-key-file"),
+    ("office", "report", "--db", "no-db.sqlite"),
 ])
 def test_a_missing_input_file_exits_2_in_one_line(capsys, argv):
     code, out, err = _run(capsys, *argv)

@@ -14,6 +14,7 @@ database newer than this code (a later version) is refused rather than guessed a
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -166,8 +167,9 @@ def _sqlite(path: str) -> Db:
     return Db(conn, False, path)
 
 
-def open_db(target: str) -> Db:
-    """The office database at ``target`` (SQLite file or ``postgresql://`` URL), migrated."""
+def open_db(target: str, create: bool = True) -> Db:
+    """The office database at ``target`` (SQLite file or ``postgresql://`` URL), migrated;
+    without ``create`` a SQLite file that does not exist yet is BadInput."""
     if not target:
         raise BadInput("no database given (a file path or a postgresql:// URL)")
     if target.startswith(("postgresql://", "postgres://")):
@@ -175,6 +177,11 @@ def open_db(target: str) -> Db:
     elif "://" in target:
         raise BadInput("database %r: a file path (SQLite) or a postgresql:// URL" % target)
     else:
+        if not create and not os.path.exists(target):
+            raise BadInput("no such office database: %s (ykt office ingest creates it)"
+                           % target)
+        if os.path.isdir(target):
+            raise BadInput("database %s is a directory (give a file path)" % target)
         db = _sqlite(target)
     try:
         db.migrate()
