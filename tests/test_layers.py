@@ -65,6 +65,14 @@ def test_firmware_imports_only_itself_and_micropython():
     assert _crossings(["ykt"], ["host_tools", "hw_sim", "bench", "tests"]) == []
 
 
+def test_the_network_package_imports_nothing_above_the_drivers():
+    """``ykt.net`` (the MQTT client, docs/mqtt.md) is at the drivers' level: of the firmware it
+    imports only the clock and the shared errors."""
+    assert sorted("%s imports %s" % (m, d) for m, deps in GRAPH.items() if _in(m, "ykt.net")
+                  for d in deps
+                  if _in(d, "ykt") and not _in(d, "ykt.net", "ykt.clock", "ykt.errors")) == []
+
+
 def test_the_host_library_imports_nothing_above_it():
     assert _crossings(["host_tools.lib"],
                       ["host_tools.device", "host_tools.cli", "hw_sim", "bench"]) == []

@@ -1,0 +1,355 @@
+"""The terminal's MQTT 3.1.1 client (firmware/ykt/net/mqtt.py, docs/mqtt.md) on both runtimes.
+
+Each behaviour runs the same case of tests/vm/mqtt_cases.py under CPython (the firmware
+imported through hw_sim's stand-ins) and on the MicroPython unix port (the firmware's .mpy
+files), against a real broker (tests/brokers.py: amqtt in-process, Mosquitto as a subprocess)
+or against a scripted peer: a raw TCP server in this file playing the broker's side. The
+client's clock is a manual one: timeouts are asserted on it, never on the wall.
+"""
+
+import json
+import socket
+import subprocess
+import threading
+
+import brokers
+import pytest
+import vmscripts
+from brokers import auth_broker_fixture, broker_fixture  # noqa: F401  (the fixtures)
+
+from hw_sim.vm_bridge import vm_dir
+from ykt.net import mqtt
+
+RUNTIMES = ["cpython", "micropython"]
+HEAP = "64K"  # the VM's heap for a case: the client and its buffers need a fraction of it
+_WATCHDOG_S = 60  # a hang breaker for a VM run or a peer (not a measurement)
+
+
+def run_case(runtime, case, host, port, user="", password="", name=None, ready=None):
+    """Run tests/vm/mqtt_cases.py's ``case`` on ``runtime`` -> its result (a dict)."""
+    name = name or "ykt-%s-%s" % (case, runtime)
+    if runtime == "cpython":
+        cases = vmscripts.load("mqtt_cases")
+        out = cases.CASES[case](host, port, user, password, name, ready=ready)
+        return json.loads(json.dumps(out))  # as the VM's result: lists, not tuples
+    cmd = vmscripts.command("mqtt_cases", case, host, port, user, password, name, heap=HEAP)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=vmscripts.env(vm_dir()))
+    watchdog = threading.Timer(_WATCHDOG_S, proc.kill)
+    watchdog.start()
+    result = None
+    try:
+        for line in proc.stdout:
+            if line.startswith("READY "):
+                ready(line.split()[1])
+                proc.stdin.write("\n")
+                proc.stdin.flush()
+            elif line.startswith("RESULT "):
+                result = json.loads(line[len("RESULT "):])
+        err = proc.stderr.read()
+        proc.wait()
+    finally:
+        watchdog.cancel()
+    assert proc.returncode == 0 and result is not None, err
+    return result
+
+
+# -- a scripted peer ------------------------------------------------------------------------
+
+def read_packet(conn):
+    """One MQTT packet from ``conn`` -> (first byte, body); (None, b"") at EOF."""
+    head = conn.recv(1)
+    if not head:
+        return None, b""
+    n = mult = 0
+    mult = 1
+    while True:
+        d = conn.recv(1)[0]
+        n += (d & 0x7F) * mult
+        mult <<= 7
+        if not d & 0x80:
+            break
+    body = b""
+    while len(body) < n:
+        chunk = conn.recv(n - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return head[0], body
+
+
+def wait_closed(conn):
+    """Read (and drop) what the client sends until it closes."""
+    while read_packet(conn)[0] is not None:
+        pass
+
+
+CONNACK_OK = b"\x20\x02\x00\x00"
+
+
+class FakePeer:
+    """A TCP server on a free loopback port that serves its connections, in order, with
+    ``scripts`` (each ``script(peer, conn)``); ``packets`` has (connection, first byte, body)
+    of every packet the scripts read from the client."""
+
+    def __init__(self, *scripts):
+        self.scripts = scripts
+        self.packets = []
+        self.errors = []
+        self.done = threading.Event()
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.srv.settimeout(_WATCHDOG_S)
+        self.port = self.srv.getsockname()[1]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def read(self, conn, n):
+        b0, body = read_packet(conn)
+        if b0 is not None:
+            self.packets.append((n, b0, body))
+        return b0, body
+
+    def _run(self):
+        for n, script in enumerate(self.scripts):
+            try:
+                conn, _ = self.srv.accept()
+            except OSError as e:
+                self.errors.append(repr(e))
+                return
+            conn.settimeout(_WATCHDOG_S)
+            try:
+                script(self, conn, n)
+            except Exception as e:
+                self.errors.append(repr(e))
+            finally:
+                conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.srv.close()
+        self.thread.join(_WATCHDOG_S)
+
+
+def answer(*packets, read_first=1):
+    """A script: read ``read_first`` packets (CONNECT, ...), send ``packets`` one by one, then
+    read until the client closes."""
+    def script(peer, conn, n):
+        for _ in range(read_first):
+            peer.read(conn, n)
+        for p in packets:
+            conn.sendall(p)
+        while peer.read(conn, n)[0] is not None:
+            pass
+    return script
+
+
+# -- a real broker --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_connect_is_accepted_by_a_real_broker(runtime, broker):
+    out = run_case(runtime, "connect", broker.host, broker.port)
+    assert out == {"state": mqtt.UP, "error": mqtt.OK, "connack": mqtt.CONNACK_ACCEPTED,
+                   "closed": [mqtt.DOWN, mqtt.OK]}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_connect_with_the_password_file_user_is_accepted(runtime, auth_broker):
+    out = run_case(runtime, "connect", auth_broker.host, auth_broker.port, brokers.USER,
+                   brokers.PASSWORD)
+    assert (out["state"], out["error"], out["connack"]) == (mqtt.UP, mqtt.OK, 0)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_wrong_password_is_refused_with_its_connack_code(runtime, auth_broker):
+    out = run_case(runtime, "connect", auth_broker.host, auth_broker.port, brokers.USER, "wrong")
+    assert out == {"state": mqtt.DOWN, "error": mqtt.E_REFUSED,
+                   "connack": brokers.BAD_PASSWORD_CONNACK[auth_broker.kind]}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_qos1_publish_gets_its_puback_and_nothing_stays_pending(runtime, broker):
+    out = run_case(runtime, "publish_qos1", broker.host, broker.port)
+    assert out["pid"] > 0 and out["pending_queued"] == 1
+    assert (out["pending"], out["still_pending"], out["error"]) == (0, False, mqtt.OK)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_message_a_host_peer_publishes_arrives_once_and_is_acknowledged(runtime, broker):
+    name = "ykt-receive-%s" % runtime
+
+    def ready(what):  # amqtt's client, not the firmware's, publishes through the broker
+        brokers.publish(broker, "ykt/t/%s/down/%s" % (name, what), what.encode(),
+                     client_id="host-" + name)
+
+    out = run_case(runtime, "receive", broker.host, broker.port, name=name, ready=ready)
+    # "one" is not delivered again after the reconnect: the broker had its PUBACK
+    assert out == {"got": [["ykt/t/%s/down/one" % name, "one"],
+                           ["ykt/t/%s/down/two" % name, "two"]],
+                   "received": 2, "granted": 1, "error": mqtt.OK}
+
+
+# -- a scripted peer ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_an_incoming_qos1_publish_is_delivered_once_and_acknowledged_with_its_id(runtime):
+    publish = b"\x32\x0f\x00\x09ykt/dn/t1\x12\x34hi"
+    with FakePeer(answer(CONNACK_OK, publish)) as peer:
+        out = run_case(runtime, "incoming_ack", "127.0.0.1", peer.port)
+    assert out == {"got": [["ykt/dn/t1", "hi"]], "received": 1, "error": mqtt.OK}
+    sent = [(b0, body) for _, b0, body in peer.packets]
+    assert sent[1:] == [(0x40, b"\x12\x34"), (0xE0, b"")]  # PUBACK 0x1234, DISCONNECT
+    assert peer.errors == []
+
+
+def _drop_after_publish(peer, conn, n):
+    peer.read(conn, n)  # CONNECT
+    conn.sendall(CONNACK_OK)
+    peer.read(conn, n)  # PUBLISH: no PUBACK, the connection goes
+
+
+def _ack_the_publish(peer, conn, n):
+    peer.read(conn, n)  # CONNECT
+    conn.sendall(CONNACK_OK)
+    b0, body = peer.read(conn, n)
+    if b0 is not None and b0 >> 4 == 3:
+        tl = body[0] << 8 | body[1]
+        conn.sendall(b"\x40\x02" + body[2 + tl:4 + tl])
+    wait_closed(conn)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_dropped_connection_is_reported_and_the_reconnect_resends_with_dup(runtime):
+    with FakePeer(_drop_after_publish, _ack_the_publish) as peer:
+        out = run_case(runtime, "drop_resend", "127.0.0.1", peer.port)
+    assert out["dropped"] == [mqtt.DOWN, mqtt.E_CLOSED] and out["pending_dropped"] == 1
+    assert (out["state"], out["pending"], out["resends"]) == (mqtt.UP, 0, 1)
+    publishes = [(n, b0, body) for n, b0, body in peer.packets if b0 >> 4 == 3]
+    first, again = publishes
+    assert first[:2] == (0, 0x32) and again[:2] == (1, 0x3A)  # QoS 1; QoS 1 + DUP
+    assert first[2] == again[2]  # same topic, packet id and payload
+    assert first[2].endswith(b"record 7") and peer.errors == []
+
+
+def _ack_the_second_copy(peer, conn, n):
+    peer.read(conn, n)  # CONNECT
+    conn.sendall(CONNACK_OK)
+    peer.read(conn, n)  # PUBLISH, not acknowledged
+    b0, body = peer.read(conn, n)  # the same again, with DUP
+    tl = body[0] << 8 | body[1]
+    conn.sendall(b"\x40\x02" + body[2 + tl:4 + tl])
+    wait_closed(conn)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_publish_without_puback_is_resent_with_dup_after_retry_ms(runtime):
+    with FakePeer(_ack_the_second_copy) as peer:
+        out = run_case(runtime, "retry", "127.0.0.1", peer.port)
+    assert out == {"early": 0, "resends": 1, "pending": 0, "state": mqtt.UP}
+    assert [b0 for _, b0, _ in peer.packets if b0 >> 4 == 3] == [0x32, 0x3A]
+
+
+def _say_nothing(peer, conn, n):
+    peer.read(conn, n)  # CONNECT
+    peer.done.wait(_WATCHDOG_S)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_step_returns_at_once_while_the_peer_is_silent(runtime):
+    with FakePeer(_say_nothing) as peer:
+        out = run_case(runtime, "silent", "127.0.0.1", peer.port)
+    # 200 steps all returned waiting for CONNACK; the timeout came from the client's clock
+    assert out == {"states": [mqtt.HANDSHAKE], "before": mqtt.HANDSHAKE, "after": mqtt.DOWN,
+                   "error": mqtt.E_TIMEOUT}
+
+
+def test_step_never_sleeps_on_the_virtual_clock():
+    """With the firmware's own clock (ykt.clock on hw_sim's virtual clock): stepping a client
+    whose broker is silent never moves the clock, so nothing waited."""
+    from hw_sim.clock import VirtualClock
+    from hw_sim.wiring import Wiring
+
+    clock = VirtualClock()
+    Wiring(clock).activate()
+    with FakePeer(_say_nothing) as peer:
+        c = mqtt.MQTTClient(b"ykt-virtual", "127.0.0.1", peer.port, timeout_ms=5000)
+        c.connect()
+        states = {c.step(100) for _ in range(200)}
+        assert states == {mqtt.HANDSHAKE} and clock.now_us() == 0
+        clock.advance(5000 * 1000)
+        assert (c.step(0), c.error) == (mqtt.DOWN, mqtt.E_TIMEOUT)
+
+
+SUBSCRIBE_THEN = 2  # read CONNECT and SUBSCRIBE before answering
+MALFORMED = {
+    # name: (what the peer sends after CONNECT, packets to read first, error code)
+    "remaining-length-of-five-bytes": (b"\x20\xff\xff\xff\xff\x01", 1, mqtt.E_MALFORMED),
+    "connack-too-long": (b"\x20\x03\x00\x00\x00", 1, mqtt.E_MALFORMED),
+    "connack-with-flags": (b"\x21\x02\x00\x00", 1, mqtt.E_MALFORMED),
+    "connack-reserved-bits": (b"\x20\x02\x02\x00", 1, mqtt.E_MALFORMED),
+    "publish-before-connack": (b"\x30\x05\x00\x01ahi", 1, mqtt.E_PROTOCOL),
+    "text-instead-of-mqtt": (b"HTTP/1.1 400 Bad Request\r\n\r\n", 1, mqtt.E_PROTOCOL),
+    "second-connack": (CONNACK_OK * 2, 1, mqtt.E_PROTOCOL),
+    "publish-qos-3": (CONNACK_OK + b"\x36\x07\x00\x01a\x00\x01hi", 1, mqtt.E_MALFORMED),
+    "publish-qos-2": (CONNACK_OK + b"\x34\x07\x00\x01a\x00\x01hi", 1, mqtt.E_PROTOCOL),
+    "publish-topic-past-its-end": (CONNACK_OK + b"\x30\x04\x00\x09ab", 1, mqtt.E_MALFORMED),
+    "publish-packet-id-zero": (CONNACK_OK + b"\x32\x07\x00\x01a\x00\x00hi", 1,
+                               mqtt.E_MALFORMED),
+    "puback-too-long": (CONNACK_OK + b"\x40\x03\x00\x01\x00", 1, mqtt.E_MALFORMED),
+    "pingresp-with-body": (CONNACK_OK + b"\xd0\x01\x00", 1, mqtt.E_MALFORMED),
+    "suback-unknown-code": (CONNACK_OK, SUBSCRIBE_THEN, mqtt.E_MALFORMED),
+    "reserved-packet-type-0": (CONNACK_OK + b"\x00\x00", 1, mqtt.E_PROTOCOL),
+    "pubrel-for-qos-2": (CONNACK_OK + b"\x62\x02\x00\x01", 1, mqtt.E_PROTOCOL),
+    "larger-than-the-buffer": (CONNACK_OK + b"\x30\x80\x08" + b"\x00\x01a", 1, mqtt.E_TOO_BIG),
+}
+
+
+def _malformed_script(name):
+    data, _, _ = MALFORMED[name]
+    if name != "suback-unknown-code":
+        return answer(data)
+
+    def script(peer, conn, n):
+        peer.read(conn, n)  # CONNECT
+        conn.sendall(data)
+        _, body = peer.read(conn, n)  # SUBSCRIBE: its packet id, then a code SUBACK never has
+        conn.sendall(b"\x90\x03" + body[:2] + b"\x07")
+        wait_closed(conn)
+    return script
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_malformed_packet_is_an_error_code_and_the_loop_goes_on(runtime, name):
+    script = _malformed_script(name)
+    with FakePeer(script, script) as peer:
+        out = run_case(runtime, "malformed", "127.0.0.1", peer.port)
+    code = MALFORMED[name][2]
+    # no exception: the error code, the connection closed, and a second connection alike
+    assert out == {"first": [mqtt.DOWN, code], "second": [mqtt.DOWN, code]}
+
+
+# -- no network -----------------------------------------------------------------------------
+
+def test_publish_refusals_are_negative_codes():
+    c = mqtt.MQTTClient(b"ykt-offline", "127.0.0.1", 1, max_packet=64, inflight=2)
+    assert c.publish(b"t", b"x", 0) == -mqtt.E_DOWN  # QoS 0 needs a connection
+    assert c.publish(b"t", b"x" * 64, 1) == -mqtt.E_TOO_LONG
+    assert c.publish(b"t", b"1", 1) == 1 and c.publish(b"t", b"2", 1) == 2  # kept while down
+    assert c.publish(b"t", b"3", 1) == -mqtt.E_BUSY and c.pending() == 2
+
+
+def test_a_refused_tcp_connection_is_e_connect():
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    n = port.getsockname()[1]
+    port.close()  # nothing listens there
+    cases = vmscripts.load("mqtt_cases")
+    c = mqtt.MQTTClient(b"ykt-refused", "127.0.0.1", n, clock=cases.ManualClock())
+    c.connect()
+    assert cases.drive(c, lambda: c.state == mqtt.DOWN, 500)
+    assert c.error == mqtt.E_CONNECT
