@@ -33,6 +33,10 @@ class VirtualClock:
     def now_ms(self):
         return self._now // 1000
 
+    def next_event_us(self):
+        """When the next scheduled callback is due (None: nothing scheduled)."""
+        return self._queue[0][0] if self._queue else None
+
     def schedule(self, at_us, fn):
         """Call ``fn()`` when the clock reaches ``at_us`` (FIFO among equals)."""
         self._seq += 1

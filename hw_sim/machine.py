@@ -277,8 +277,15 @@ def idle():
     _clock().advance(1000)
 
 
-def lightsleep(ms=None):
-    _clock().sleep_us((ms or 0) * 1000)
+def lightsleep(time_ms=None):
+    """Sleep until ``time_ms`` has passed or a wake-up source set with ``esp32.wake_on_ext0`` /
+    ``wake_on_ext1`` holds its level (``Wiring.lightsleep_begin``): leg by leg on the virtual
+    clock, waking the instant a source changes."""
+    w = _wiring.active()
+    us = w.lightsleep_begin(time_ms)
+    while us:
+        w.clock.sleep_us(us)
+        us = w.lightsleep_leg()
 
 
 def reset_cause():

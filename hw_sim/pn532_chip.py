@@ -104,6 +104,13 @@ class PN532:
         """P70_IRQ: 0 while a frame is ready (SAMConfiguration IRQ=1), else 1."""
         return 0 if self.sam_irq and self.peek() is not None else 1
 
+    def irq_changes(self):
+        """When P70_IRQ will next fall by itself: the time the first queued frame is ready
+        (None: nothing queued, or ready already; a card placed may queue one)."""
+        if self.sam_irq and self._out and self._out[0].ready_at > self.clock.now_us():
+            return self._out[0].ready_at
+        return None
+
     # -- command handling --------------------------------------------------------------
     def _abort(self):
         self._out = []

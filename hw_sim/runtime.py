@@ -1,6 +1,6 @@
 """Make CPython look like MicroPython on an ESP32 to the firmware.
 
-``install()`` registers the ``machine``, ``micropython`` and ``cryptolib``
+``install()`` registers the ``machine``, ``esp32``, ``micropython`` and ``cryptolib``
 stand-ins in ``sys.modules`` and adds MicroPython's ``time`` ticks and sleep
 functions to CPython's ``time`` module, all on the active board's virtual
 clock. CPython's own ``time.time``/``time.sleep`` are left untouched (the
@@ -76,12 +76,13 @@ def firmware_on_path():
 
 def install():
     """Idempotent: make the firmware importable and its imports resolve to the simulator."""
-    from hw_sim import cryptolib, machine
+    from hw_sim import cryptolib, esp32, machine
 
     firmware_on_path()
 
     sys.modules["micropython"] = _micropython_module()
     sys.modules["machine"] = machine
     sys.modules["cryptolib"] = cryptolib
+    sys.modules["esp32"] = esp32
     for fn in (ticks_ms, ticks_us, ticks_cpu, ticks_add, ticks_diff, sleep_ms, sleep_us):
         setattr(time, fn.__name__, fn)

@@ -115,7 +115,7 @@ def _wire_nfc(sim, nfc):
     else:
         raise ValueError("board %s: unknown NFC bus %r" % (sim.board.get("name"), bus))
     if nfc["irq"] is not None:
-        w.drive_pin(nfc["irq"], sim.chip.irq_level)
+        w.drive_pin(nfc["irq"], sim.chip.irq_level, sim.chip.irq_changes)
 
 
 def _wire_gate(sim, gate):

@@ -23,6 +23,7 @@ import sys
 
 from host_tools.lib import boardcheck
 from host_tools.lib.build import ROOT, build_mpy
+from hw_sim import esp32 as sim_esp32
 from hw_sim import machine as sim_machine
 from hw_sim import vm_flash
 from hw_sim.scheduler import END, ERROR, POWER_CUT, power_cut_types
@@ -174,6 +175,8 @@ class VmProcess:
             obj = self.objects[req[1]]
             name = "_transfer" if req[2] == "transfer" else req[2]
             return getattr(obj, name)(*[_dec(a) for a in req[3]])
+        if op == "fn":
+            return self._fn(req[1], *[_dec(a) for a in req[2]])
         if op == "boot":
             return self.boot_cfg
         if op == "unique_id":
@@ -182,6 +185,17 @@ class VmProcess:
             self.terminal.wiring.resets += 1
             return None
         raise ValueError("unknown bridge request %r" % (op,))
+
+    def _fn(self, name, *args):
+        """A module-level function of the board: light sleep and its wake-up sources."""
+        w = self.terminal.wiring
+        if name == "lightsleep_begin":
+            return w.lightsleep_begin(*args)
+        if name == "lightsleep_leg":
+            return w.lightsleep_leg()
+        if name in ("wake_on_ext0", "wake_on_ext1"):
+            return getattr(sim_esp32, name)(*args)
+        raise ValueError("unknown board function %r" % (name,))
 
     def _reply(self, value):
         self._proc.stdin.write((json.dumps(value) + "\n").encode())

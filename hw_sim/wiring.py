@@ -27,10 +27,17 @@ class Wiring:
         self.uart = {}  # uart id -> device
         self.levels = {}  # pin -> level the firmware drove (outputs)
         self.drivers = {}  # pin -> callable returning the level a device drives
+        self.changes = {}  # pin -> callable: the virtual time its level may next change, or None
         self.watchers = {}  # pin -> [callable(level)] notified on firmware writes
         self.console = []  # lines the firmware printed to its console (report.emit)
         self.resets = 0
         self.rtc_base_s = 0  # RTC seconds since 2000-01-01 at virtual time 0
+        # light-sleep wake-up sources (esp32.wake_on_ext0 / wake_on_ext1): (pins, level) or None
+        self.ext0 = None
+        self.ext1 = None
+        self.light_sleeps = 0  # machine.lightsleep calls, and the legs they slept in
+        self.light_legs = 0
+        self._wake_at = None  # the running light sleep's deadline (virtual us; None: none)
 
     def activate(self):
         """Route this thread's ``machine`` calls here (and make it the default)."""
@@ -51,9 +58,13 @@ class Wiring:
         self.uart[uart_id] = dev
 
     # -- pins ---------------------------------------------------------------
-    def drive_pin(self, pin, fn):
-        """A device drives ``pin``: the firmware reads ``fn()``."""
+    def drive_pin(self, pin, fn, changes=None):
+        """A device drives ``pin``: the firmware reads ``fn()``. The level changes only when the
+        clock fires one of its scheduled events, or at ``changes()`` (virtual us; None: not
+        before an event), which a light sleep needs to wake at the right instant."""
         self.drivers[pin] = fn
+        if changes is not None:
+            self.changes[pin] = changes
 
     def watch_pin(self, pin, fn):
         """Call ``fn(level)`` whenever the firmware writes ``pin``."""
@@ -74,6 +85,53 @@ class Wiring:
         if changed:
             for fn in self.watchers.get(pin, ()):
                 fn(level)
+
+    # -- light sleep (machine.lightsleep with esp32.wake_on_ext0/ext1) -------------------
+    def woken(self):
+        """Whether a configured wake-up source holds its level now (ext0: its pin at the
+        level; ext1: all pins low, or any pin high)."""
+        if self.ext0 is not None and self.read_pin(self.ext0[0]) == self.ext0[1]:
+            return True
+        if self.ext1 is not None:
+            pins, high = self.ext1
+            levels = [self.read_pin(p) for p in pins]
+            if (any(levels) if high else not any(levels)):
+                return True
+        return False
+
+    def lightsleep_begin(self, time_ms):
+        """Start a light sleep of at most ``time_ms`` (None: until woken): the first leg's
+        length in us, or 0 when a wake-up source holds already (nothing to sleep)."""
+        self.light_sleeps += 1
+        now = self.clock.now_us()
+        self._wake_at = None if time_ms is None else now + max(0, int(time_ms)) * 1000
+        return self.lightsleep_leg()
+
+    def lightsleep_leg(self):
+        """The next leg of the light sleep: how long (us) until its deadline, the clock's next
+        event or a driven wake pin's next change, whichever is first; 0 when it is over (a
+        wake-up source holds, or the deadline has come). Sleeping leg by leg, the sleeper
+        wakes at the very instant a source changes, whatever it waited on in between."""
+        now = self.clock.now_us()
+        until = self._wake_at
+        if self.woken() or (until is not None and now >= until):
+            self._wake_at = None
+            return 0
+        for at in (self.clock.next_event_us(), *self._pin_changes()):
+            if at is not None and at > now and (until is None or at < until):
+                until = at
+        if until is None:  # nothing will ever wake it: sleep as long as a run can last
+            until = now + (1 << 62)
+        self.light_legs += 1
+        return until - now
+
+    def _pin_changes(self):
+        pins = ()
+        if self.ext0 is not None:
+            pins = (self.ext0[0],)
+        if self.ext1 is not None:
+            pins += tuple(self.ext1[0])
+        return [fn() for fn in (self.changes.get(p) for p in pins) if fn is not None]
 
     # -- bus lookup for the machine shim -------------------------------------
     def spi_devices(self, bus_id):

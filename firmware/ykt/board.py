@@ -28,12 +28,34 @@ def _uart(spec):
                         timeout=spec.get("timeout", 0))
 
 
+def _irq_doze(irq):
+    """``doze(ms, wake)`` for the PN532 driver: light sleep until the chip's IRQ falls, ``ms``
+    pass or ``wake`` (ext1 ``(pins, high)``) holds. ESP-IDF leaves a pad that woke the chip in
+    RTC mode: the pins are made digital inputs again afterwards."""
+    from ykt import clock
+
+    def doze(ms, wake=None):
+        clock.light_sleep(ms, irq, wake)
+        irq.init(machine.Pin.IN, machine.Pin.PULL_UP)
+        if wake:
+            for p in wake[0]:
+                p.init(machine.Pin.IN)
+
+    return doze
+
+
 def nfc_reader(board):
-    """The PN532 driver for the board's reader, on its bus."""
+    """The PN532 driver for the board's reader, on its bus (``nfc.wait`` "irq": its waits
+    light-sleep until the chip's IRQ pin falls instead of polling the chip)."""
     from ykt.drivers.pn532 import PN532
 
     nfc = board["nfc"]
     irq = _pin(nfc.get("irq"), machine.Pin.IN, machine.Pin.PULL_UP)
+    doze = _irq_doze(irq) if nfc.get("wait", "poll") == "irq" else None
+    return PN532(_nfc_bus(nfc, irq), doze)
+
+
+def _nfc_bus(nfc, irq):
     bus = nfc["bus"]
     if bus == "spi":
         from ykt.drivers.pn532_spi import PN532SPI
@@ -45,18 +67,18 @@ def nfc_reader(board):
                           sck=machine.Pin(s["sck"]), mosi=machine.Pin(s["mosi"]),
                           miso=machine.Pin(s["miso"]))
         cs = machine.Pin(nfc["cs"], machine.Pin.OUT, value=1)
-        return PN532(PN532SPI(spi, cs, irq=irq, lsb_first=lsb))
+        return PN532SPI(spi, cs, irq=irq, lsb_first=lsb)
     if bus == "i2c":
         from ykt.drivers.pn532_i2c import PN532I2C
 
         s = nfc["i2c"]
         i2c = machine.I2C(s["id"], scl=machine.Pin(s["scl"]), sda=machine.Pin(s["sda"]),
                           freq=s.get("freq", 400000))
-        return PN532(PN532I2C(i2c, address=nfc.get("address", 0x24), irq=irq))
+        return PN532I2C(i2c, address=nfc.get("address", 0x24), irq=irq)
     if bus == "uart":
         from ykt.drivers.pn532_uart import PN532UART
 
-        return PN532(PN532UART(_uart(nfc["uart"]), irq=irq))
+        return PN532UART(_uart(nfc["uart"]), irq=irq)
     raise ValueError("unknown NFC bus %r" % bus)
 
 

@@ -1,6 +1,7 @@
 """The firmware's one clock.
 
-Monotonic time comes from ``time.ticks_ms`` (wraps; compare with ``elapsed_ms``),
+Monotonic time comes from ``time.ticks_ms`` (wraps; compare with ``elapsed_ms``); waiting is
+``sleep_ms``, or ``light_sleep`` until a pin changes (the reader's IRQ, the fire alarm);
 wall time from the RTC (``machine.RTC().datetime()``, kept by the ESP32 across
 deep sleep and set from the back office or a staff card). Nothing else in the
 firmware reads time, so the simulator can run every terminal on virtual time.
@@ -24,6 +25,28 @@ def elapsed_ms(since):
 
 def sleep_ms(ms):
     time.sleep_ms(ms)
+
+
+_wake = [None, None]  # the ext0 and ext1 wake-up sources set last (they stay set on the chip)
+
+
+def light_sleep(ms, low=None, ext1=None):
+    """Light-sleep for up to ``ms``: the CPU stops (RAM, pins and peripherals keep their
+    state) until the Pin ``low`` reads 0 (ext0) or ``ext1`` = ``(pins, high)`` holds (all pins
+    low when ``high`` is False, esp32.WAKEUP_ALL_LOW; any high when True, WAKEUP_ANY_HIGH).
+    It may end early; callers look at what woke them."""
+    import esp32
+
+    if _wake[0] is not low:
+        esp32.wake_on_ext0(low, esp32.WAKEUP_ALL_LOW)
+        _wake[0] = low
+    if _wake[1] != ext1:
+        if ext1:
+            esp32.wake_on_ext1(ext1[0], ext1[1])
+        else:
+            esp32.wake_on_ext1(None, esp32.WAKEUP_ALL_LOW)
+        _wake[1] = ext1
+    machine.lightsleep(ms)
 
 
 def now():

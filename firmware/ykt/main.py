@@ -53,7 +53,8 @@ class Context:
         # after a re-imaged filesystem: above every number the back office has seen
         self.sam.advance_to(int(config.get("sequence_floor", 0)))
         self.ui = boards.ui(board)
-        self.reader = Reader(boards.nfc_reader(board), poll_ms=int(config.get("poll_ms", 100)))
+        self.reader = Reader(boards.nfc_reader(board), poll_ms=int(config.get("poll_ms", 100)),
+                             idle_ms=int(config.get("idle_ms", 1000)))
         self.gate = boards.gate(board)
         self.journal = jr.Journal(fs, _unhex(config, "device"), self.terminal_id,
                                capacity_records=int(config.get("journal_records", 8192)))

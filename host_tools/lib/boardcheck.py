@@ -20,6 +20,8 @@ CHIPS: dict[str, dict[str, set[int]]] = {
         "uart": {0, 1, 2}, "i2c": {0, 1}, "spi": {1, 2},
         "console": {1, 3},
         "psram": {16, 17},  # WROVER: PSRAM chip select and clock
+        # RTC GPIOs: the only pads that can wake a light sleep as ext0/ext1 (datasheet §4.1.3)
+        "rtc": {0, 2, 4, 12, 13, 14, 15, 25, 26, 27} | set(range(32, 40)),
     },
     "esp32s3": {
         "gpio": set(range(0, 22)) | set(range(26, 49)),
@@ -29,6 +31,7 @@ CHIPS: dict[str, dict[str, set[int]]] = {
         "uart": {0, 1, 2}, "i2c": {0, 1}, "spi": {1, 2},
         "console": {43, 44},
         "psram": set(range(33, 38)),  # octal PSRAM (N8R8 / N16R8 modules)
+        "rtc": set(range(0, 22)),
     },
 }
 
@@ -124,7 +127,32 @@ def check(board: dict) -> list[tuple[str, str]]:
             owner[pin] = (what, key)
     errors += _partitions(board, name)
     errors += _ram(board, name)
+    errors += _irq_wait(board, name, chip)
     return [("error", m) for m in errors] + [("warning", m) for m in warnings]
+
+
+def _irq_wait(board: dict, name: str, chip: dict[str, set[int]]) -> list[str]:
+    """``nfc.wait`` "irq": the reader's IRQ (ext0) and the gate's emergency input (ext1)
+    must be RTC GPIOs to wake a light sleep, and HSU cannot be used (the chip sends its
+    frame on the UART at once, into a sleeping CPU)."""
+    nfc = board.get("nfc")
+    if not isinstance(nfc, dict) or nfc.get("wait") != "irq":
+        return []
+    out: list[str] = []
+    if nfc.get("bus") == "uart":
+        out.append("%s: nfc.wait \"irq\" needs the reader on SPI or I2C (on the UART the "
+                   "chip sends its answer into a sleeping CPU)" % name)
+    gate = board.get("gate")
+    wake = [("nfc.irq", nfc.get("irq"))]
+    if isinstance(gate, dict) and gate.get("emergency") is not None:
+        wake.append(("gate.emergency", gate.get("emergency")))
+    for what, pin in wake:
+        if pin is None:
+            out.append("%s: nfc.wait \"irq\" needs %s wired" % (name, what))
+        elif isinstance(pin, int) and pin in chip["gpio"] and pin not in chip["rtc"]:
+            out.append("%s: %s is GPIO %d, which cannot wake a light sleep (not an RTC GPIO "
+                       "of %s; nfc.wait \"irq\")" % (name, what, pin, board["chip"]))
+    return out
 
 
 def _psram(board: dict) -> bool:

@@ -98,6 +98,8 @@ class _Check:
             self.int(v, where, opt.low)
         elif opt.type == "text":
             self.text(v, where)
+            if opt.choices and isinstance(v, str) and v not in opt.choices:
+                self.fail(where, "must be one of %s, got %r" % (", ".join(opt.choices), v))
         elif opt.type == "bool" and not isinstance(v, bool):
             self.fail(where, "must be true or false, got %s" % _what(v))
 

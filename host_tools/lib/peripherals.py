@@ -47,14 +47,15 @@ class PinList:
 
 @dataclass(frozen=True)
 class Option:
-    """A setting: ``type`` is "int" (whole number >= ``low``), "text", "bool" or "note" (for
-    people: free-form, read by no program and not checked)."""
+    """A setting: ``type`` is "int" (whole number >= ``low``), "text" (one of ``choices`` when
+    given), "bool" or "note" (for people: free-form, read by no program and not checked)."""
 
     key: str
     type: str
     default: object = None
     low: int = 0
     doc: str = ""
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,9 @@ KINDS: tuple[Kind, ...] = (
         ), doc="the PN532's host interface"),
         Pin("cs", OUT, bus="spi", doc="chip select"),
         Pin("irq", IN, required=False, null=True, doc="ready, active low (null: the driver polls)"),
+        Option("wait", "text", "poll", choices=("poll", "irq"),
+               doc='"irq": light-sleep until the IRQ pin falls (SPI or I2C, an RTC GPIO) '
+                   'instead of polling the chip'),
         Option("address", "int", 0x24, doc="I2C address"),
         Option("chip", "note", "pn532", doc="the reader chip"),
     ), firmware="ykt.board.nfc_reader", sim="hw_sim.pn532.PN532"),
@@ -294,6 +298,9 @@ def markdown() -> str:
                 pins.append(_pin_text(f))
             else:
                 note = " (a note, read by nothing)" if f.type == "note" else ""
+                if f.choices:
+                    note = " (or %s)" % " / ".join('"%s"' % c for c in f.choices
+                                                   if c != f.default)
                 options.append("`%s` %s%s" % (f.key, _value(f.default, f.key), note))
         if k.shape == "pins" and k.pin is not None:
             pins.append("any other name: %s (may be null)" % k.pin.direction)

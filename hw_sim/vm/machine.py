@@ -33,6 +33,11 @@ class Pin(_Proxy):
         self.id = id
         self._new("Pin", (id, mode, pull), {} if value is None else {"value": value})
 
+    def init(self, mode=-1, pull=-1, *, value=None):
+        self._call("init", mode, pull)
+        if value is not None:
+            self.value(value)
+
     def value(self, v=None):
         if v is None:
             return self._call("value")
@@ -155,6 +160,14 @@ def freq(hz=None):
 
 def idle():
     rpc("sleep_us", 1000)
+
+
+def lightsleep(time_ms=None):
+    # leg by leg, as hw_sim/machine.py: the host says how long each may last (0: woken)
+    us = rpc("fn", "lightsleep_begin", [time_ms])
+    while us:
+        rpc("sleep_us", us)
+        us = rpc("fn", "lightsleep_leg", [])
 
 
 PWRON_RESET = 1

@@ -33,6 +33,14 @@ class Gate:
         """True while the emergency input is asserted (active low)."""
         return self._emergency is not None and self._emergency.value() == 0
 
+    def emergency_wake(self, asserted):
+        """The light-sleep wake-up source for a change of the emergency input from
+        ``asserted``: ``((pin,), high)`` (wake when it goes high while asserted, low while
+        not; ``ykt.clock.light_sleep``), or None without the input."""
+        if self._emergency is None:
+            return None
+        return ((self._emergency,), asserted)
+
     def wait_passage(self, timeout_ms):
         """Wait for one passenger to pass through the beam; False on time-out."""
         start = clock.ticks_ms()

@@ -26,6 +26,8 @@ Usage::
 
     spi = SPI(1, 1000000, firstbit=SPI.LSB, sck=Pin(18), mosi=Pin(23), miso=Pin(19))
     nfc = PN532(PN532SPI(spi, Pin(5, Pin.OUT, value=1), lsb_first=True))
+    # or, with the chip's IRQ wired: PN532(bus, doze=fn), fn(ms, wake) light-sleeping until the
+    # IRQ falls (ykt.board builds it for nfc.wait "irq"); waits then doze instead of polling
     nfc.sam_configuration()
     print(nfc.firmware_version())            # (0x32, 1, 6, 7)
     for card in nfc.list_passive_targets(timeout_ms=500):
@@ -140,8 +142,9 @@ class Target:
 class PN532:
     """The PN532 behind ``transport`` (see the module docstring)."""
 
-    def __init__(self, transport):
+    def __init__(self, transport, doze=None):
         self._t = transport
+        self._doze = doze
         self._frame = bytearray(FRAME_MAX)
         self._awake = False
         self._auto_rats = True  # power-on default of SetParameters
@@ -196,6 +199,37 @@ class PN532:
         if r is None:
             return []
         return self._targets(r)
+
+    def start_list(self, max_targets=1):
+        """InListPassiveTarget sent and ACKed; its answer is left for :meth:`targets_found`.
+        With MxRtyPassiveActivation 0xFF the chip answers when a card arrives, and IRQ falls."""
+        if max_targets not in (1, 2):
+            raise ValueError("max_targets must be 1 or 2")
+        self._send(_IN_LIST_PASSIVE_TARGET, -1, bytes((max_targets, _BRTY_106A)))
+
+    def targets_found(self, timeout_ms=500):
+        """The answer to :meth:`start_list` -> list of :class:`Target`; ``[]`` if it did not
+        come within ``timeout_ms`` (the command is then aborted)."""
+        r = self._response(_IN_LIST_PASSIVE_TARGET,
+                           time.ticks_add(time.ticks_ms(), timeout_ms), True)
+        return [] if r is None else self._targets(r)
+
+    def doze(self, ms, wake=None):
+        """Light-sleep until the chip has a frame for the host (IRQ low) or ``ms`` pass (or
+        ``wake``, ``(pins, level)``, holds: see ``ykt.clock.light_sleep``) -> whether a
+        frame waits. Only with a ``doze`` function (board option ``nfc.wait`` "irq")."""
+        if not self._t.ready():
+            self._doze(ms, wake)
+        return self._t.ready()
+
+    @property
+    def dozes(self):
+        """True when waits sleep until the chip's IRQ instead of polling its status."""
+        return self._doze is not None
+
+    def abort(self):
+        """Abort the command in progress with an ACK frame (§6.2.2)."""
+        self._t.write(ACK)
 
     def data_exchange(self, tg, data, timeout_ms=1000):
         """InDataExchange with target ``tg`` -> the data the card answered.
@@ -288,6 +322,11 @@ class PN532:
 
     def _command(self, cmd, tg, params, timeout_ms):
         """Send a command, take its ACK, return its payload (None: no response)."""
+        self._send(cmd, tg, params)
+        return self._response(cmd, time.ticks_add(time.ticks_ms(), timeout_ms), True)
+
+    def _send(self, cmd, tg, params):
+        """Write the command frame and take its ACK."""
         if not self._awake:
             self.wakeup()
         t = self._t
@@ -299,14 +338,19 @@ class PN532:
         if bytes(f[:6]) != ACK:
             t.write(ACK)
             raise BadFrame("PN532: expected ACK for command %02X" % cmd)
-        deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
+
+    def _response(self, cmd, deadline, abort):
+        """The payload of ``cmd``'s response frame; None if none came by ``deadline`` (the
+        command is then aborted when ``abort``, else left running)."""
+        t = self._t
         want = _READ_HINT
         grown = False
         nacked = False
         while True:
             f = self._wait(want, deadline)
             if f is None:
-                t.write(ACK)  # abort the command (§6.2.2)
+                if abort:
+                    t.write(ACK)  # abort the command (§6.2.2)
                 return None
             need = frame_size(f)
             if need > len(f) >= want and not grown and need <= FRAME_MAX:
@@ -324,7 +368,7 @@ class PN532:
                 t.write(NACK)  # ask for the response again
 
     def _wait(self, n, deadline):
-        """Poll until a frame is read (-> it) or ``deadline`` passes (-> None)."""
+        """Poll (or doze) until a frame is read (-> it) or ``deadline`` passes (-> None)."""
         t = self._t
         delay = 1
         while True:
@@ -335,6 +379,9 @@ class PN532:
             left = time.ticks_diff(deadline, time.ticks_ms())
             if left <= 0:
                 return None
+            if self._doze is not None:
+                self._doze(left, None)
+                continue
             time.sleep_ms(delay if delay < left else left)
             if delay < _POLL_MAX_MS:
                 delay = min(2 * delay, _POLL_MAX_MS)

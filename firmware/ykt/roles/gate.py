@@ -80,6 +80,9 @@ class GateTerminal(TapRole):
 
         replace(self.ctx.fs, _EMERGENCY_FILE, json.dumps(self._windows[-32:]).encode())
 
+    def wake(self):
+        return self.gate.emergency_wake(self.emergency)
+
     def idle(self):
         on = self.gate.emergency()
         if on == self.emergency:

@@ -45,6 +45,11 @@ class TapRole:
     def idle(self):
         """Called between polls while no card is in the field."""
 
+    def wake(self):
+        """A pin change that must end the reader's light sleep at once, for ``idle`` to see:
+        ``(pins, high)`` (``ykt.clock.light_sleep``), or None."""
+        return None
+
     def clock_needed(self):
         """False while the role takes a tap that does not need the wall clock (e.g. a
         staff card signing in, which is how a wrong clock gets set right)."""
@@ -132,12 +137,7 @@ class TapRole:
         self.ui.idle(line1, line2)
 
     def _wait_for_cards(self):
-        while True:
-            targets = self.reader.poll()
-            if targets:
-                return targets
-            self.idle()
-            clock.sleep_ms(self.reader.poll_ms)
+        return self.reader.wait_cards(self.idle, self.wake)
 
     def serve_one(self):
         """Serve one tap (or one refusal); returns when the field is clear again."""
@@ -185,11 +185,7 @@ class TapRole:
         """Release the card and wait until it (or every card) has left."""
         self.reader.release()
         try:
-            if uid is None:
-                while self.reader.poll():
-                    clock.sleep_ms(self.reader.poll_ms)
-            else:
-                self.reader.wait_removed(uid)
+            self.reader.wait_removed(uid)
         except ReaderError:
             pass
         self._idle_screen()
