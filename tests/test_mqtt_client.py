@@ -54,6 +54,14 @@ def run_case(runtime, case, host, port, user="", password="", name=None, ready=N
     return result
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_qos0_goes_both_ways_through_a_real_broker(runtime, broker):
+    name = "ykt-q0-%s" % runtime
+    out = run_case(runtime, "qos0_loop", broker.host, broker.port, name=name)
+    assert out == {"granted": 0, "publish": 0, "got": [["ykt/t/%s/echo" % name, "ping"]],
+                   "error": mqtt.OK}
+
+
 # -- a scripted peer ------------------------------------------------------------------------
 
 def read_packet(conn):
@@ -253,6 +261,64 @@ def test_a_publish_without_puback_is_resent_with_dup_after_retry_ms(runtime):
     assert [b0 for _, b0, _ in peer.packets if b0 >> 4 == 3] == [0x32, 0x3A]
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_the_connect_packet_carries_credentials_keepalive_session_and_will(runtime):
+    with FakePeer(answer(b"\x20\x02\x01\x00")) as peer:  # CONNACK: session present
+        out = run_case(runtime, "connect_packet", "127.0.0.1", peer.port, name="ykt-cp")
+    assert out == {"state": mqtt.UP, "session_present": True}
+    n, b0, body = peer.packets[0]
+    assert b0 == 0x10 and body == (
+        b"\x00\x04MQTT\x04"  # protocol name and level (3.1.1)
+        b"\xec"  # user, password, Will retain, Will QoS 1, Will; not clean
+        b"\x00\x1e"  # keepalive 30 s
+        b"\x00\x06ykt-cp" b"\x00\x10ykt/t/201/status" b"\x00\x07offline"
+        b"\x00\x04t201" b"\x00\x06s3cret")
+
+
+def _pong_once(peer, conn, n):
+    peer.read(conn, n)  # CONNECT
+    conn.sendall(CONNACK_OK)
+    peer.read(conn, n)  # PINGREQ
+    conn.sendall(b"\xd0\x00")
+    while peer.read(conn, n)[0] is not None:  # the second PINGREQ goes unanswered
+        pass
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_quiet_connection_pings_and_a_missing_pingresp_is_a_timeout(runtime):
+    with FakePeer(_pong_once) as peer:
+        out = run_case(runtime, "keepalive", "127.0.0.1", peer.port)
+    assert out == {"pongs": 1, "before": mqtt.UP, "after": [mqtt.DOWN, mqtt.E_TIMEOUT]}
+    # keepalive 10 s: nothing before 7.5 s of quiet, then one PINGREQ each time
+    assert [b0 for _, b0, _ in peer.packets] == [0x10, 0xC0, 0xC0]
+
+
+def _ack_b_and_drop(peer, conn, n):
+    peer.read(conn, n)  # CONNECT
+    conn.sendall(CONNACK_OK)
+    bodies = [peer.read(conn, n)[1] for _ in range(3)]
+    conn.sendall(b"\x40\x02" + bodies[1][16:18])  # PUBACK for B only; topic ykt/t/order/up
+
+
+def _ack_all(peer, conn, n):
+    peer.read(conn, n)  # CONNECT
+    conn.sendall(CONNACK_OK)
+    for _ in range(3):
+        body = peer.read(conn, n)[1]
+        conn.sendall(b"\x40\x02" + body[16:18])
+    wait_closed(conn)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_after_a_reconnect_unacknowledged_messages_go_first_in_order_with_dup(runtime):
+    with FakePeer(_ack_b_and_drop, _ack_all) as peer:
+        out = run_case(runtime, "resend_order", "127.0.0.1", peer.port)
+    assert out["pending_dropped"] == 2 and out["d"] > 0
+    assert (out["pending"], out["resends"], out["state"]) == (0, 2, mqtt.UP)
+    again = [(b0, body[18:]) for n, b0, body in peer.packets if n == 1 and b0 >> 4 == 3]
+    assert again == [(0x3A, b"A"), (0x3A, b"C"), (0x32, b"D")]
+
+
 def _say_nothing(peer, conn, n):
     peer.read(conn, n)  # CONNECT
     peer.done.wait(_WATCHDOG_S)
@@ -353,3 +419,19 @@ def test_a_refused_tcp_connection_is_e_connect():
     c.connect()
     assert cases.drive(c, lambda: c.state == mqtt.DOWN, 500)
     assert c.error == mqtt.E_CONNECT
+
+
+# -- the brokers' fixtures ------------------------------------------------------------------
+
+def test_a_missing_mosquitto_skips_its_tests(monkeypatch):
+    monkeypatch.setattr(brokers, "mosquitto_binary", lambda: None)
+    monkeypatch.delenv("YKT_REQUIRE_SERVERS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="mosquitto is not installed"):
+        brokers.require_mosquitto()
+
+
+def test_a_missing_mosquitto_fails_when_servers_are_required(monkeypatch):
+    monkeypatch.setattr(brokers, "mosquitto_binary", lambda: None)
+    monkeypatch.setenv("YKT_REQUIRE_SERVERS", "1")
+    with pytest.raises(pytest.fail.Exception, match="YKT_REQUIRE_SERVERS=1"):
+        brokers.require_mosquitto()

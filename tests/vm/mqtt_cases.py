@@ -200,9 +200,75 @@ def incoming_ack(host, port, user="", password="", name="ykt-inack", ready=None)
     return {"got": got, "received": c.received, "error": c.error}
 
 
+def connect_packet(host, port, user="", password="", name="ykt-cp", ready=None):
+    """CONNECT with everything: user, password, keepalive, a persistent session, a Will."""
+    c = _client(name, host, port, "t201", "s3cret", keepalive=30, clean=False)
+    c.set_last_will(b"ykt/t/201/status", b"offline", True, 1)
+    c.connect()
+    drive(c, _settled(c))
+    out = {"state": c.state, "session_present": c.session_present}
+    _close(c)
+    return out
+
+
+def keepalive(host, port, user="", password="", name="ykt-ka", ready=None):
+    """PINGREQ after 3/4 of the keepalive without sending; no PINGRESP within 1/2: dead."""
+    clock = ManualClock()
+    c = _client(name, host, port, clock=clock, keepalive=10)
+    c.connect()
+    drive(c, _settled(c))
+    clock.t += 7499
+    c.step(5)
+    clock.t += 1
+    drive(c, lambda: c.pongs == 1 or c.state == mqtt.DOWN)
+    out = {"pongs": c.pongs}
+    clock.t += 7500  # the second PINGREQ; the peer will not answer it
+    for _ in range(20):
+        c.step(5)
+        nap()
+    clock.t += 4999
+    out["before"] = c.step(5)
+    clock.t += 1
+    out["after"] = [c.step(5), c.error]
+    return out
+
+
+def resend_order(host, port, user="", password="", name="ykt-order", ready=None):
+    """A, B, C published; the peer acknowledges B and drops; D published while down. The
+    reconnect sends A and C again (DUP) and then D (first time), in that order."""
+    c = _client(name, host, port)
+    c.connect()
+    drive(c, _settled(c))
+    for m in (b"A", b"B", b"C"):
+        c.publish(b"ykt/t/order/up", m, 1)
+    drive(c, lambda: c.state == mqtt.DOWN)
+    out = {"pending_dropped": c.pending(), "d": c.publish(b"ykt/t/order/up", b"D", 1)}
+    c.connect()
+    drive(c, lambda: not c.pending() or c.state == mqtt.DOWN)
+    out.update(pending=c.pending(), resends=c.resends, state=c.state)
+    _close(c)
+    return out
+
+
+def qos0_loop(host, port, user="", password="", name="ykt-q0", ready=None):
+    """QoS 0 both ways through a real broker: published to a topic the client subscribed."""
+    got = []
+    c = _client(name, host, port,
+                on_message=lambda t, m: got.append([bytes(t).decode(), bytes(m).decode()]))
+    c.subscribe("ykt/t/" + name + "/echo", 0)
+    c.connect()
+    drive(c, lambda: c.state == mqtt.DOWN or (c.state == mqtt.UP and c.granted(0) >= 0))
+    out = {"granted": c.granted(0), "publish": c.publish("ykt/t/" + name + "/echo", "ping", 0)}
+    drive(c, lambda: got or c.state == mqtt.DOWN)
+    out.update(got=got, error=c.error)
+    _close(c)
+    return out
+
+
 CASES = {"connect": connect, "publish_qos1": publish_qos1, "receive": receive,
          "silent": silent, "malformed": malformed, "drop_resend": drop_resend, "retry": retry,
-         "incoming_ack": incoming_ack}
+         "incoming_ack": incoming_ack, "connect_packet": connect_packet, "keepalive": keepalive,
+         "resend_order": resend_order, "qos0_loop": qos0_loop}
 
 
 def _ready(what):

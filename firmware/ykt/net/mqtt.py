@@ -208,6 +208,7 @@ class MQTTClient:
         self.session_present = False
         self.resends = 0  # QoS 1 messages sent again (with DUP), since construction
         self.received = 0  # PUBLISH packets delivered to on_message
+        self.pongs = 0  # PINGRESP packets received
         self._t0 = 0  # ticks: connect started / CONNECT sent
         self._tx = 0  # ticks: last packet queued
         self._ping = False  # PINGREQ sent, PINGRESP awaited
@@ -279,6 +280,7 @@ class MQTTClient:
                 self._olen = self._opos  # drop what was queued: DISCONNECT must go
             self._queue2(_DISCONNECT)
             self.state = CLOSING
+            self._t0 = self._clock.ticks_ms()
         elif self.state != CLOSING:
             self._close()
         return self.state
@@ -537,8 +539,8 @@ class MQTTClient:
                 return
             pid = buf[i] << 8 | buf[i + 1]
             for j in range(len(self._spid)):
-                if self._sstate[j] == _SENT and self._spid[j] == pid:
-                    self._sstate[j] = _FREE
+                if self._sstate[j] != _FREE and self._spid[j] == pid:
+                    self._sstate[j] = _FREE  # also one queued again: this PUBACK is late
         elif kind == _SUBACK:
             if rl < 3:
                 self._fail(E_MALFORMED, None)
@@ -557,6 +559,7 @@ class MQTTClient:
             self._fail(E_MALFORMED, None)
         else:
             self._ping = False
+            self.pongs += 1
 
     def _incoming(self, flags, i, rl):
         qos = (flags >> 1) & 3  # 0 or 1 (_check)
@@ -599,9 +602,12 @@ class MQTTClient:
     # -- outgoing ----------------------------------------------------------
     def _timers(self):
         now = self._clock
-        if self.state == HANDSHAKE:
+        if self.state == HANDSHAKE or self.state == CLOSING:
             if now.elapsed_ms(self._t0) >= self.timeout_ms:
-                self._fail(E_TIMEOUT, None)
+                if self.state == CLOSING:
+                    self._close()  # the peer does not take DISCONNECT: close all the same
+                else:
+                    self._fail(E_TIMEOUT, None)
             return
         if self.state != UP:
             return
