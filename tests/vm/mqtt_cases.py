@@ -183,7 +183,9 @@ def retry(host, port, user="", password="", name="ykt-retry", ready=None):
     early = c.resends
     clock.t += 1
     drive(c, lambda: not c.pending() or c.state == mqtt.DOWN)
-    return {"early": early, "resends": c.resends, "pending": c.pending(), "state": c.state}
+    out = {"early": early, "resends": c.resends, "pending": c.pending(), "state": c.state}
+    _close(c)
+    return out
 
 
 def incoming_ack(host, port, user="", password="", name="ykt-inack", ready=None):

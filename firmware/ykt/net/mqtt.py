@@ -222,11 +222,13 @@ class MQTTClient:
     def subscribe(self, topic, qos=1):
         """Keep a subscription (sent now if UP, else after the next CONNACK).
 
-        -> its index (for ``granted(i)``) or -E_BUSY (no free entry).
+        -> its index (for ``granted(i)``), -E_BUSY (no free entry) or -E_TOO_LONG.
         """
         if qos not in (0, 1):
             raise ValueError("qos 0 or 1")
         topic = _b(topic)
+        if 7 + len(topic) > self.max_packet:
+            return -E_TOO_LONG
         free = -1
         for i in range(len(self._subt)):
             if self._subt[i] == topic:
@@ -275,9 +277,7 @@ class MQTTClient:
 
     def disconnect(self):
         """Send DISCONNECT (after what is already queued), then close. -> state."""
-        if self.state == UP:
-            if self._room() < 2:
-                self._olen = self._opos  # drop what was queued: DISCONNECT must go
+        if self.state == UP and self._room() >= 2:
             self._queue2(_DISCONNECT)
             self.state = CLOSING
             self._t0 = self._clock.ticks_ms()
@@ -410,7 +410,8 @@ class MQTTClient:
             return False
         self._olen = self._opos = 0
         self._ilen = 0
-        self._queue_connect()
+        if not self._queue_connect():
+            return False
         self.state = HANDSHAKE
         self._t0 = self._clock.ticks_ms()
         return True
@@ -532,7 +533,8 @@ class MQTTClient:
                 self._up()
             return
         if kind == _PUBLISH:
-            self._incoming(flags, i, rl)
+            if self.state == UP:  # not once DISCONNECT is queued: no PUBACK may follow it
+                self._incoming(flags, i, rl)
         elif kind == _PUBACK:
             if rl != 2:
                 self._fail(E_MALFORMED, None)
@@ -681,7 +683,7 @@ class MQTTClient:
         buf = self._out
         if 1 + _lenlen(rl) + rl > len(buf):
             self._fail(E_TOO_LONG, None)
-            return
+            return False
         buf[0] = _CONNECT
         i = _putstr(buf, _putlen(buf, 1, rl), b"MQTT")
         buf[i] = 4  # protocol level: 3.1.1
@@ -695,6 +697,7 @@ class MQTTClient:
                 i = _putstr(buf, i, pw)
         self._olen = i
         self._tx = self._clock.ticks_ms()
+        return True
 
     def _queue_ack(self, pid):
         self._compact(4)
