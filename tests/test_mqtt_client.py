@@ -7,10 +7,13 @@ or against a scripted peer: a raw TCP server in this file playing the broker's s
 client's clock is a manual one: timeouts are asserted on it, never on the wall.
 """
 
+import errno
 import json
+import select
 import socket
 import subprocess
 import threading
+import types
 
 import brokers
 import pytest
@@ -397,6 +400,131 @@ def test_a_malformed_packet_is_an_error_code_and_the_loop_goes_on(runtime, name)
     code = MALFORMED[name][2]
     # no exception: the error code, the connection closed, and a second connection alike
     assert out == {"first": [mqtt.DOWN, code], "second": [mqtt.DOWN, code]}
+
+
+# -- a socket that moves one byte at a time -------------------------------------------------
+
+class ByteSocket:
+    """A stand-in for the socket: ``send`` takes one byte, ``recv`` gives one; what the peer
+    says is released when the client has sent enough (``script``: [(after n bytes, data)])."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.sent = bytearray()
+        self.inbox = bytearray()
+        self.sends = 0
+
+    def setblocking(self, flag):
+        assert flag is False
+
+    def connect(self, addr):
+        raise OSError(errno.EINPROGRESS, "in progress")
+
+    def _release(self):
+        while self.script and len(self.sent) >= self.script[0][0]:
+            self.inbox += self.script.pop(0)[1]
+
+    def send(self, data):
+        self.sends += 1
+        self.sent += bytes(data[:1])
+        self._release()
+        return 1
+
+    def recv(self, n):
+        self._release()
+        if not self.inbox:
+            raise OSError(errno.EAGAIN, "again")
+        b = bytes(self.inbox[:1])
+        del self.inbox[:1]
+        return b
+
+    def close(self):
+        pass
+
+
+class _Poll:
+    def __init__(self, box):
+        self.box = box
+
+    def register(self, s, mask):
+        self.box["sock"] = s
+
+    def unregister(self, s):
+        pass
+
+    def poll(self, timeout):
+        assert timeout == 0
+        s = self.box["sock"]
+        s._release()
+        return [(s, select.POLLOUT | (select.POLLIN if s.inbox else 0))]
+
+
+def _byte_client(monkeypatch, sock, **kw):
+    box = {}
+    monkeypatch.setattr(mqtt, "socket", types.SimpleNamespace(
+        SOCK_STREAM=socket.SOCK_STREAM, socket=lambda *a: sock,
+        getaddrinfo=lambda *a: [(socket.AF_INET, socket.SOCK_STREAM, 0, "", ("127.0.0.1", 1))]))
+    monkeypatch.setattr(mqtt, "select", types.SimpleNamespace(poll=lambda: _Poll(box)))
+    cases = vmscripts.load("mqtt_cases")
+    return mqtt.MQTTClient(b"ykt-bytes", "127.0.0.1", 1, clock=cases.ManualClock(), **kw)
+
+
+CONNECT_BYTES = 23  # CONNECT of client id "ykt-bytes": 2 + 10 (variable header) + 2 + 9
+
+
+def test_partial_reads_and_writes_are_buffered_one_byte_at_a_time(monkeypatch):
+    got = []
+    publish_in = b"\x32\x0a\x00\x04dn/1\x00\x05ok"
+    sock = ByteSocket([(CONNECT_BYTES, CONNACK_OK + publish_in),
+                       (CONNECT_BYTES + 14, b"\x40\x02\x00\x01")])  # PUBACK our pid 1
+    c = _byte_client(monkeypatch, sock,
+                     on_message=lambda t, m: got.append((bytes(t), bytes(m))))
+    c.connect()
+    pid = c.publish(b"up/1", b"rec", 1)
+    for _ in range(100):
+        c.step(5)
+    assert (c.state, c.error, got, c.pending(), pid) == (mqtt.UP, mqtt.OK, [(b"dn/1", b"ok")],
+                                                         0, 1)
+    assert bytes(sock.sent) == (b"\x10\x15\x00\x04MQTT\x04\x02\x00\x3c\x00\x09ykt-bytes"
+                                b"\x32\x0b\x00\x04up/1\x00\x01rec"  # our PUBLISH
+                                b"\x40\x02\x00\x05")  # PUBACK for theirs (pid 5)
+
+
+def test_a_step_does_at_most_eight_rounds(monkeypatch):
+    sock = ByteSocket([])
+    c = _byte_client(monkeypatch, sock)
+    c.connect()
+    per_step = []
+    for _ in range(5):
+        before = sock.sends
+        c.step(1000)  # the manual clock never spends the budget: the round limit ends it
+        per_step.append(sock.sends - before)
+    # 8 rounds a step: the first also starts the handshake; 23 bytes of CONNECT, one a round
+    assert per_step == [7, 8, 8, 0, 0]
+
+
+def test_an_exception_in_on_message_leaves_step_and_the_message_is_not_acknowledged(
+        monkeypatch):
+    seen = []
+
+    def cb(topic, msg):
+        seen.append(bytes(msg))
+        if msg == b"bad":
+            raise ValueError("the application's own error")
+
+    bad = b"\x32\x0b\x00\x04dn/1\x00\x07bad"
+    good = b"\x32\x0c\x00\x04dn/1\x00\x08good"
+    sock = ByteSocket([(CONNECT_BYTES, CONNACK_OK + bad + good)])
+    c = _byte_client(monkeypatch, sock, on_message=cb)
+    c.connect()
+    raised = 0
+    for _ in range(100):
+        try:
+            c.step(5)
+        except ValueError:
+            raised += 1
+    assert (raised, seen, c.state) == (1, [b"bad", b"good"], mqtt.UP)
+    assert bytes(sock.sent[CONNECT_BYTES:]) == b"\x40\x02\x00\x08"  # PUBACK for good only
 
 
 # -- no network -----------------------------------------------------------------------------
