@@ -123,8 +123,9 @@ class NorFlash:
             n = min(n, self._partial or 0)
         d = self._data
         self.programmed += n
-        for i in range(n):
-            d[offset + i] &= data[i]
+        if n:  # bits only clear: the AND of old and new, as one big integer
+            old = int.from_bytes(d[offset:offset + n], "big")
+            d[offset:offset + n] = (old & int.from_bytes(data[:n], "big")).to_bytes(n, "big")
         if cut:
             self._die()
 

@@ -102,21 +102,26 @@ class PN532SPI:
         self._done = False
 
     def spi_transfer(self, mosi):
-        miso = bytearray()
-        for pos, byte in enumerate(mosi):
-            if self._op is None:
-                miso.append(self._op_byte(byte))
-            elif self._op == SPI_DW:
-                self.chip.host_write(bytes(mosi[pos:]))
-                miso += bytes(len(mosi) - pos)
-                break
-            elif self._op == SPI_SR:
-                miso.append(self._status())
-            elif self._op == SPI_DR:
-                miso.append(self._data_byte())
-            else:
-                miso.append(0x00)
-        return bytes(miso)
+        n = len(mosi)
+        if not n:
+            return b""
+        pos = 0
+        head = b""
+        if self._op is None:
+            head = bytes((self._op_byte(mosi[0]),))
+            pos = 1
+        rest = n - pos
+        if not rest:
+            return head
+        op = self._op
+        if op == SPI_DW:
+            self.chip.host_write(bytes(mosi[pos:]))
+            return head + bytes(rest)
+        if op == SPI_SR:  # the clock stands still during a transfer: one status throughout
+            return head + bytes((self._status(),)) * rest
+        if op == SPI_DR:
+            return head + self._data_bytes(rest)
+        return head + bytes(rest)
 
     def irq_level(self):
         return self.chip.irq_level()
@@ -143,13 +148,16 @@ class PN532SPI:
             self._advance(frame)
         return out
 
-    def _data_byte(self):
+    def _data_bytes(self, n):
+        """``n`` bytes of the ready frame from the read pointer, 0x00 past its end."""
         frame = None if self._done else self._frame()
         if frame is None:
-            return 0x00
-        out = frame[self._ptr]
+            return bytes(n)
+        ptr = self._ptr
+        chunk = frame[ptr:ptr + n]
+        self._ptr = ptr + len(chunk) - 1
         self._advance(frame)
-        return out
+        return chunk + bytes(n - len(chunk))
 
     def _advance(self, frame):
         self._ptr += 1

@@ -63,6 +63,25 @@ def test_crc_a_matches_the_check_vectors(data, expected):
     assert crc_a(data).hex() == expected
 
 
+def _crc_a_bitwise(data):
+    """ISO 14443-3 Annex B's definition, one bit at a time."""
+    crc = 0x6363
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return bytes([crc & 0xFF, crc >> 8])
+
+
+def test_crc_a_equals_the_bitwise_definition_for_every_length_up_to_a_frame():
+    import random
+
+    rng = random.Random(14443)
+    for n in range(0, 260):
+        data = bytes(rng.randrange(256) for _ in range(n))
+        assert crc_a(data) == _crc_a_bitwise(data), n
+
+
 # -- layer 3 -----------------------------------------------------------------------
 
 def test_reqa_answers_atqa_in_air_order_for_a_4_byte_uid():
