@@ -1,8 +1,9 @@
 """A real PostgreSQL server for tests: ``initdb`` and ``postgres`` from /usr/lib/postgresql/*/bin
 in a temporary directory, on a free loopback port, stopped afterwards.
 
-PostgreSQL refuses to run as root, so as root the server runs as the unprivileged
-``postgres`` user (or ``nobody``) through ``runuser``; its directory is made theirs.
+PostgreSQL refuses to run as root, so as root ``initdb`` and the server run as the
+unprivileged ``postgres`` user (or ``nobody``: ``subprocess``'s ``user``/``group``, as
+``runuser`` would); its directory is made theirs.
 ``start()`` returns a :class:`PgServer` (its ``url`` is a ``postgresql://`` URL) or raises
 :class:`Unavailable` with one plain reason; ``YKT_REQUIRE_SERVERS=1`` turns that into a
 failure in the fixture (CI installs the server), otherwise the test is skipped.
@@ -14,6 +15,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -42,30 +44,29 @@ def _free_port():
 
 
 def _runas():
-    """[prefix argv] to run a command unprivileged, and the uid/gid that will own the files."""
+    """{Popen keywords} to run a command unprivileged, and the uid/gid to own the files."""
     if os.geteuid() != 0:
-        return [], os.getuid(), os.getgid()
+        return {}, os.getuid(), os.getgid()
     for name in ("postgres", "nobody"):
         try:
             pw = pwd.getpwnam(name)
         except KeyError:
             continue
-        if shutil.which("runuser"):
-            return ["runuser", "-u", name, "--"], pw.pw_uid, pw.pw_gid
+        return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}, pw.pw_uid, pw.pw_gid
     raise Unavailable("running as root and no unprivileged user (postgres, nobody) to run "
                       "PostgreSQL as")
 
 
 class PgServer:
-    def __init__(self, bindir, prefix, root, port):
-        self.bindir, self.prefix, self.root, self.port = bindir, prefix, root, port
+    def __init__(self, bindir, runas, root, port):
+        self.bindir, self.runas, self.root, self.port = bindir, runas, root, port
         self.data = os.path.join(root, "data")
         self.url = "postgresql://ykt@127.0.0.1:%d/postgres" % port
         self.proc = None
 
     def _run(self, *argv, timeout=60):
-        return subprocess.run(self.prefix + list(argv), capture_output=True, text=True,
-                              timeout=timeout, cwd=self.root)
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                              cwd=self.root, **self.runas)
 
     def start(self):
         r = self._run(os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", "ykt",
@@ -73,12 +74,11 @@ class PgServer:
         if r.returncode:
             raise Unavailable("initdb failed: %s" % (r.stderr.strip().splitlines() or ["?"])[-1])
         self.proc = subprocess.Popen(
-            self.prefix + [os.path.join(self.bindir, "postgres"), "-D", self.data,
+            [os.path.join(self.bindir, "postgres"), "-D", self.data,
                            "-h", "127.0.0.1", "-p", str(self.port), "-k", self.root,
                            "-c", "fsync=off", "-c", "synchronous_commit=off",
                            "-c", "full_page_writes=off"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.root, "log"), "w"),
-            cwd=self.root)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.root, **self.runas)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -106,7 +106,7 @@ class PgServer:
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # smart shutdown: SIGTERM to the postmaster we started
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown of the postmaster we started
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -122,8 +122,8 @@ def start():
         import psycopg  # noqa: F401
     except ImportError:
         raise Unavailable("psycopg is not installed (pip install 'psycopg[binary]')") from None
-    prefix, uid, gid = _runas()
+    runas, uid, gid = _runas()
     root = tempfile.mkdtemp(prefix="ykt-pg-")
     os.chown(root, uid, gid)
     os.chmod(root, 0o700)
-    return PgServer(bindir, prefix, root, _free_port()).start()
+    return PgServer(bindir, runas, root, _free_port()).start()

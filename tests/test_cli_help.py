@@ -22,7 +22,8 @@ COMMANDS = list(_commands(cli.parser()))
 
 def test_the_tree_is_walked():
     names = {" ".join(path) for path, _ in COMMANDS}
-    assert {"ykt", "ykt sim run", "ykt journal dump", "ykt fare quote", "ykt stations"} <= names
+    assert {"ykt", "ykt sim run", "ykt journal dump", "ykt fare quote", "ykt stations",
+            "ykt office ingest"} <= names
 
 
 @pytest.mark.parametrize("path,p", COMMANDS, ids=[" ".join(c[0]) for c in COMMANDS])

@@ -68,6 +68,12 @@ class Db:
         self.target = target
         self._depth = 0
 
+    @property
+    def lock_row(self) -> str:
+        """What a SELECT ends with to lock the rows it reads until the transaction ends
+        (PostgreSQL; SQLite's BEGIN IMMEDIATE holds the whole database already)."""
+        return " FOR UPDATE" if self.postgres else ""
+
     def _sql(self, sql: str) -> str:
         """The one place the parameter style differs: ``?`` (sqlite3) or ``%s`` (psycopg)."""
         return sql.replace("?", "%s") if self.postgres else sql

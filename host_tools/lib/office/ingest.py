@@ -23,6 +23,7 @@ settled.
 from __future__ import annotations
 
 import datetime
+import struct
 from collections import Counter
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -85,30 +86,37 @@ def _seq_of(raw: bytes) -> int:
 
 
 class _Terminal:
-    """The chain state of one terminal while a batch is ingested."""
+    """The chain state of one terminal while a batch is ingested (in memory, written at the
+    end: the records in one statement, the pending ones in one)."""
 
     def __init__(self, db: Db, keys: OfficeKeys, tid: bytes, operator: str | None,
                  anchor: tuple[int, bytes] | None) -> None:
         self.db, self.tid, self.hex = db, tid, tid.hex()
         self.key = keys.journal_key(tid)
         self.tac_master = keys.tac_master
-        row = db.one("SELECT watermark, chain_mac FROM terminals WHERE terminal = ?",
-                     (self.hex,))
-        if row is None:
-            start, mac = (anchor[0], anchor[1]) if anchor else (0, journal.genesis(self.key, tid))
-            db.execute("INSERT INTO terminals (terminal, operator, watermark, chain_mac, anchor) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       (self.hex, operator or default_operator(self.hex), start, mac.hex(),
-                        start))
-            row = (start, mac.hex())
-        elif operator is not None:
+        start, mac = anchor if anchor else (0, journal.genesis(self.key, tid))
+        new = db.execute("INSERT INTO terminals (terminal, operator, watermark, chain_mac, "
+                         "anchor) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                         (self.hex, operator or default_operator(self.hex), start, mac.hex(),
+                          start))
+        if not new and operator is not None:
             db.execute("UPDATE terminals SET operator = ? WHERE terminal = ?",
                        (operator, self.hex))
+        row = db.one("SELECT watermark, chain_mac FROM terminals WHERE terminal = ?"
+                     + db.lock_row, (self.hex,))  # one ingest of a terminal at a time
+        assert row is not None
         self.watermark = int(row[0])
         self.mac = bytes.fromhex(str(row[1]))
+        self.waiting: dict[int, set[bytes]] = {}
+        for seq, raw in db.query("SELECT seq, raw FROM pending WHERE terminal = ?",
+                                 (self.hex,)):
+            self.waiting.setdefault(int(seq), set()).add(bytes.fromhex(str(raw)))
+        self.fresh: list[tuple[int, bytes]] = []  # offered now, not in pending yet
+        self.old: list[bytes] = []  # offered at or below the watermark
+        self.rows: list[tuple[object, ...]] = []  # good records to insert
         self.quarantined: list[Quarantined] = []
         self.bad_tac: list[BadTac] = []
-        self.stored = 0
+        self.duplicates = 0
         self.intents: dict[int, int] = {}  # seq -> amount, intents stored in this batch
 
     def quarantine(self, seq: int, raw: bytes, reason: str) -> None:
@@ -116,30 +124,40 @@ class _Terminal:
                            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                            (self.hex, seq, raw.hex(), reason)):
             self.quarantined.append(Quarantined(self.hex, seq, reason))
+        else:
+            self.duplicates += 1
 
-    def offer(self, raw: bytes) -> bool:
-        """Take one whole record; False if it was delivered before."""
+    def offer(self, raw: bytes) -> None:
+        """Take one whole record."""
         if not journal.crc_ok(raw):
-            before = len(self.quarantined)
             self.quarantine(_seq_of(raw), raw, "bad CRC")
-            return len(self.quarantined) > before
+            return
         r = journal.decode(raw)
         if r.terminal != self.tid:
-            before = len(self.quarantined)
             self.quarantine(r.seq, raw, "names terminal %s, uploaded as %s"
                             % (r.terminal.hex(), self.hex))
-            return len(self.quarantined) > before
-        if r.seq <= self.watermark:
-            stored = self.db.one("SELECT raw FROM records WHERE terminal = ? AND seq = ?",
-                                 (self.hex, r.seq))
-            if stored is not None and stored[0] == raw.hex():
-                return False
-            before = len(self.quarantined)
-            self.quarantine(r.seq, raw, "differs from the record stored with this seq"
-                            if stored is not None else "at or below the acknowledged seq")
-            return len(self.quarantined) > before
-        return bool(self.db.execute("INSERT INTO pending (terminal, seq, raw) VALUES (?, ?, ?) "
-                                    "ON CONFLICT DO NOTHING", (self.hex, r.seq, raw.hex())))
+        elif r.seq <= self.watermark:
+            self.old.append(raw)
+        elif raw in self.waiting.get(r.seq, ()):
+            self.duplicates += 1
+        else:
+            self.waiting.setdefault(r.seq, set()).add(raw)
+            self.fresh.append((r.seq, raw))
+
+    def compare_old(self) -> None:
+        """Records offered again at or below the watermark: the same bytes change nothing."""
+        if not self.old:
+            return
+        seqs = [_seq_of(raw) for raw in self.old]
+        stored = {int(seq): str(raw) for seq, raw in self.db.query(
+            "SELECT seq, raw FROM records WHERE terminal = ? AND seq BETWEEN ? AND ?",
+            (self.hex, min(seqs), max(seqs)))}
+        for seq, raw in zip(seqs, self.old):
+            if stored.get(seq) == raw.hex():
+                self.duplicates += 1
+            else:
+                self.quarantine(seq, raw, "differs from the record stored with this seq"
+                                if seq in stored else "at or below the acknowledged seq")
 
     def _purse(self, r: journal.Record) -> tuple[int, bool]:
         """(fen the purse lost (+) or gained (-), TAC verified) of a TAC record."""
@@ -161,7 +179,7 @@ class _Terminal:
                 ok = verify_tac(self.tac_master, r.card, r.tac, balance_after=r.balance,
                                 atc=r.atc, amount=amount, tx_type=r.tx_type,
                                 terminal_id=r.terminal, term_seq=r.tseq, datetime7=dt7)
-        except (ValueError, OverflowError):  # not a card number, a field out of range
+        except (ValueError, OverflowError, struct.error):  # not a card number, out of range
             ok = False
         return (-amount if r.tx_type == TX_LOAD else amount), ok
 
@@ -177,25 +195,16 @@ class _Terminal:
                                            mask_card(r.card), purse))
         elif r.kind in INTENTS:
             self.intents[r.seq] = r.amount
-        self.db.execute(
-            "INSERT INTO records (terminal, seq, time, kind, tx_type, card, atc, amount, "
-            "balance, tac, random, link, tseq, mac, raw, tac_ok, purse) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.hex, r.seq, r.time, r.kind, r.tx_type, r.card, r.atc, r.amount, r.balance,
-             r.tac.hex(), r.random.hex(), r.link, r.tseq, r.mac.hex(), raw.hex(), tac_ok,
-             purse))
-        self.stored += 1
+        self.rows.append((self.hex, r.seq, r.time, r.kind, r.tx_type, r.card, r.atc, r.amount,
+                          r.balance, r.tac.hex(), r.random.hex(), r.link, r.tseq, r.mac.hex(),
+                          raw.hex(), tac_ok, purse))
 
     def advance(self) -> None:
-        """Store every waiting record that now follows the chain, in seq order."""
-        waiting: dict[int, list[bytes]] = {}
-        for seq, raw in self.db.query("SELECT seq, raw FROM pending WHERE terminal = ? "
-                                      "ORDER BY seq", (self.hex,)):
-            waiting.setdefault(int(seq), []).append(bytes.fromhex(str(raw)))
+        """Store every waiting record that now follows the chain, in seq order; write."""
         start = self.watermark
-        while self.watermark + 1 in waiting:
+        while self.watermark + 1 in self.waiting:
             seq = self.watermark + 1
-            cands = sorted(waiting.pop(seq))
+            cands = sorted(self.waiting.pop(seq))
             good = next((raw for raw in cands
                          if journal.mac8(self.key, self.mac, raw[:journal.FIELDS])
                          == raw[journal.FIELDS:60]), None)
@@ -209,11 +218,23 @@ class _Terminal:
                 break
             self._store(good)
             self.watermark, self.mac = seq, good[journal.FIELDS:60]
+        self.db.many("INSERT INTO records (terminal, seq, time, kind, tx_type, card, atc, "
+                     "amount, balance, tac, random, link, tseq, mac, raw, tac_ok, purse) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.rows)
         if self.watermark > start:
             self.db.execute("DELETE FROM pending WHERE terminal = ? AND seq <= ?",
                             (self.hex, self.watermark))
             self.db.execute("UPDATE terminals SET watermark = ?, chain_mac = ? "
                             "WHERE terminal = ?", (self.watermark, self.mac.hex(), self.hex))
+        self.db.many("INSERT INTO pending (terminal, seq, raw) VALUES (?, ?, ?) "
+                     "ON CONFLICT DO NOTHING",
+                     [(self.hex, seq, raw.hex()) for seq, raw in self.fresh
+                      if raw in self.waiting.get(seq, ())])
+
+    def report(self, received: int, torn: int) -> Report:
+        return Report(self.hex, received, len(self.rows), self.duplicates,
+                      sum(len(v) for v in self.waiting.values()), self.quarantined,
+                      self.bad_tac, torn, self.watermark, gaps(self.db, self.hex))
 
 
 def _terminal_id(text: str | bytes) -> bytes:
@@ -237,24 +258,19 @@ def ingest_records(db: Db, keys: OfficeKeys, terminal: str | bytes, raws: Iterab
     continues from when the office has nothing of it yet (its ack file's anchor; default
     the genesis). One transaction: all of it is stored or none."""
     tid = _terminal_id(terminal)
-    received = duplicates = torn = 0
+    received = torn = 0
     with db.transaction():
         t = _Terminal(db, keys, tid, operator, anchor)
         for raw in raws:
             raw = bytes(raw)
-            if len(raw) < journal.RECORD:
-                torn += 1
-                continue
             for off in range(0, len(raw) - journal.RECORD + 1, journal.RECORD):
                 received += 1
-                if not t.offer(raw[off:off + journal.RECORD]):
-                    duplicates += 1
+                t.offer(raw[off:off + journal.RECORD])
             if len(raw) % journal.RECORD:
                 torn += 1
+        t.compare_old()
         t.advance()
-        waiting = db.one("SELECT COUNT(*) FROM pending WHERE terminal = ?", (t.hex,))
-    return Report(t.hex, received, t.stored, duplicates, int(waiting[0]) if waiting else 0,
-                  t.quarantined, t.bad_tac, torn, t.watermark, gaps(db, t.hex))
+        return t.report(received, torn)
 
 
 def _journal_terminal(files: journal.Files) -> bytes | None:
