@@ -91,8 +91,6 @@ def _argon2_file(path, users):
 @contextlib.contextmanager
 def amqtt_broker(users=None):
     """An amqtt broker on a free loopback port, in this process (its own thread and loop)."""
-    from amqtt.broker import Broker as AmqttBroker
-
     logging.getLogger("amqtt").setLevel(logging.ERROR)
     logging.getLogger("transitions").setLevel(logging.ERROR)
     tmp = tempfile.mkdtemp(prefix="ykt-amqtt-")
@@ -102,44 +100,65 @@ def amqtt_broker(users=None):
         plugins = {"amqtt.plugins.authentication.FileAuthPlugin": {"password_file": pwfile}}
     else:
         plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
-    port = free_port()
-    config = {"listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:%d" % port}},
-              "plugins": plugins}
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    box = {}
-
-    async def start():
-        box["broker"] = AmqttBroker(config, loop=loop)
-        await box["broker"].start()
-
-    def run():
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(start())
-        except BaseException as e:  # reported to the starting thread
-            box["error"] = e
-            started.set()
-            return
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name="amqtt-%d" % port, daemon=True)
-    thread.start()
+    for attempt in range(3):  # another process may take the free port first
+        port = free_port()
+        config = {"listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:%d" % port}},
+                  "plugins": plugins}
+        runner = _AmqttThread(config, port)
+        if runner.error is None:
+            break
+        runner.stop()
+        if attempt == 2:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RuntimeError("amqtt did not start: %r" % runner.error)
     try:
-        started.wait(_START_S)
-        if "error" in box or "broker" not in box:
-            raise RuntimeError("amqtt did not start: %r" % box.get("error"))
         yield Broker("amqtt", "127.0.0.1", port, users)
     finally:
-        if "broker" in box and thread.is_alive():
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(box["broker"].shutdown(), loop).result(_START_S)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(_START_S)
-        if not thread.is_alive():
-            loop.close()
+        runner.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _AmqttThread:
+    """An amqtt broker on an event loop of its own thread; ``error`` is why it did not start."""
+
+    def __init__(self, config, port):
+        from amqtt.broker import Broker as AmqttBroker
+
+        self.loop = asyncio.new_event_loop()
+        self.broker = None
+        self.error = None
+        started = threading.Event()
+
+        async def start():
+            self.broker = AmqttBroker(config, loop=self.loop)
+            await self.broker.start()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(start())
+            except BaseException as e:  # reported to the starting thread
+                self.error = e
+                started.set()
+                return
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, name="amqtt-%d" % port, daemon=True)
+        self.thread.start()
+        if not started.wait(_START_S):
+            self.error = TimeoutError("no listener after %d s" % _START_S)
+
+    def stop(self):
+        if self.thread.is_alive():
+            if self.error is None and self.broker is not None:
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(self.broker.shutdown(),
+                                                     self.loop).result(_START_S)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(_START_S)
+        if not self.thread.is_alive() and not self.loop.is_closed():
+            self.loop.close()
 
 
 # -- mosquitto ------------------------------------------------------------------------------

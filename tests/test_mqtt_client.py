@@ -9,6 +9,7 @@ client's clock is a manual one: timeouts are asserted on it, never on the wall.
 
 import errno
 import json
+import random
 import select
 import socket
 import subprocess
@@ -525,6 +526,32 @@ def test_an_exception_in_on_message_leaves_step_and_the_message_is_not_acknowled
             raised += 1
     assert (raised, seen, c.state) == (1, [b"bad", b"good"], mqtt.UP)
     assert bytes(sock.sent[CONNECT_BYTES:]) == b"\x40\x02\x00\x08"  # PUBACK for good only
+
+
+def test_random_and_mutated_bytes_from_the_peer_never_raise(monkeypatch):
+    """300 peers (a fixed seed): junk, or a valid CONNACK, PUBLISH, PUBACK, SUBACK and PINGRESP
+    with a few bytes changed. Each ends as a state and an error code, never an exception."""
+    rng = random.Random(13)
+    valid = (CONNACK_OK + b"\x32\x0a\x00\x04dn/1\x00\x05ok" + b"\x40\x02\x00\x01"
+             + b"\x90\x03\x00\x02\x01" + b"\xd0\x00")
+    errors = set()
+    for _ in range(300):
+        if rng.random() < 0.3:
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+        else:
+            b = bytearray(valid)
+            for _ in range(rng.randrange(1, 4)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+            data = bytes(b)
+        c = _byte_client(monkeypatch, ByteSocket([(CONNECT_BYTES, data)]), max_packet=128,
+                         on_message=lambda t, m: None)
+        c.subscribe(b"x", 1)
+        c.publish(b"u", b"v", 1)
+        c.connect()
+        for _ in range(30):
+            c.step(5)
+        errors.add(c.error)
+    assert {mqtt.E_MALFORMED, mqtt.E_PROTOCOL, mqtt.E_REFUSED} <= errors
 
 
 # -- no network -----------------------------------------------------------------------------
