@@ -26,11 +26,15 @@ def _span(first, last):
 
 def _ingest(args):
     from host_tools.lib import journal
+    from host_tools.lib.errors import BadInput
     from host_tools.lib.issuer import read_office_keys
-    from host_tools.lib.office.ingest import ingest_journal
+    from host_tools.lib.office.ingest import ingest_journal, journal_terminal
 
     keys = read_office_keys(args.keys)
     loaded = [(path, journal.load(path, args.board)) for path in args.journal]  # all first
+    for path, files in loaded:
+        if journal_terminal(files) is None:
+            raise BadInput("%s: no record with a good CRC (whose terminal is it?)" % path)
     db = _open(args, create=True)
     bad = False
     try:

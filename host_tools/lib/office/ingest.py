@@ -273,7 +273,7 @@ def ingest_records(db: Db, keys: OfficeKeys, terminal: str | bytes, raws: Iterab
         return t.report(received, torn)
 
 
-def _journal_terminal(files: journal.Files) -> bytes | None:
+def journal_terminal(files: journal.Files) -> bytes | None:
     """The terminal the journal's records name most (good CRCs only)."""
     seen: Counter[bytes] = Counter()
     for name in sorted(files):
@@ -290,7 +290,7 @@ def ingest_journal(db: Db, keys: OfficeKeys, files: journal.Files, *,
                    operator: str | None = None, source: str = "journal") -> Report:
     """Ingest a terminal's journal files (``journal.load``: a directory, a LittleFS image,
     a flash dump). Its ack file, when its MAC verifies, gives the chain's anchor."""
-    tid = _journal_terminal(files)
+    tid = journal_terminal(files)
     if tid is None:
         raise BadInput("%s: no record with a good CRC (whose terminal is it?)" % source)
     anchor = None
