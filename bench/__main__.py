@@ -1,6 +1,6 @@
 """`make bench` (``python -m bench``): every figure, one section each."""
 
-from bench import denylist, deploy, fare, harness, pos, tap
+from bench import denylist, deploy, fare, harness, pos, scale, tap
 
 
 def main():
@@ -11,6 +11,7 @@ def main():
     for board, rate, mean, worst in tap.bench_cpython():
         print("  %-18s %7.0f taps/s wall   tap->debit %.1f ms mean, %.1f ms worst (virtual)"
               % (board, rate, mean, worst))
+    scale.main()
     per_tap, stats = tap.bench_vm_bridge()
     print("\n[MicroPython VM, firmware heap %s]"
           % (DEFAULT_HEAP or "by the board file (docs/boards.md, Memory)"))

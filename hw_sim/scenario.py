@@ -379,7 +379,7 @@ class Scenario:
                     cfg["canteen"] = json.load(f)
             except (OSError, ValueError) as e:
                 raise ScenarioError("canteen rules %s: %s" % (cfg["canteen"], e))
-        cfg.setdefault("terminal_id", "2900000000%02d" % (self.terminals.index(terminal) + 1))
+        cfg.setdefault("terminal_id", "29%010d" % (self.terminals.index(terminal) + 1))
         tid = bytes.fromhex(cfg["terminal_id"])
         cfg["name"] = terminal["id"]
         cfg["role"] = terminal["role"]

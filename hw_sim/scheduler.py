@@ -23,6 +23,7 @@ A process ends when the scenario is over (its sleep raises
 runner may boot it again from its flash) or on an error.
 """
 
+import heapq
 import threading
 
 from hw_sim.clock import SimulationEnd
@@ -139,6 +140,10 @@ class Scheduler:
         self.kept = 0  # sleeps that ran on in place (successor)
         self.switched = 0  # sleeps that handed control to another process directly
         self._back = threading.Semaphore(0)  # any of its ThreadProcesses handing control back
+        # (wake_us, order) of each sleeping process, a heap: an entry whose process has since
+        # woken (or was replaced) is stale and skipped, so finding the earliest costs log n
+        self._heap = []
+        self._fresh = []  # processes added since the last step (they may have exited at start)
 
     def _enter(self, proc, action):
         self.current = proc
@@ -153,6 +158,25 @@ class Scheduler:
         if isinstance(proc, ThreadProcess):
             proc._back = self._back
         self._enter(proc, proc.start)
+        self._fresh.append(order)
+        self._asleep(order, proc)
+
+    def _asleep(self, order, proc):
+        """``proc`` (in slot ``order``) sleeps until its ``wake_us``: it may be chosen."""
+        if proc.exited is None and proc.wake_us is not None:
+            heapq.heappush(self._heap, (proc.wake_us, order))
+
+    def _earliest(self):
+        """The least ``(wake, order)`` of the sleeping processes (stale entries dropped), or
+        None; it stays on the heap."""
+        heap = self._heap
+        while heap:
+            wake, order = heap[0]
+            proc = self.slots.get(order)
+            if proc is not None and proc.wake_us == wake and proc.exited is None:
+                return heap[0]
+            heapq.heappop(heap)
+        return None
 
     def successor(self, proc):
         """What the next step would resume after ``proc``'s sleep (until ``proc.wake_us``)
@@ -182,15 +206,16 @@ class Scheduler:
         if (nxt_wake > self.end_us or not isinstance(nxt, ThreadProcess)
                 or not isinstance(proc, ThreadProcess)):
             return None
-        others = [(p.wake_us, o) for o, p in self.slots.items() if o != nxt_order]
-        self._resumed = (nxt, min(others), nxt_order)
+        heapq.heappop(self._heap)  # nxt's entry: the bound was the heap's top
+        self._asleep(resumed[2], proc)
+        self._resumed = (nxt, self._earliest(), nxt_order)
         self.current = nxt
         self.switched += 1
         return nxt
 
-    def _reap(self):
-        for order in sorted(self.slots):
-            proc = self.slots[order]
+    def _reap(self, orders):
+        for order in sorted(set(orders)):
+            proc = self.slots.get(order)
             while proc is not None and proc.exited is not None:
                 del self.slots[order]
                 proc = self.on_exit(order, proc) if self.on_exit else None
@@ -199,21 +224,28 @@ class Scheduler:
                     proc = self.slots.get(order)
 
     def run(self):
+        ran = []
         while True:
             if self.on_step is not None:
                 self.on_step()
-            self._reap()
+            fresh, self._fresh = self._fresh, []
+            self._reap(ran + fresh)
             if not self.slots:
                 return
-            order, proc = min(self.slots.items(), key=lambda kv: (kv[1].wake_us, kv[0]))
-            if proc.wake_us > self.end_us:
+            top = self._earliest()
+            if top is None or top[0] > self.end_us:
                 for o in sorted(self.slots):
                     self._enter(self.slots[o], self.slots[o].stop)
                 self.slots.clear()
                 return
-            others = [(p.wake_us, o) for o, p in self.slots.items() if o != order]
-            self._resumed = (proc, min(others) if others else None, order)
+            heapq.heappop(self._heap)
+            order = top[1]
+            proc = self.slots[order]
+            self._resumed = (proc, self._earliest(), order)
             try:
                 self._enter(proc, proc.resume)
             finally:
+                last, _, last_order = self._resumed
                 self._resumed = None
+            self._asleep(last_order, last)
+            ran = [last_order]

@@ -127,3 +127,14 @@ def test_the_station_benches_find_the_files_their_scenario_names():
     paths = [t["config"]["tariff"] for t in fare._station()["terminals"]
              if t.get("config", {}).get("tariff")]
     assert paths and all(os.path.isabs(p) and os.path.isfile(p) for p in paths)
+
+
+def test_a_scenario_of_a_hundred_terminals_gives_each_its_own_six_byte_id():
+    """bench/scale.py runs 100 terminals: the default terminal id must stay 6 bytes past 99."""
+    from bench import scale
+    from hw_sim.scenario import Scenario
+
+    s = Scenario(scale.scenario(120, 1))
+    ids = [s.terminal_config(t)["terminal_id"] for t in s.terminals]
+    assert len(set(ids)) == 120 and all(len(bytes.fromhex(i)) == 6 for i in ids)
+    assert ids[0] == "290000000001" and ids[119] == "290000000120"
