@@ -7,7 +7,7 @@ def main():
     from hw_sim.vm_bridge import DEFAULT_HEAP, SHIM_HEAP_KB
 
     print("yikatong bench (figures, not tests)")
-    print("\n[CPython, virtual time] 300 taps per board")
+    print("\n[CPython, virtual time] 300 taps per board (devkitc-gate-irq: nfc.wait irq)")
     for board, rate, mean, worst in tap.bench_cpython():
         print("  %-18s %7.0f taps/s wall   tap->debit %.1f ms mean, %.1f ms worst (virtual)"
               % (board, rate, mean, worst))
@@ -15,7 +15,10 @@ def main():
     per_tap, stats = tap.bench_vm_bridge()
     print("\n[MicroPython VM, firmware heap %s]"
           % (DEFAULT_HEAP or "by the board file (docs/boards.md, Memory)"))
-    print("  per tap through the bridge:        %.1f ms wall" % (per_tap * 1000))
+    print("  per tap through the bridge:        %.1f ms wall (polling the reader)"
+          % (per_tap * 1000))
+    print("  ... with nfc.wait irq:             %.1f ms wall (devkitc-gate-irq)"
+          % (tap.bench_vm_bridge(board="devkitc-gate-irq")[0] * 1000))
     print("  firmware compute per purchase:     %.2f ms (purse client + SAM, no bridge)"
           % (tap.bench_vm_compute() / 1000))
     print("  live heap after GC at end:         %.1f KB of %.1f KB"

@@ -43,7 +43,7 @@ def _latencies_ms(lines, data):
 
 def bench_cpython(taps=300):
     rows = []
-    for board in ("devkitc-turnstile", "s3-canteen-pos", "bus-validator"):
+    for board in ("devkitc-turnstile", "s3-canteen-pos", "bus-validator", "devkitc-gate-irq"):
         data = _scenario(taps, board)
         _, lines, wall = harness.run_scenario(data)
         lat = _latencies_ms(lines, data)
@@ -51,8 +51,8 @@ def bench_cpython(taps=300):
     return rows
 
 
-def bench_vm_bridge(taps=30):
-    data = _scenario(taps)
+def bench_vm_bridge(taps=30, board="devkitc-turnstile"):
+    data = _scenario(taps, board)
     r, _, wall = harness.run_scenario(data, "micropython")
     return wall / taps, r.vm_stats
 
