@@ -7,6 +7,7 @@ or against a scripted peer: a raw TCP server in this file playing the broker's s
 client's clock is a manual one: timeouts are asserted on it, never on the wall.
 """
 
+import contextlib
 import errno
 import json
 import random
@@ -245,6 +246,86 @@ def test_a_dropped_connection_is_reported_and_the_reconnect_resends_with_dup(run
     assert first[:2] == (0, 0x32) and again[:2] == (1, 0x3A)  # QoS 1; QoS 1 + DUP
     assert first[2] == again[2]  # same topic, packet id and payload
     assert first[2].endswith(b"record 7") and peer.errors == []
+
+
+def _packet_bytes(b0, body):
+    out = bytearray([b0])
+    n = len(body)
+    while True:
+        d, n = n & 0x7F, n >> 7
+        out.append(d | (0x80 if n else 0))
+        if not n:
+            return bytes(out) + body
+
+
+class CuttingProxy:
+    """A TCP proxy on loopback in front of a real broker that cuts its first connection where
+    the client sends a PUBLISH (forwarding none of it) and passes later ones whole;
+    ``packets`` has (connection, first byte, body) of what the client sent."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.packets = []
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.srv.settimeout(_WATCHDOG_S)
+        self.port = self.srv.getsockname()[1]
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        for n in range(2):
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            up = socket.create_connection(self.upstream, timeout=_WATCHDOG_S)
+            conn.settimeout(_WATCHDOG_S)
+            self.socks += [conn, up]
+            threading.Thread(target=self._up, args=(n, conn, up), daemon=True).start()
+            threading.Thread(target=self._down, args=(conn, up), daemon=True).start()
+
+    def _up(self, n, conn, up):
+        with contextlib.suppress(OSError):
+            while True:
+                b0, body = read_packet(conn)
+                if b0 is None:
+                    break
+                self.packets.append((n, b0, body))
+                if n == 0 and b0 >> 4 == 3:
+                    break  # the cut: the PUBLISH goes nowhere
+                up.sendall(_packet_bytes(b0, body))
+        for s in (conn, up):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def _down(self, conn, up):
+        with contextlib.suppress(OSError):
+            while True:
+                data = up.recv(4096)
+                if not data:
+                    break
+                conn.sendall(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.srv.close()
+        for s in self.socks:
+            s.close()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_real_broker_acknowledges_the_dup_resend_after_a_cut_connection(runtime, broker):
+    with CuttingProxy((broker.host, broker.port)) as proxy:
+        out = run_case(runtime, "drop_resend", "127.0.0.1", proxy.port,
+                       name="ykt-cut-%s" % runtime)
+    assert out["dropped"] == [mqtt.DOWN, mqtt.E_CLOSED] and out["pending_dropped"] == 1
+    assert (out["state"], out["pending"], out["resends"]) == (mqtt.UP, 0, 1)
+    publishes = [(n, b0) for n, b0, _ in proxy.packets if b0 >> 4 == 3]
+    assert publishes == [(0, 0x32), (1, 0x3A)]  # cut; then with DUP, and the broker's PUBACK
 
 
 def _ack_the_second_copy(peer, conn, n):
