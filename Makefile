@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo lint test test-full bench build clean
+.PHONY: demo lint test test-full bench bench-network build clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ test-full: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# every station of the 2017 network, a million journeys, on every core (bench/network_day.py)
+bench-network: $(STAMP)
+	$(BIN)/python -m bench.network_day
 
 build: $(STAMP)
 	$(BIN)/ykt build
