@@ -138,3 +138,33 @@ def test_a_scenario_of_a_hundred_terminals_gives_each_its_own_six_byte_id():
     ids = [s.terminal_config(t)["terminal_id"] for t in s.terminals]
     assert len(set(ids)) == 120 and all(len(bytes.fromhex(i)) == 6 for i in ids)
     assert ids[0] == "290000000001" and ids[119] == "290000000120"
+
+
+def test_the_network_day_draws_the_same_day_from_the_same_seed():
+    from bench import network_day
+
+    assert network_day.demand(50, "s") == network_day.demand(50, "s")
+    assert network_day.demand(50, "s") != network_day.demand(50, "t")
+
+
+def test_the_network_day_keeps_each_commuter_at_the_gates_of_one_process():
+    from bench import network_day
+
+    trips = network_day.demand(200, "s")
+    for part in range(2):
+        data = network_day.scenario(trips, part, 2)
+        gates = {t["id"] for t in data["terminals"]}
+        assert {e["terminal"] for e in data["events"]} <= gates
+        assert all(t.endswith("-%d" % part) for t in gates)
+        assert {c["name"] for c in data["cards"]} == {"c%d" % c for c in range(part, 200, 2)}
+
+
+def test_the_network_day_queues_passengers_one_card_at_a_time_per_gate():
+    from bench import network_day
+
+    data = network_day.scenario(network_day.demand(2000, "s"), 0, 1)
+    last = {}
+    for e in sorted(data["events"], key=lambda e: e["at"]):
+        assert e["at"] - last.get(e["terminal"], -99) >= network_day.GAP_S
+        last[e["terminal"]] = e["at"]
+    assert len(data["events"]) == 4 * 2000
