@@ -48,6 +48,7 @@ import os
 
 from host_tools.lib import boards, denylist, tariff, updates
 from host_tools.lib.errors import BadInput
+from host_tools.lib.issuer import sim_device_key
 from hw_sim.faults import FORGERIES, forged, noise_on_reader
 from hw_sim.issuer import IssuerKeys, issue_card
 from hw_sim.scheduler import POWER_CUT, Scheduler, ThreadProcess
@@ -387,7 +388,7 @@ class Scenario:
         cfg["keys"] = {
             "purchase": keys.purchase_master.hex(),
             "load": keys.load_master.hex(),
-            "device": hashlib.sha256(b"ykt-device|" + self.seed.encode() + tid).digest()[:16].hex(),
+            "device": sim_device_key(self.seed, tid).hex(),
             "update": updates.device_key(self.update_master(), tid).hex(),
         }
         cfg.pop("tariff", None)

@@ -185,6 +185,7 @@ class OfficeKeys:
 
     journal_key: Callable[[bytes], bytes]  # terminal id (6 bytes) -> its journal key
     tac_master: bytes
+    update_master: bytes | None = None  # signs the updates the office publishes
 
 
 def sim_device_key(seed: str, terminal_id: bytes) -> bytes:
@@ -193,10 +194,16 @@ def sim_device_key(seed: str, terminal_id: bytes) -> bytes:
     return hashlib.sha256(b"ykt-device|" + seed.encode() + bytes(terminal_id)).digest()[:16]
 
 
+def sim_update_master(seed: str) -> bytes:
+    """The update master a simulator scenario with ``issuer_seed`` signs its terminals'
+    updates with (``hw_sim.scenario.Scenario.update_master``; tests hold the two equal)."""
+    return hashlib.sha256(b"ykt-update-master|" + seed.encode()).digest()[:16]
+
+
 def seed_keys(seed: str) -> OfficeKeys:
     """The office keys of a simulator scenario's issuer seed."""
     return OfficeKeys(lambda tid: sim_device_key(seed, tid),
-                      IssuerKeys.from_seed(seed.encode()).tac_master)
+                      IssuerKeys.from_seed(seed.encode()).tac_master, sim_update_master(seed))
 
 
 def _tac_entry(path: str, doc: dict[str, object]) -> bytes:
@@ -240,6 +247,7 @@ def read_office_keys(path: str) -> OfficeKeys:
     if not isinstance(doc, dict):
         raise BadInput("%s: not a key file (give %s with a \"tac\" entry, or a %s file)"
                        % (path, keys.MAKE, SEED_FORMAT))
-    device = keys.masters(path)["device"]
+    masters = keys.masters(path)
+    device = masters["device"]
     tac = _tac_entry(path, doc)
-    return OfficeKeys(lambda tid: journal_key(device, tid), tac)
+    return OfficeKeys(lambda tid: journal_key(device, tid), tac, masters["update"])

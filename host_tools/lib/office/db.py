@@ -56,6 +56,38 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (terminal, seq, raw)
         )""",
     ],
+    [  # 2: fleet sync (docs/sync.md): heartbeats, the denylist, published updates, groups
+        """CREATE TABLE heartbeats (
+            terminal TEXT PRIMARY KEY,      -- the latest heartbeat of each terminal
+            received BIGINT NOT NULL,       -- office time it came (seconds since 2000, local)
+            drift BIGINT NOT NULL,          -- its clock minus the office's, seconds
+            beats BIGINT NOT NULL,          -- heartbeats received from it
+            role TEXT NOT NULL, fw TEXT NOT NULL,
+            tariff BIGINT NOT NULL, deny BIGINT NOT NULL, config BIGINT NOT NULL,
+            staff BIGINT NOT NULL, canteen BIGINT NOT NULL, clock BIGINT NOT NULL,
+            used BIGINT NOT NULL, free BIGINT NOT NULL, last BIGINT NOT NULL,
+            acked BIGINT NOT NULL, backlog BIGINT NOT NULL, pending BIGINT NOT NULL
+        )""",
+        """CREATE TABLE denylist (
+            card TEXT PRIMARY KEY,          -- whole card number (the terminals need it)
+            reason BIGINT NOT NULL,         -- the denylist file's reason code
+            note TEXT NOT NULL,             -- the operator's --reason text
+            version BIGINT NOT NULL,        -- the denylist version that added it
+            added BIGINT NOT NULL           -- office time (seconds since 2000, local)
+        )""",
+        """CREATE TABLE updates (
+            terminal TEXT NOT NULL, name TEXT NOT NULL,  -- topic ykt/o/TID/upd/NAME
+            version BIGINT NOT NULL,
+            apply_by BIGINT NOT NULL,       -- seconds since 2000 local, 0: at once
+            published BIGINT NOT NULL,      -- office time
+            cleared BIGINT,                 -- office time the retained message was cleared
+            PRIMARY KEY (terminal, name, version)
+        )""",
+        """CREATE TABLE terminal_groups (
+            name TEXT NOT NULL, terminal TEXT NOT NULL,
+            PRIMARY KEY (name, terminal)
+        )""",
+    ],
 ]
 
 

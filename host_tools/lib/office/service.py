@@ -1,0 +1,354 @@
+"""The back office as a long-running MQTT service (`ykt office serve`, docs/sync.md).
+
+Two parts:
+
+- :class:`Office`: what the office does with one message, without the network. ``handle(topic,
+  payload)`` takes a terminal's ``rec`` or ``hb`` message and returns the messages to publish
+  (:class:`~host_tools.lib.office.ops.Message`): records are ingested idempotently
+  (:func:`~host_tools.lib.office.ingest.ingest_records`: quarantine, chain, TACs) and
+  acknowledged with the new watermark and its MAC; holes below the newest record seen are
+  asked for again (``resend``, at most once per ``resend_after`` seconds for one range); a
+  heartbeat is stored, answered with the office's time when its clock is off by more than
+  ``max_drift`` seconds, with the ack again when the terminal holds an older one, with a
+  resend when it has records the office lacks and sent none for ``resend_after`` seconds,
+  and clears the retained updates it shows installed. A message that cannot be handled is one
+  line (``say``) and nothing is published for it: nothing is acknowledged that was not stored.
+  The database is opened on first use and again after it failed.
+- :class:`Service`: the MQTT side, on paho-mqtt (its network thread calls :class:`Office`;
+  the database is used from that one thread only). It subscribes ``ykt/t/+/rec`` and
+  ``ykt/t/+/hb`` at QoS 1 with a persistent session (client id ``ykt-office`` by default),
+  so what terminals sent while the office was down is delivered when it comes back.
+
+:func:`publish_messages` sends a list of messages once and waits for each PUBACK
+(`ykt office deny` / `publish`). Card numbers in every line are masked; no key or password
+is ever in one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from host_tools.lib.errors import BadInput, Failed, YktError
+from host_tools.lib.issuer import OfficeKeys
+from host_tools.lib.office import ingest, ops
+from host_tools.lib.office import sync as wire
+from host_tools.lib.office.db import Db, open_db
+from host_tools.lib.office.ops import Message
+
+Say = Callable[[str], None]
+SUBSCRIPTIONS = ("ykt/t/+/rec", "ykt/t/+/hb")
+DEFAULT_PORT = 1883
+# CONNACK return codes (MQTT 3.1.1) in words
+CONNACK = {1: "unacceptable protocol version", 2: "client id rejected",
+           3: "server unavailable", 4: "bad user name or password", 5: "not authorised"}
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines() or [type(e).__name__])[0]
+
+
+# -- the broker -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BrokerOptions:
+    host: str
+    port: int = DEFAULT_PORT
+    user: str | None = None
+    password: str | None = None
+    client_id: str = "ykt-office"
+    keepalive: int = 60
+
+    def where(self) -> str:
+        """The broker named for people (never the password)."""
+        return "mqtt://%s%s:%d" % (self.user + "@" if self.user else "", self.host, self.port)
+
+
+def read_password(path: str) -> str:
+    """The first line of a password file (the password itself is never shown)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.readline().strip()
+    except FileNotFoundError:
+        raise BadInput("no such password file: %s" % path) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput("password file %s cannot be read (%s)" % (path, e)) from None
+    if not text:
+        raise BadInput("password file %s is empty" % path)
+    return text
+
+
+def parse_broker(url: str, user: str | None = None, password_file: str | None = None,
+                 client_id: str = "ykt-office") -> BrokerOptions:
+    """``mqtt://HOST[:PORT]`` (or ``HOST:PORT``) and the credentials given beside it."""
+    text = url if "://" in url else "mqtt://" + url
+    try:
+        parts = urlsplit(text)
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise BadInput("broker %r: mqtt://HOST:PORT" % url) from None
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise BadInput("broker %r: mqtt://HOST:PORT (TLS is not supported here)" % url)
+    if parts.password is not None:
+        raise BadInput("broker %r: give the password in a file (--password-file), "
+                       "not in the URL" % url)
+    name = user or (unquote(parts.username) if parts.username else None)
+    password = read_password(password_file) if password_file else None
+    if password is not None and not name:
+        raise BadInput("a password file needs --user")
+    return BrokerOptions(parts.hostname, port, name, password, client_id)
+
+
+def _client(opts: BrokerOptions, client_id: str, clean: bool) -> Any:
+    import paho.mqtt.client as mqtt
+
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                    clean_session=clean, protocol=mqtt.MQTTv311)
+    if opts.user:
+        c.username_pw_set(opts.user, opts.password)
+    c.reconnect_delay_set(1, 30)
+    return c
+
+
+def _reason(rc: Any) -> str:
+    value = getattr(rc, "value", rc)
+    if isinstance(value, int) and value in CONNACK:
+        return CONNACK[value]
+    if isinstance(value, int) and value in (134, 135):  # MQTT 5 names of the same two
+        return CONNACK[4 if value == 134 else 5]
+    return str(rc)
+
+
+def publish_messages(opts: BrokerOptions, messages: list[Message], timeout: float = 30.0,
+                     client_id: str | None = None) -> int:
+    """Connect, publish ``messages`` at QoS 1 and wait for every PUBACK, disconnect; how
+    many were sent. Failed (one line) when the broker cannot be reached or refuses."""
+    import paho.mqtt.client as mqtt
+
+    c = _client(opts, client_id or "ykt-office-pub-%d" % os.getpid(), True)
+    refused: list[str] = []
+    up = threading.Event()
+
+    def on_connect(client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        if getattr(rc, "is_failure", False):
+            refused.append(_reason(rc))
+        up.set()
+
+    c.on_connect = on_connect
+    try:
+        c.connect(opts.host, opts.port, opts.keepalive)
+    except (OSError, ValueError) as e:
+        raise Failed("cannot reach the broker %s: %s" % (opts.where(), _first_line(e))) from None
+    c.loop_start()
+    try:
+        if not up.wait(timeout) or refused:
+            raise Failed("the broker %s refused the connection: %s"
+                         % (opts.where(), refused[0] if refused else "no CONNACK"))
+        infos = [c.publish(m.topic, m.payload, qos=1, retain=m.retain) for m in messages]
+        deadline = time.monotonic() + timeout
+        for info in infos:
+            if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
+                raise Failed("publish to %s failed: %s" % (opts.where(),
+                                                           mqtt.error_string(info.rc)))
+            info.wait_for_publish(max(deadline - time.monotonic(), 0.1))
+            if not info.is_published():
+                raise Failed("the broker %s did not acknowledge every message in %d s"
+                             % (opts.where(), timeout))
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    return len(messages)
+
+
+# -- the office's logic -----------------------------------------------------------------------
+
+class Office:
+    """What the office does with each terminal message (no network: see the module)."""
+
+    def __init__(self, db: str, keys: OfficeKeys, say: Say, *, max_drift: int = 60,
+                 resend_after: float = 30.0,
+                 now: Callable[[], datetime.datetime] = datetime.datetime.now,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.target = db
+        self.keys = keys
+        self.say = say
+        self.max_drift = max_drift
+        self.resend_after = resend_after
+        self.now = now
+        self.monotonic = monotonic
+        self.db: Db | None = None
+        self.counts = {"records": 0, "stored": 0, "quarantined": 0, "heartbeats": 0,
+                       "bad": 0, "acks": 0, "resends": 0, "times": 0}
+        self._asked: dict[tuple[str, int, int], float] = {}  # resend range -> when
+        self._last_rec: dict[str, float] = {}  # terminal -> when its last records came
+
+    def database(self) -> Db:
+        if self.db is None:
+            self.db = open_db(self.target, create=True)
+        return self.db
+
+    def close(self) -> None:
+        if self.db is not None:
+            try:
+                self.db.close()
+            except Exception:  # a connection that died already
+                pass
+            self.db = None
+
+    def handle(self, topic: str, payload: bytes) -> list[Message]:
+        """The messages to publish for one incoming message; never raises."""
+        try:
+            tid, what = wire.parse_topic(topic)
+            if what == "rec":
+                return self.records(tid, payload)
+            return self.heartbeat(tid, payload)
+        except BadInput as e:
+            self.counts["bad"] += 1
+            self.say("%s: refused: %s" % (topic, e))
+        except YktError as e:
+            self.say("%s: not stored: %s" % (topic, e))
+            self.close()
+        except Exception as e:  # the database failed (connection lost, disk full, ...)
+            self.say("%s: not stored (database %s): %s"
+                     % (topic, type(e).__name__, _first_line(e)))
+            self.close()
+        return []
+
+    def _ack(self, tid: str, seq: int) -> Message:
+        self.counts["acks"] += 1
+        tbytes = bytes.fromhex(tid)
+        return Message(wire.topic(tid, "ack"),
+                       wire.encode_ack(self.keys.journal_key(tbytes), tbytes, seq))
+
+    def _resend(self, tid: str, ranges: list[tuple[int, int]]) -> list[Message]:
+        out = []
+        clock = self.monotonic()
+        for first, last in ranges:
+            asked = self._asked.get((tid, first, last))
+            if asked is not None and clock - asked < self.resend_after:
+                continue
+            self._asked[(tid, first, last)] = clock
+            self.counts["resends"] += 1
+            self.say("%s: missing seq %s: resend asked" % (tid, _span(first, last)))
+            out.append(Message(wire.topic(tid, "resend"), wire.encode_resend(first, last)))
+        return out
+
+    def records(self, tid: str, payload: bytes) -> list[Message]:
+        raws = wire.decode_records(payload)
+        db = self.database()
+        rep = ingest.ingest_records(db, self.keys, tid, raws)
+        self._last_rec[tid] = self.monotonic()
+        self.counts["records"] += rep.received
+        self.counts["stored"] += rep.stored
+        self.counts["quarantined"] += len(rep.quarantined)
+        self.say("%s: %d record(s): %d stored, %d already stored, %d waiting, "
+                 "%d quarantined; acknowledged up to seq %d"
+                 % (tid, rep.received, rep.stored, rep.duplicates, rep.waiting,
+                    len(rep.quarantined), rep.watermark))
+        for q in rep.quarantined:
+            self.say("%s: QUARANTINED seq %d: %s" % (tid, q.seq, q.reason))
+        for b in rep.bad_tac:
+            self.say("%s: BAD TAC seq %d: %s of %d fen by card %s (not settled)"
+                     % (tid, b.seq, b.kind, b.fen, b.card))
+        out = [self._ack(tid, rep.watermark)] if rep.watermark > 0 else []
+        return out + self._resend(tid, rep.gaps)
+
+    def heartbeat(self, tid: str, payload: bytes) -> list[Message]:
+        hb = wire.decode_heartbeat(payload, tid)
+        db = self.database()
+        now = wire.secs2000(self.now())
+        out: list[Message] = []
+        with db.transaction():
+            drift = ops.store_heartbeat(db, hb, now)
+            out += ops.clear_installed(db, hb, now)
+        self.counts["heartbeats"] += 1
+        for m in out:
+            self.say("%s: %s installed: retained update cleared" % (tid, m.topic.rsplit("/")[-1]))
+        if abs(drift) > self.max_drift:
+            self.counts["times"] += 1
+            self.say("%s: clock off by %+d s: office time sent" % (tid, drift))
+            out.append(Message(wire.topic(tid, "time"), wire.encode_time(now)))
+        mark = ingest.watermark(db, tid)
+        if 0 < mark and hb.acked < mark:
+            out.append(self._ack(tid, mark))
+        elif hb.acked > mark:
+            self.say("%s: holds an ack for seq %d, the office has stored up to %d"
+                     % (tid, hb.acked, mark))
+        quiet = self.monotonic() - self._last_rec.get(tid, float("-inf"))
+        if hb.last > mark and quiet >= self.resend_after:
+            out += self._resend(tid, ingest.gaps(db, tid, upto=hb.last))
+        return out
+
+
+def _span(first: int, last: int) -> str:
+    return "%d" % first if first == last else "%d..%d" % (first, last)
+
+
+# -- the MQTT service -------------------------------------------------------------------------
+
+class Service:
+    """``Office`` on a broker: ``run()`` until ``stop()`` (from a signal handler or another
+    thread). Each incoming QoS 1 message gets its PUBACK after it was handled."""
+
+    def __init__(self, opts: BrokerOptions, office: Office, say: Say) -> None:
+        self.opts = opts
+        self.office = office
+        self.say = say
+        self._stop = threading.Event()
+        self.connected = threading.Event()  # set while subscribed
+        self.client: Any = None
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any,
+                    props: Any) -> None:
+        if getattr(rc, "is_failure", False):
+            self.say("broker %s refused the connection: %s" % (self.opts.where(), _reason(rc)))
+            return
+        for sub in SUBSCRIPTIONS:
+            client.subscribe(sub, qos=1)
+        self.say("connected to %s, subscribed %s" % (self.opts.where(), " ".join(SUBSCRIPTIONS)))
+        self.connected.set()
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any,
+                       props: Any) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            self.say("lost the broker %s (%s): reconnecting" % (self.opts.where(), _reason(rc)))
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        self.say("cannot reach the broker %s: retrying" % self.opts.where())
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        for m in self.office.handle(str(msg.topic), bytes(msg.payload)):
+            client.publish(m.topic, m.payload, qos=1, retain=m.retain)
+
+    def run(self) -> int:
+        c = _client(self.opts, self.opts.client_id, False)
+        self.client = c
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_connect_fail = self._on_connect_fail
+        c.on_message = self._on_message
+        c.connect_async(self.opts.host, self.opts.port, self.opts.keepalive)
+        c.loop_start()
+        try:
+            while not self._stop.wait(0.2):
+                pass
+        finally:
+            c.disconnect()
+            c.loop_stop()
+            self.office.close()
+        n = self.office.counts
+        self.say("stopped: %d record(s) received, %d stored, %d quarantined, %d heartbeat(s), "
+                 "%d bad message(s)" % (n["records"], n["stored"], n["quarantined"],
+                                        n["heartbeats"], n["bad"]))
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
