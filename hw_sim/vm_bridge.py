@@ -25,6 +25,7 @@ from host_tools.lib import boardcheck
 from host_tools.lib.build import ROOT, build_mpy
 from hw_sim import esp32 as sim_esp32
 from hw_sim import machine as sim_machine
+from hw_sim import network as sim_network
 from hw_sim import vm_flash
 from hw_sim.scheduler import END, ERROR, POWER_CUT, power_cut_types
 
@@ -94,13 +95,20 @@ def _dec(v):
     return v
 
 
+_HANDED_BACK = object()  # _slept: control went back to the scheduler
+_WLAN_FNS = ("wlan_active", "wlan_connect", "wlan_disconnect", "wlan_isconnected",
+             "wlan_status")
 _KNOWN_MAX = 512  # distinct request lines answered without the JSON decoder, per VM
 _SCALARS = (int, str, type(None))  # arguments such a line may carry (nothing mutable)
 
 
 class _Sleep(Exception):
-    def __init__(self, us):
+    """The firmware sleeps ``us``; then ``then()`` gives its answer (None: the answer is None),
+    or raises _Sleep again (a light sleep goes on, leg by leg)."""
+
+    def __init__(self, us, then=None):
         self.us = us
+        self.then = then
 
 
 class VmProcess:
@@ -149,6 +157,8 @@ class VmProcess:
             fast = (self._ticks_us, ())
         elif op == "sleep_us" and len(req) == 2 and type(req[1]) is int:
             fast = (self._sleep_us, (req[1],))
+        elif op == "lightsleep" and len(req) == 2 and type(req[1]) in (int, type(None)):
+            fast = (self._lightsleep, (req[1],))
         elif (op == "call" and len(req) == 4 and type(req[1]) is int
               and 0 <= req[1] < len(self.objects) and type(req[2]) is str
               and type(req[3]) is list and all(type(a) in _SCALARS for a in req[3])):
@@ -166,6 +176,8 @@ class VmProcess:
             return clock.now_us() & ((1 << 30) - 1)
         if op == "sleep_us":
             raise _Sleep(req[1])
+        if op == "lightsleep":
+            return self._lightsleep(req[1])
         if op == "new":
             cls = getattr(sim_machine, req[1])
             kwargs = {k: _dec(v) for k, v in req[3].items()}
@@ -186,15 +198,23 @@ class VmProcess:
             return None
         raise ValueError("unknown bridge request %r" % (op,))
 
+    def _lightsleep(self, time_ms):
+        """machine.lightsleep: one request, slept leg by leg here (Wiring.lightsleep_leg)."""
+        us = self.terminal.wiring.lightsleep_begin(time_ms)
+        if us:
+            raise _Sleep(us, self._lightsleep_leg)
+
+    def _lightsleep_leg(self):
+        us = self.terminal.wiring.lightsleep_leg()
+        if us:
+            raise _Sleep(us, self._lightsleep_leg)
+
     def _fn(self, name, *args):
-        """A module-level function of the board: light sleep and its wake-up sources."""
-        w = self.terminal.wiring
-        if name == "lightsleep_begin":
-            return w.lightsleep_begin(*args)
-        if name == "lightsleep_leg":
-            return w.lightsleep_leg()
+        """A module-level function of the board: the light-sleep wake-up sources."""
         if name in ("wake_on_ext0", "wake_on_ext1"):
             return getattr(sim_esp32, name)(*args)
+        if name in _WLAN_FNS:  # network.WLAN: the link state on the terminal's wiring
+            return getattr(sim_network.WLAN(), name[5:])(*args)
         raise ValueError("unknown board function %r" % (name,))
 
     def _reply(self, value):
@@ -223,9 +243,9 @@ class VmProcess:
         try:
             value = fn(*args)
         except _Sleep as s:
-            if not self._run_on(s.us):
+            value = self._slept(s)
+            if value is _HANDED_BACK:
                 return False
-            value = None
         except power_cut_types():
             self._reply({"end": 1})
             self._finish(POWER_CUT)
@@ -238,6 +258,21 @@ class VmProcess:
             return True
         self._answer(value)
         return True
+
+    def _slept(self, s):
+        """Sleep ``s`` (and its continuation) in place as long as the scheduler keeps this VM
+        running -> the answer; _HANDED_BACK once it hands control back (``resume`` goes on
+        with ``s.then``)."""
+        while True:
+            if not self._run_on(s.us):
+                self._then = s.then
+                return _HANDED_BACK
+            if s.then is None:
+                return None
+            try:
+                return s.then()
+            except _Sleep as again:
+                s = again
 
     def _run_on(self, us):
         """The firmware sleeps ``us``: True when it runs on at once, its clock advanced in
@@ -261,6 +296,14 @@ class VmProcess:
         """Answer requests until the firmware sleeps (wake_us set) or exits."""
         known = self._known
         for raw in self._proc.stdout:
+            if self._cut:  # the power died under a posted write: the VM runs on unaware
+                if self._after_cut(raw):
+                    return
+                continue
+            if raw[:1] == b"\x03":  # posted: carried out in order, nothing answered
+                if not self._posted(raw):
+                    return
+                continue
             if raw[:1] == b"\x01":
                 fast = known.get(raw) or self._parsed(raw)
                 if fast is not None:
@@ -271,6 +314,9 @@ class VmProcess:
                 try:
                     vm_flash.serve(self.terminal.flash, raw, self._proc.stdout, self._proc.stdin)
                 except power_cut_types():
+                    if vm_flash.is_posted(raw):
+                        self._cut = True
+                        continue
                     self._finish(POWER_CUT)
                     return
                 continue
@@ -283,6 +329,40 @@ class VmProcess:
             if not self._perform(lambda: self._handle(json.loads(line[1:]))):
                 return
         self._finish(None)
+
+    def _after_cut(self, raw):
+        """A line the VM wrote after its supply died (under a posted flash write): dropped,
+        until it waits for an answer, which ends it as a cut ends it. True when it has."""
+        if vm_flash.is_request(raw):
+            vm_flash.refuse(raw, self._proc.stdout, self._proc.stdin)
+            if vm_flash.is_posted(raw):
+                return False
+        elif raw[:1] == b"\x01":
+            self._reply({"end": 1})
+        else:
+            return False  # console output, posted requests: the dead chip did none of it
+        self._finish(POWER_CUT)
+        return True
+
+    def _posted(self, raw):
+        """Carry out a posted request (a pin or bus write that returns nothing; the VM did not
+        wait). False when the run of this VM ended here: a call that failed ends it with the
+        error, as nothing in the firmware is waiting to catch it."""
+        fast = self._known.get(raw) or self._parsed(raw)
+        try:
+            if fast is not None:
+                fast[0](*fast[1])
+            else:
+                self._handle(json.loads(raw[1:].decode("utf-8", "replace")))
+        except power_cut_types():
+            self._cut = True
+            return True
+        except Exception as e:  # a stand-in that should not fail did
+            self._finish(ERROR)
+            self.error = "posted request %s failed: %s: %s" % (
+                raw[1:].decode("utf-8", "replace").strip(), type(e).__name__, e)
+            return False
+        return True
 
     def _finish(self, how):
         self.wake_us = None
@@ -306,6 +386,8 @@ class VmProcess:
 
     # -- the scheduler's side ---------------------------------------------------
     _ending = False
+    _cut = False  # the power died during a posted flash write (_serve drops what follows)
+    _then = None  # what answers the sleep the scheduler resumes (None: the answer is None)
     scheduler = None  # set by Scheduler.add: asked whether a sleep may run on in place
 
     def start(self):
@@ -326,7 +408,11 @@ class VmProcess:
             return
         clock.advance(self.wake_us - clock.now_us())
         self.wake_us = None
-        self._reply(None)
+        then, self._then = self._then, None
+        if then is None:
+            self._reply(None)
+        elif not self._perform(then):
+            return
         self._serve()
 
     def stop(self):

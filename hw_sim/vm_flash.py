@@ -2,7 +2,8 @@
 
 The VM sends one request line ``b"\\x02" + op + " a b c\\n"`` (three 8-digit hex
 fields; see flashdev.py for the layout), followed for a write by the data, and
-reads back a status byte, then the data (read) or a 5-byte value (ioctl, error).
+reads back a status byte, then the data (read) or a 5-byte value (ioctl, error); a posted
+write (``w``) is answered with nothing.
 The binary form keeps the VM side free of heap allocations, as the C block
 device on the board is.
 
@@ -29,11 +30,31 @@ def is_request(line):
     return line[:1] == PREFIX
 
 
+def is_posted(line):
+    """Whether the flash request is a posted write (``w``: the VM does not wait for a status;
+    a power cut under it is found at the VM's next request)."""
+    return line[1:2] == b"w"
+
+
+def refuse(line, rfile, wfile):
+    """Answer a request that came after the power died: its data read, the end status
+    written (none for a posted write)."""
+    a, b, c = (int(x, 16) for x in line[2:].split())
+    if line[1:2] in (b"W", b"w"):
+        rfile.read(c)
+    if not is_posted(line):
+        wfile.write(bytes([_END]))
+        wfile.flush()
+
+
 def serve(flash, line, rfile, wfile):
     """Answer the flash request ``line``; a write's data are read from ``rfile``."""
     op = line[1:2]
     a, b, c = (int(x, 16) for x in line[2:].split())
-    data = rfile.read(c) if op == b"W" else None
+    data = rfile.read(c) if op in (b"W", b"w") else None
+    if op == b"w":  # posted: nothing answered; a PowerCut goes to the caller
+        flash.writeblocks(a, data, None if b == _NO_OFFSET else b)
+        return
     try:
         if op == b"R":
             buf = bytearray(c)

@@ -17,6 +17,15 @@ def _line(req):
 call = _line
 
 
+def _post_line(req):
+    _out.write("\x03" + json.dumps(req) + "\n")
+
+
+# a request with no answer to wait for (a pin or bus write that cannot fail): the simulator
+# carries it out in order with the others, and the VM runs on without a round trip
+post = _post_line
+
+
 def rpc(*req):
     v = call(req)
     if isinstance(v, dict):

@@ -1,5 +1,6 @@
 # MicroPython-side `machine` for the simulator: thin proxies; the real models
 # (hw_sim.machine on CPython) do the work on the other end of the bridge.
+import _rpc
 from _rpc import b, rpc
 
 
@@ -19,6 +20,10 @@ class _Proxy:
     def _call(self, method, *args):
         return rpc("call", self._h, method, [_arg(a) for a in args])
 
+    def _post(self, method, *args):
+        # a call that returns None and cannot fail: no answer awaited (_rpc.post)
+        _rpc.post(("call", self._h, method, [_arg(a) for a in args]))
+
 
 class Pin(_Proxy):
     IN = 1
@@ -34,14 +39,14 @@ class Pin(_Proxy):
         self._new("Pin", (id, mode, pull), {} if value is None else {"value": value})
 
     def init(self, mode=-1, pull=-1, *, value=None):
-        self._call("init", mode, pull)
+        self._post("init", mode, pull)
         if value is not None:
             self.value(value)
 
     def value(self, v=None):
         if v is None:
             return self._call("value")
-        self._call("value", 1 if v else 0)
+        self._post("value", 1 if v else 0)
 
     def __call__(self, v=None):
         return self.value(v)
@@ -64,7 +69,7 @@ class SPI(_Proxy):
         self._new("SPI", (id, baudrate), kw)
 
     def write(self, buf):
-        self._call("write", buf)
+        self._post("write", buf)
 
     def read(self, n, write=0):
         return self._call("read", n, write)
@@ -163,11 +168,8 @@ def idle():
 
 
 def lightsleep(time_ms=None):
-    # leg by leg, as hw_sim/machine.py: the host says how long each may last (0: woken)
-    us = rpc("fn", "lightsleep_begin", [time_ms])
-    while us:
-        rpc("sleep_us", us)
-        us = rpc("fn", "lightsleep_leg", [])
+    # one request: the simulator sleeps it leg by leg (hw_sim/vm_bridge.py _lightsleep)
+    rpc("lightsleep", time_ms)
 
 
 PWRON_RESET = 1

@@ -111,6 +111,7 @@ import _rpc  # noqa: E402
 
 sys.path.pop(0)
 _rpc.call = _call
+_rpc.post = _call  # the board answers every request (a posted one is waited for here)
 rpc = _rpc.rpc
 
 
