@@ -125,9 +125,19 @@ def test_a_master_key_file_with_the_tac_master_gives_the_office_its_keys(tmp_pat
     assert keys.journal_key(tid) == provision.journal_key(bytes.fromhex(doc["device"]), tid)
 
 
-def test_a_master_key_file_without_the_tac_master_is_one_line_exit_2(capsys, tmp_path, cloned):
+def test_a_new_master_key_file_holds_the_tac_master_the_office_reads(tmp_path):
     path = tmp_path / "master.json"
     provision.write_new_master_file(str(path))
+    doc = json.loads(path.read_text())
+    assert read_office_keys(str(path)).tac_master == bytes.fromhex(doc["tac"])
+    assert doc["kcv"]["tac"] == provision.kcv(bytes.fromhex(doc["tac"]))
+
+
+def test_a_master_key_file_without_the_tac_master_is_one_line_exit_2(capsys, tmp_path, cloned):
+    path = tmp_path / "master.json"
+    doc = provision.new_master_keys()
+    del doc["tac"], doc["kcv"]["tac"]  # an operator's file from before the TAC master
+    path.write_text(json.dumps(doc))
     with pytest.raises(BadInput, match="holds no TAC master"):
         read_office_keys(str(path))
     code, out, err = _ykt(capsys, "office", "ingest", _dir(tmp_path, "a",

@@ -1,7 +1,9 @@
 """`ykt provision --board B --terminal-id HEX12 --role R [--station N | --route N [--mode
 bus|ferry] | --fare-fen N | --canteen RULES.json [--mode fixed|menu|amount] [--staff
-STAFF.json]] [--sequence-floor N] --master-key-file F --out CONFIG.json`; `ykt provision
---new-master-key-file F` makes a master key file (format: host_tools/lib/provision.py)."""
+STAFF.json]] [--sequence-floor N] [--broker HOST:PORT] --master-key-file F --out CONFIG.json`;
+`ykt provision --new-master-key-file F` makes a master key file (format:
+host_tools/lib/provision.py); `ykt provision --mosquitto DIR --terminals TID ...
+--master-key-file F` writes Mosquitto's passwd and acl (docs/sync.md)."""
 
 
 from host_tools.cli import examples
@@ -15,6 +17,10 @@ def _provision(args):
         print("wrote new master keys to %s (mode 0600; keep it offline)"
               % args.new_master_key_file)
         return 0
+    if args.mosquitto:
+        return _mosquitto(args, pv)
+    if args.terminals:
+        raise ValueError("--terminals is for --mosquitto")
     missing = [o for o, v in (("--board", args.board), ("--terminal-id", args.terminal_id),
                               ("--role", args.role), ("--master-key-file", args.master_key_file),
                               ("--out", args.out)) if v is None]
@@ -24,10 +30,33 @@ def _provision(args):
     cfg = pv.provision(args.board, args.terminal_id, args.role, masters, station=args.station,
                        route=args.route, fare_fen=args.fare_fen, canteen=args.canteen,
                        mode=args.mode, staff=args.staff, load=args.load, name=args.name,
-                       sequence_floor=args.sequence_floor)
+                       sequence_floor=args.sequence_floor, broker=args.broker)
     pv.write_config(args.out, cfg)
-    print("terminal %s (%s) on %s -> %s; keys %s (not shown)"
-          % (cfg["terminal_id"], cfg["role"], args.board, args.out, ", ".join(cfg["keys"])))
+    print("terminal %s (%s) on %s -> %s; keys %s (not shown)%s"
+          % (cfg["terminal_id"], cfg["role"], args.board, args.out, ", ".join(cfg["keys"]),
+             "; MQTT %s:%d as %s (password not shown)"
+             % (cfg["mqtt"]["host"], cfg["mqtt"]["port"], cfg["mqtt"]["user"])
+             if "mqtt" in cfg else ""))
+    return 0
+
+
+def _mosquitto(args, pv):
+    from host_tools.lib import updates
+
+    if args.master_key_file is None:
+        raise ValueError("--mosquitto needs --master-key-file")
+    extra = [o for o, v in (("--board", args.board), ("--role", args.role), ("--out", args.out),
+                            ("--broker", args.broker)) if v is not None]
+    if extra:
+        raise ValueError("--mosquitto takes no %s (it writes the broker's files only)" % extra[0])
+    tids = [updates.terminal_id(t) for t in ([args.terminal_id] if args.terminal_id else [])
+            + [t for item in args.terminals or [] for t in item.replace(",", " ").split()]]
+    masters = pv.read_master_file(args.master_key_file)
+    done = pv.write_mosquitto(args.mosquitto, masters["device"], tids, args.office_user)
+    print("mosquitto files in %s: passwd (%d terminal(s) and user %s), acl; the office's "
+          "password in %s (passwords not shown)"
+          % (args.mosquitto, len(done["terminals"]), done["office_user"],
+             done["office_password_file"]))
     return 0
 
 
@@ -43,7 +72,13 @@ def register(sub):
                                   "ykt provision --board s3-canteen-pos --terminal-id "
                                   "290031000102 --role pos --canteen canteens/putuo-example.json "
                                   "--staff staff.json --master-key-file master.json "
-                                  "--out pos.json"))
+                                  "--out pos.json",
+                                  "ykt provision --board devkitc-turnstile --terminal-id "
+                                  "290010202501 --role entry_gate --station 2025 "
+                                  "--broker 10.0.0.2:1883 --master-key-file master.json "
+                                  "--out gate.json",
+                                  "ykt provision --mosquitto /etc/mosquitto/ykt --terminals "
+                                  "290010202501 290010202502 --master-key-file master.json"))
     p.add_argument("--board", help="board name (boards/NAME.json) or path")
     p.add_argument("--terminal-id", help="12 hex digits")
     p.add_argument("--role", help="fixed_fare, entry_gate, exit_gate, gate (entry and exit), "
@@ -69,4 +104,15 @@ def register(sub):
     p.add_argument("--out", help="config file to write (mode 0600)")
     p.add_argument("--new-master-key-file", metavar="F",
                    help="only write a new master key file with random keys")
+    p.add_argument("--broker", metavar="HOST:PORT",
+                   help="the MQTT broker the terminal syncs with: puts \"mqtt\" (its own user "
+                        "and derived password) into the config (docs/sync.md)")
+    p.add_argument("--mosquitto", metavar="DIR",
+                   help="only write Mosquitto's passwd and acl (and the office user's password "
+                        "file, made once) into DIR for --terminal-id/--terminals and those "
+                        "already in DIR/passwd")
+    p.add_argument("--terminals", nargs="+", metavar="TID",
+                   help="--mosquitto: the terminals (12 hex digits each)")
+    p.add_argument("--office-user", default="office",
+                   help="--mosquitto: the back office's MQTT user (default office)")
     p.set_defaults(fn=_provision)

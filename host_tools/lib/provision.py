@@ -8,7 +8,8 @@ The operator holds one **master key file** (JSON, keep it offline, mode 0600)::
       "load":     "<32 hex>",   issuer load master key (only terminals that load get it)
       "device":   "<32 hex>",   back office device master: journal keys
       "update":   "<32 hex>",   back office update master: update-file keys
-      "kcv": {"purchase": "<6 hex>", "load": ..., "device": ..., "update": ...}
+      "tac":      "<32 hex>",   issuer TAC master: only the back office reads it
+      "kcv": {"purchase": "<6 hex>", "load": ..., "device": ..., "update": ..., "tac": ...}
     }
 
 ``kcv`` holds each key's check value, the first 3 bytes of AES_key(16 zero
@@ -27,6 +28,12 @@ The config gets ``keys.device`` (journal key), ``keys.update`` (update key),
 ``keys.purchase`` (and ``keys.load`` with ``--load``): masters never leave the
 file otherwise. Key values are never printed.
 
+MQTT (docs/sync.md "Credentials and ACLs"): each terminal's broker user is its id and its
+password ``HMAC-SHA256(device master, b"ykt mqtt|" ‖ tid)[:16]`` in hex
+(:func:`mqtt_password`); with a broker the config gets ``"mqtt": {"host", "port", "user",
+"password", "keepalive"}``. :func:`write_mosquitto` writes a Mosquitto ``passwd`` file (its
+PBKDF2-SHA512 format, ``$7$``) and ``acl`` for the terminals and the office user.
+
 Roles (what ``firmware/ykt/main.py`` runs, and the setting each needs):
 
 =====================================  =============================================
@@ -44,6 +51,9 @@ A role whose measured heap need does not fit the board's RAM is refused
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 from typing import Any
@@ -57,6 +67,9 @@ from host_tools.lib.image import Board
 
 FORMAT = "ykt-master-keys/1"
 MASTER_NAMES = ("purchase", "load", "device", "update")
+OFFICE_NAMES = ("tac",)  # written by new_master_keys; read by issuer.read_office_keys only
+MQTT_KEEPALIVE = 60
+MOSQUITTO_ITERATIONS = 101  # mosquitto_passwd's own count; the passwords are random 128 bits
 # role -> the setting it needs (firmware/ykt/roles/*)
 ROLES = {"fixed_fare": "fare_fen", "gate": "station", "entry_gate": "station",
          "exit_gate": "station", "validator": "route", "pos": "canteen"}
@@ -84,11 +97,100 @@ def journal_key(device_master: bytes, tid: bytes) -> bytes:
 
 
 def new_master_keys() -> dict[str, Any]:
-    keys = {name: os.urandom(16) for name in MASTER_NAMES}
+    names = MASTER_NAMES + OFFICE_NAMES
+    keys = {name: os.urandom(16) for name in names}
     doc: dict[str, Any] = {"format": FORMAT}
-    doc.update({name: keys[name].hex() for name in MASTER_NAMES})
-    doc["kcv"] = {name: kcv(keys[name]) for name in MASTER_NAMES}
+    doc.update({name: keys[name].hex() for name in names})
+    doc["kcv"] = {name: kcv(keys[name]) for name in names}
     return doc
+
+
+# -- MQTT credentials (docs/sync.md) ----------------------------------------------------------
+
+def mqtt_password(device_master: bytes, tid: bytes) -> str:
+    """The terminal's MQTT password: HMAC-SHA256(device master, b"ykt mqtt|" + tid)[:16],
+    32 hex digits."""
+    if len(tid) != 6:
+        raise BadInput("terminal id must be 6 bytes")
+    return hmac.new(device_master, b"ykt mqtt|" + bytes(tid), hashlib.sha256).digest()[:16].hex()
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (the port 1883 when left out)."""
+    host, sep, port = str(text).strip().rpartition(":")
+    if not sep:
+        host, port = port, "1883"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
+        raise BadInput("broker %r: HOST:PORT (e.g. 10.0.0.2:1883)" % text)
+    return host, int(port)
+
+
+def mqtt_config(broker: str, device_master: bytes, tid: bytes) -> dict[str, Any]:
+    """The config's ``"mqtt"`` entry for a terminal."""
+    host, port = parse_hostport(broker)
+    return {"host": host, "port": port, "user": tid.hex(),
+            "password": mqtt_password(device_master, tid), "keepalive": MQTT_KEEPALIVE}
+
+
+def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
+    """A Mosquitto 2 password file entry's hash: ``$7$ITER$salt$hash`` (PBKDF2-SHA512,
+    base64), as ``mosquitto_passwd`` writes it."""
+    salt = os.urandom(12) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, MOSQUITTO_ITERATIONS)
+    return "$7$%d$%s$%s" % (MOSQUITTO_ITERATIONS, base64.b64encode(salt).decode(),
+                            base64.b64encode(digest).decode())
+
+
+MOSQUITTO_ACL = """\
+# Mosquitto ACL for yikatong terminals and their back office (docs/sync.md,
+# "Credentials and ACLs"), written by `ykt provision --mosquitto`.
+
+# the back office reads and writes every yikatong topic
+user {office}
+topic readwrite ykt/#
+
+# every terminal (its MQTT user name is its id) writes only under its own ykt/t/TID/
+# and reads only its own ykt/o/TID/
+pattern write ykt/t/%u/#
+pattern read ykt/o/%u/#
+"""
+
+
+def _passwd_users(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [ln.split(":", 1)[0] for ln in f if ":" in ln]
+    except FileNotFoundError:
+        return []
+
+
+def write_mosquitto(directory: str, device_master: bytes, terminals: list[bytes],
+                    office_user: str = "office") -> dict[str, Any]:
+    """``passwd`` (the office user and every terminal: those given and those already in
+    it), ``acl`` and ``OFFICE.password`` (made once, random, kept) in ``directory``.
+    Terminal passwords are derived (:func:`mqtt_password`); none is returned or printed."""
+    if not office_user or ":" in office_user or len(office_user) == 12 and all(
+            c in "0123456789abcdef" for c in office_user):
+        raise BadInput("office user %r: a name that is not a terminal id, no ':'"
+                       % office_user)
+    os.makedirs(directory, exist_ok=True)
+    passwd = os.path.join(directory, "passwd")
+    known = {u for u in _passwd_users(passwd) if len(u) == 12 and all(
+        c in "0123456789abcdef" for c in u)}
+    tids = sorted(known | {bytes(t).hex() for t in terminals})
+    pwfile = os.path.join(directory, office_user + ".password")
+    if not os.path.exists(pwfile):
+        write_atomic(pwfile, (os.urandom(16).hex() + "\n").encode(), mode=0o600)
+    with open(pwfile, encoding="utf-8") as f:
+        office_pw = f.readline().strip()
+    lines = ["%s:%s" % (office_user, mosquitto_hash(office_pw))]
+    lines += ["%s:%s" % (t, mosquitto_hash(mqtt_password(device_master, bytes.fromhex(t))))
+              for t in tids]
+    write_atomic(passwd, ("\n".join(lines) + "\n").encode(), mode=0o600)
+    write_atomic(os.path.join(directory, "acl"),
+                 MOSQUITTO_ACL.format(office=office_user).encode(), mode=0o644)
+    return {"terminals": tids, "office_user": office_user, "office_password_file": pwfile,
+            "passwd": passwd, "acl": os.path.join(directory, "acl")}
 
 
 def write_new_master_file(path: str) -> None:
@@ -184,7 +286,7 @@ def provision(board_name: str, terminal_id: str, role: str, masters: dict[str, b
               station: int | None = None, route: str | None = None, fare_fen: int | None = None,
               canteen: str | None = None, mode: str | None = None, staff: str | None = None,
               load: bool = False, name: str | None = None,
-              sequence_floor: int | None = None) -> dict[str, Any]:
+              sequence_floor: int | None = None, broker: str | None = None) -> dict[str, Any]:
     """The terminal config (dict) for one terminal. ``canteen`` and ``staff`` are files
     (the canteen rule set and the staff list of a ``pos``), put into the config."""
     board = Board(board_name)
@@ -212,6 +314,8 @@ def provision(board_name: str, terminal_id: str, role: str, masters: dict[str, b
         raise BadInput("role pos needs a board with a keypad; %s has none" % board.name)
     if need in ("station", "fare_fen") and given[need] < 0:
         raise BadInput("--%s must be >= 0" % need.replace("_", "-"))
+    if broker is not None:
+        parse_hostport(broker)
     if sequence_floor is not None and not 0 <= sequence_floor <= 0xFFFFFFFF:
         raise BadInput("--sequence-floor must be 0 to 4294967295")
     unfit = boardcheck.role_fit(board.spec, role)
@@ -235,6 +339,8 @@ def provision(board_name: str, terminal_id: str, role: str, masters: dict[str, b
     keys["device"] = journal_key(masters["device"], tid).hex()
     keys["update"] = updates.device_key(masters["update"], tid).hex()
     cfg["keys"] = keys
+    if broker is not None:
+        cfg["mqtt"] = mqtt_config(broker, masters["device"], tid)
     cfg["data_dir"] = "/"
     return cfg
 

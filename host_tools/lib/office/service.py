@@ -310,8 +310,15 @@ class Service:
         if getattr(rc, "is_failure", False):
             self.say("broker %s refused the connection: %s" % (self.opts.where(), _reason(rc)))
             return
-        for sub in SUBSCRIPTIONS:
-            client.subscribe(sub, qos=1)
+        client.subscribe([(sub, 1) for sub in SUBSCRIPTIONS])
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: Any, codes: Any,
+                      props: Any) -> None:
+        refused = [c for c in codes if getattr(c, "is_failure", False)]
+        if refused:
+            self.say("broker %s refused the subscriptions: %s (its ACL must let the office "
+                     "read ykt/#)" % (self.opts.where(), _reason(refused[0])))
+            return
         self.say("connected to %s, subscribed %s" % (self.opts.where(), " ".join(SUBSCRIPTIONS)))
         self.connected.set()
 
@@ -335,6 +342,7 @@ class Service:
         c.on_disconnect = self._on_disconnect
         c.on_connect_fail = self._on_connect_fail
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         c.connect_async(self.opts.host, self.opts.port, self.opts.keepalive)
         c.loop_start()
         try:
