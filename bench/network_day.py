@@ -15,10 +15,11 @@ Demand model (seeded; the same seed draws the same day):
 * Each gate serves one card at a time: a passenger queues (the tap is at the wanted time or
   2 s after the gate's previous tap, whichever is later; the card is held 600 ms).
 
-Gates and cores: each station has one entry gate and one exit gate per process (board
-devkitc-gate-irq, nfc.wait irq). Commuter ``c`` is simulated by process ``c % P``, which runs
-its own gates at every station, so no card ever meets a gate of another process: the cards'
-state is exactly what one process would give them. A gate's day lives in one process.
+Gates and cores: each station has as many entry and as many exit gates per process as its
+weight (board devkitc-gate-irq, nfc.wait irq); commuter ``c`` uses gate ``c % weight`` there.
+Commuter ``c`` is simulated by process ``c % P``, which runs its own gates at every station,
+so no card ever meets a gate of another process: the cards' state is exactly what one
+process would give them. A gate's day lives in one process.
 
 Checked after the run: every journey has its entry and its exit, each exit charged what the
 fare engine quotes for that trip (the card's balance is its opening balance less both
@@ -69,8 +70,10 @@ def demand(commuters, seed):
     return out
 
 
-def _gate(kind, station, part):
-    return "%s%d-%d" % (kind, station, part)
+def _gate(kind, station, part, c, weights):
+    """The gate commuter ``c`` uses: a station has as many gates each way, per process, as its
+    weight (1 to 7)."""
+    return "%s%d-%d-%d" % (kind, station, part, c % weights[station])
 
 
 def scenario(trips, part, parts):
@@ -84,25 +87,27 @@ def scenario(trips, part, parts):
         taps.append((at, gate, card))
         return at
 
+    weights = dict(stations())
     mine = range(part, len(trips), parts)
     cards = [{"name": "c%d" % c, "number": "31012%015d" % c, "balance_fen": BALANCE}
              for c in mine]
     # the day in time order, so that each gate's queue is first come, first served
-    entry1 = {c: tap(_gate("IN", trips[c][0], part), trips[c][2], "c%d" % c)
+    entry1 = {c: tap(_gate("IN", trips[c][0], part, c, weights), trips[c][2], "c%d" % c)
               for c in sorted(mine, key=lambda c: trips[c][2])}
     for c in sorted(mine, key=lambda c: entry1[c] + trips[c][3]):
-        tap(_gate("OUT", trips[c][1], part), entry1[c] + trips[c][3], "c%d" % c)
-    entry2 = {c: tap(_gate("IN", trips[c][1], part), trips[c][4], "c%d" % c)
+        tap(_gate("OUT", trips[c][1], part, c, weights), entry1[c] + trips[c][3], "c%d" % c)
+    entry2 = {c: tap(_gate("IN", trips[c][1], part, c, weights), trips[c][4], "c%d" % c)
               for c in sorted(mine, key=lambda c: trips[c][4])}
     for c in sorted(mine, key=lambda c: entry2[c] + trips[c][5]):
-        tap(_gate("OUT", trips[c][0], part), entry2[c] + trips[c][5], "c%d" % c)
+        tap(_gate("OUT", trips[c][0], part, c, weights), entry2[c] + trips[c][5], "c%d" % c)
     taps.sort()
     terms = []
-    for sid, _ in stations():
+    for sid, w in stations():
         for kind, role in (("IN", "entry_gate"), ("OUT", "exit_gate")):
-            terms.append({"id": _gate(kind, sid, part), "role": role, "board": BOARD,
-                          "config": {"station": sid, "tariff": TARIFF, "idle_ms": 600000,
-                                     "journal_records": 16384}})
+            for k in range(w):
+                terms.append({"id": _gate(kind, sid, part, k, weights), "role": role,
+                              "board": BOARD, "config": {"station": sid, "tariff": TARIFF,
+                                                         "idle_ms": 600000}})
     events = [{"at": at - DAY0, "terminal": g, "tap": card, "hold_ms": HOLD_MS}
               for at, g, card in taps]
     return {"start": START, "name": "network day", "terminals": terms, "cards": cards,
