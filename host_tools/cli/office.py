@@ -188,29 +188,36 @@ def _now():
     return now, sync.secs2000(now)
 
 
-def _send(args, msgs, what):
+def _send(opts, msgs):
+    """Publish (inside the caller's transaction: a failure records nothing)."""
     from host_tools.lib.office.service import publish_messages
 
-    opts = _broker(args, "ykt-office-cli-%d" % __import__("os").getpid())
     publish_messages(opts, msgs)
+
+
+def _sent(opts, msgs, what):
     for m in msgs:
         print("  published %s (%d bytes, retained)" % (m.topic, len(m.payload)))
     print("%s: %d terminal(s) via %s" % (what, len(msgs), opts.where()))
 
 
 def _deny(args):
+    import os
+
     from host_tools.lib.office import mask_card, ops
 
-    _broker(args)  # the broker options are checked before anything is recorded
+    opts = _broker(args, "ykt-office-cli-%d" % os.getpid())  # checked before anything else
     keys, db = _keys_and_db(args)
     now_dt, now = _now()
     try:
         apply_by = ops.parse_time(args.apply_by, now_dt)
-        version, msgs = ops.deny(db, keys, args.card, args.reason, _terminal_list(args), now,
-                                 apply_by)
+        with db.transaction():  # recorded only once the broker has every message
+            version, msgs = ops.deny(db, keys, args.card, args.reason, _terminal_list(args),
+                                     now, apply_by)
+            _send(opts, msgs)
     finally:
         db.close()
-    _send(args, msgs, "denylist v%d denies card %s (%s)"
+    _sent(opts, msgs, "denylist v%d denies card %s (%s)"
           % (version, mask_card(args.card), args.reason.strip()))
     return 0
 
@@ -226,7 +233,7 @@ def _publish(args):
     from host_tools.lib.files import read_input
     from host_tools.lib.office import ops
 
-    _broker(args)
+    opts = _broker(args, "ykt-office-cli-%d" % __import__("os").getpid())
     payload = read_input(args.file, args.kind)
     check = {"tariff": update_cli._check_tariff, "staff": update_cli._check_staff,
              "canteen": update_cli._check_canteen}.get(args.kind)
@@ -238,12 +245,14 @@ def _publish(args):
     try:
         apply_by = ops.parse_time(args.apply_by, now_dt)
         targets = ops.group_members(db, args.group) if args.group else args.terminal
-        msgs = ops.publish_update(db, keys, args.kind, version, payload, targets, apply_by,
-                                  now)
+        with db.transaction():  # recorded only once the broker has every message
+            msgs = ops.publish_update(db, keys, args.kind, version, payload, targets,
+                                      apply_by, now)
+            _send(opts, msgs)
     finally:
         db.close()
-    _send(args, msgs, "%s v%d%s" % (args.kind, version, " to group %s" % args.group
-                                    if args.group else ""))
+    _sent(opts, msgs, "%s v%d%s, apply by %s" % (args.kind, version, " to group %s" % args.group
+                                                if args.group else "", _when(apply_by)))
     return 0
 
 
