@@ -30,6 +30,16 @@ class PowerCut(BaseException):
     """The simulated supply died during (or before) a flash operation."""
 
 
+def _forget(mapped, path):
+    import os
+
+    mapped.close()
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 class NorFlash:
     def __init__(self, size, *, erase_size=4096, write_unit=1, log=False):
         if size <= 0 or size % erase_size:
@@ -47,6 +57,25 @@ class NorFlash:
         self._cut_op = None  # value of ``ops`` at which the power dies
         self._partial = None
         self.log = [] if log else None  # ("program", offset, length) / ("erase", block)
+
+    def share(self, directory):
+        """Keep the contents in a file in ``directory`` (mapped: every program and erase lands
+        there as it happens) that another process may read, the MicroPython VM's block device
+        (hw_sim/vm/flashdev.py); its path. Idempotent."""
+        import mmap
+        import os
+        import tempfile
+        import weakref
+
+        if isinstance(self._data, mmap.mmap):
+            return self._path
+        fd, path = tempfile.mkstemp(prefix="flash-", suffix=".bin", dir=directory)
+        os.write(fd, bytes(self._data))
+        self._data = mmap.mmap(fd, self.size)
+        os.close(fd)
+        self._path = path
+        weakref.finalize(self, _forget, self._data, path)
+        return path
 
     # -- images ---------------------------------------------------------------
     def image(self):

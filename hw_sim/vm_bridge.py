@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 from host_tools.lib import boardcheck
 from host_tools.lib.build import ROOT, build_mpy
@@ -391,6 +392,10 @@ class VmProcess:
     scheduler = None  # set by Scheduler.add: asked whether a sleep may run on in place
 
     def start(self):
+        if self.boot_cfg.get("config", {}).get("data_dir") == "/flash":
+            # the VM reads the flash from a file (NorFlash.share): no round trip per read
+            self.boot_cfg = dict(self.boot_cfg,
+                                 flash_file=self.terminal.flash.share(tempfile.gettempdir()))
         env = dict(os.environ, MICROPYPATH=self.mpy_dir)
         self._proc = subprocess.Popen(
             [micropython_binary(), "-X", "heapsize=" + vm_heapsize(self.heap),

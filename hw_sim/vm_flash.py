@@ -3,7 +3,8 @@
 The VM sends one request line ``b"\\x02" + op + " a b c\\n"`` (three 8-digit hex
 fields; see flashdev.py for the layout), followed for a write by the data, and
 reads back a status byte, then the data (read) or a 5-byte value (ioctl, error); a posted
-write (``w``) is answered with nothing.
+write (``w``) is answered with nothing, a fence (``F``) with the status once the writes
+posted before it are done: the VM reads the flash's file itself (``NorFlash.share``).
 The binary form keeps the VM side free of heap allocations, as the C block
 device on the board is.
 
@@ -56,7 +57,10 @@ def serve(flash, line, rfile, wfile):
         flash.writeblocks(a, data, None if b == _NO_OFFSET else b)
         return
     try:
-        if op == b"R":
+        if op == b"F":  # fence: every posted write before it is on the flash (and its file)
+            flash._check_power()
+            reply = bytes([_OK])
+        elif op == b"R":
             buf = bytearray(c)
             flash.readblocks(a, buf, b)
             reply = bytes([_OK]) + bytes(buf)

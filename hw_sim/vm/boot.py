@@ -11,7 +11,7 @@ _cfg = rpc("boot")
 if _cfg["config"].get("data_dir") == "/flash":
     import flashdev
 
-    flashdev.mount("/flash")
+    flashdev.mount("/flash", file=_cfg.pop("flash_file", None))
 try:
     import ykt.main
 

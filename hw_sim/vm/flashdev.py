@@ -11,6 +11,7 @@
 #   VM -> sim   "\x02" op(R|W|I) a b c "\n", a/b/c as 8 hex digits each
 #               R: block, offset, length      W: block, offset, length (data follow)
 #               w: as W, posted: no status is sent back
+#               F: fence, answered once every write posted before it is done
 #               I: op, arg, 0                 (offset 0xFFFFFFFF: erase first)
 #   sim -> VM   one status byte (0 ok, 1 end of run, 2 OSError), then a value
 #               for I and for OSError (the errno): 4 bytes signed big-endian and
@@ -69,10 +70,25 @@ def _value():
 
 
 class FlashDev:
+    # ``path``: the flash's contents as a file the simulator keeps up to date (NorFlash.share):
+    # reads come from it with no round trip, after a fence ("F") if writes were posted since
+    def __init__(self, path=None):
+        self._f = open(path, "rb") if path else None
+        self._dirty = False
+
     def readblocks(self, n, buf, off=0):
-        _send(82, n, off, len(buf))  # "R"
-        _check()
-        _readinto(buf)
+        f = self._f
+        if f is None:
+            _send(82, n, off, len(buf))  # "R"
+            _check()
+            _readinto(buf)
+            return
+        if self._dirty:
+            _send(70, 0, 0, 0)  # "F"
+            _check()
+            self._dirty = False
+        f.seek(n * 4096 + off)  # 4 KB blocks: NorFlash.erase_size, the ESP32 flash sector
+        f.readinto(buf)
 
     def writeblocks(self, n, buf, off=None):
         # posted ("w"): no status awaited. The simulator's flash cannot fail a write but by a
@@ -80,6 +96,7 @@ class FlashDev:
         # after the cut is seen (hw_sim/vm_bridge.py _after_cut)
         _send(119, n, _NO_OFFSET if off is None else off, len(buf))  # "w"
         _write(buf)
+        self._dirty = True
 
     def ioctl(self, op, arg):
         _send(73, op, arg or 0, 0)  # "I"
@@ -97,10 +114,11 @@ def has_superblock(dev):
     return False
 
 
-def mount(path="/flash", dev=None, mtime=False):
-    """Mount LittleFS on the simulated flash at ``path``; returns the VfsLfs2."""
+def mount(path="/flash", dev=None, mtime=False, file=None):
+    """Mount LittleFS on the simulated flash at ``path`` (``file``: its contents' file, read
+    directly); returns the VfsLfs2."""
     if dev is None:
-        dev = FlashDev()
+        dev = FlashDev(file)
     try:
         vfs = os.VfsLfs2(dev, mtime=mtime)
     except OSError:
