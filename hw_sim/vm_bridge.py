@@ -219,7 +219,9 @@ class VmProcess:
         raise ValueError("unknown board function %r" % (name,))
 
     def _reply(self, value):
-        self._proc.stdin.write((json.dumps(value) + "\n").encode())
+        """Answer the VM: the clock's ticks_us, a space, ``value`` as JSON (the VM keeps the
+        reading: hw_sim/vm/time.py asks again only after a posted request)."""
+        self._proc.stdin.write(b"%d %s\n" % (self._ticks_us(), json.dumps(value).encode()))
         self._proc.stdin.flush()
 
     def _answer(self, value):
@@ -234,7 +236,7 @@ class VmProcess:
             data = b'{"b": "%s"}\n' % value.hex().encode()
         else:
             data = (json.dumps(_enc(value)) + "\n").encode()
-        self._proc.stdin.write(data)
+        self._proc.stdin.write(b"%d " % self._ticks_us() + data)
         self._proc.stdin.flush()
 
     def _perform(self, fn, *args):

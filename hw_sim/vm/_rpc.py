@@ -9,15 +9,24 @@ _out = sys.stdout
 _in = sys.stdin
 
 
+# the virtual clock's ticks_us as the last answer gave it ("TICKS JSON" lines); None when a
+# posted request may have moved the clock since (a bus write takes time on the wire)
+now = [None]
+
+
 def _line(req):
     _out.write("\x01" + json.dumps(req) + "\n")
-    return json.loads(_in.readline())
+    line = _in.readline()
+    sp = line.find(" ")
+    now[0] = int(line[:sp])
+    return json.loads(line[sp + 1:])
 
 
 call = _line
 
 
 def _post_line(req):
+    now[0] = None
     _out.write("\x03" + json.dumps(req) + "\n")
 
 

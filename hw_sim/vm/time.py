@@ -1,4 +1,5 @@
 # MicroPython-side `time` for the simulator: ticks and sleeps on the virtual clock.
+import _rpc
 from _rpc import rpc
 
 _PERIOD = 1 << 30
@@ -7,11 +8,13 @@ _HALF = _PERIOD // 2
 
 
 def ticks_us():
-    return rpc("ticks_us")
+    # the clock stands still between two requests: the last answer's reading holds
+    t = _rpc.now[0]
+    return rpc("ticks_us") if t is None else t
 
 
 def ticks_ms():
-    return rpc("ticks_us") // 1000 & _MAX
+    return ticks_us() // 1000 & _MAX
 
 
 def ticks_cpu():
