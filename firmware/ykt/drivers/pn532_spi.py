@@ -87,14 +87,14 @@ class PN532SPI:
         return bool(self._wire(st[1]) & _RDY)
 
     def read(self, n):
-        # n is not needed: the header tells how long the frame is
+        # the header tells how long the frame is; n = 6 (an ACK is expected) reads it at once
         buf = self._buf
         mv = memoryview(buf)
         self._cs(0)
         try:
             self._spi.write(self._dr)
             got = 0
-            size = 5
+            size = 6 if n == 6 else 5
             while got < size:
                 self._spi.readinto(mv[got:size])
                 self._flip(buf, got, size)
