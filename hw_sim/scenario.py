@@ -18,15 +18,17 @@ A scenario is JSON::
                 {"at": "07:00:20", "tap": ["a", "b"]},
                 {"at": "07:00:25", "noise": {"ms": 4, "xor": 90}},
                 {"at": 0, "power_cut": {"after_ops": 3, "at_boot": true}},
-                {"at": "07:30:00", "set_clock": "2026-11-29T08:00:00"}]}
+                {"at": "07:30:00", "set_clock": "2026-11-29T08:00:00"},
+                {"at": "07:40:00", "link": false}]}
 
 ``at`` is a wall time on the start day (``HH:MM:SS[.fff]``) or seconds after
 the start. Each event does one thing: ``tap`` (with ``hold_ms``, ``walk``,
 and faults at the card's APDU n counted from placement: ``tear_at_apdu``,
 ``remove_after_apdu``, ``garble_at_apdu``, ``drop_at_apdu``,
 ``delay_at_apdu`` with ``delay_ms``), ``keys`` (``gap_ms``), ``set_clock``,
-``emergency``, ``power_cut`` (``after_ops``, ``partial``, ``at_boot``) or
-``noise`` (``ms``, ``xor``) on the reader's line. A card may be an
+``emergency``, ``power_cut`` (``after_ops``, ``partial``, ``at_boot``),
+``noise`` (``ms``, ``xor``) on the reader's line, or ``link`` (the WiFi link down or up
+again: ``hw_sim/network.py``). A card may be an
 attacker's (``forge``: ``"mac2"`` or ``"replay"``, ``hw_sim.faults``) or
 another issuer's (``issuer_seed``). docs/scenarios.md has every key with an
 example; any other key, or an event of no known kind, is refused with its path in the file
@@ -114,7 +116,7 @@ def _whole(v, low):
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
-ACTIONS = ("tap", "keys", "set_clock", "emergency", "power_cut", "noise")
+ACTIONS = ("tap", "keys", "set_clock", "emergency", "power_cut", "noise", "link")
 APDU_FAULTS = ("tear_at_apdu", "garble_at_apdu", "drop_at_apdu", "delay_at_apdu")
 EVENT_KEYS = {  # besides "at" and "terminal"
     "tap": ("hold_ms", "walk", "remove_after_apdu", "delay_ms") + APDU_FAULTS,
@@ -272,7 +274,7 @@ class Scenario:
                     raise ScenarioError("%s.%s: unknown event kind; did you mean %s?"
                                         % (w, odd[0], close[0]))
                 raise ScenarioError("%s%s: %s; an event needs 'tap', 'keys', 'set_clock', "
-                                    "'emergency', 'power_cut' or 'noise'"
+                                    "'emergency', 'power_cut', 'noise' or 'link'"
                                     % (w, "." + odd[0] if odd else "",
                                        "unknown event kind" if odd else "no action"))
             if len(kinds) > 1:
@@ -328,6 +330,10 @@ class Scenario:
     def _check_emergency(self, e, w):
         if not isinstance(e["emergency"], bool):
             raise ScenarioError("%s: 'emergency' must be true or false" % w)
+
+    def _check_link(self, e, w):
+        if not isinstance(e["link"], bool):
+            raise ScenarioError("%s: 'link' must be true (up) or false (down)" % w)
 
     def _check_power_cut(self, e, w):
         spec = e["power_cut"]
@@ -492,6 +498,10 @@ class Run:
                     when = datetime.datetime.fromisoformat(e["set_clock"])
                     clock.schedule(at, lambda sim=sim, when=when: self._set_clock(sim, when))
                     end = max(end, at)
+                elif "link" in e:
+                    clock.schedule(at, lambda sim=sim, up=e["link"]: setattr(sim.wiring, "link",
+                                                                             up))
+                    end = max(end, at)
                 elif "noise" in e:
                     spec = e["noise"]
                     until = at + int(spec["ms"] * 1000)
@@ -621,8 +631,10 @@ class Run:
     def _run(self, runtime, mpy_dir=None, heap=None):
         self._runtime, self._mpy_dir, self._heap = runtime, mpy_dir, heap
         self.power_cuts = []
+        # lines go to on_line between steps; with nobody to hand them to, no step is due
         sched = Scheduler(self.end_us, on_exit=self._exited, on_step=self._pass_on,
-                          step_due=lambda: self._passed < len(self.lines))
+                          step_due=lambda: (self._on_line is not None
+                                            and self._passed < len(self.lines)))
         self._sched = sched
         sinks = {id(sim): _LineSink(lambda line, tid=tid: self.console(tid, line))
                  for tid, sim in self.terms.items()}
