@@ -1,7 +1,7 @@
 """Make CPython look like MicroPython on an ESP32 to the firmware.
 
-``install()`` registers the ``machine``, ``esp32``, ``micropython`` and ``cryptolib``
-stand-ins in ``sys.modules`` and adds MicroPython's ``time`` ticks and sleep
+``install()`` registers the ``machine``, ``esp32``, ``network``, ``micropython`` and
+``cryptolib`` stand-ins in ``sys.modules`` and adds MicroPython's ``time`` ticks and sleep
 functions to CPython's ``time`` module, all on the active board's virtual
 clock. CPython's own ``time.time``/``time.sleep`` are left untouched (the
 firmware does not use them).
@@ -76,7 +76,7 @@ def firmware_on_path():
 
 def install():
     """Idempotent: make the firmware importable and its imports resolve to the simulator."""
-    from hw_sim import cryptolib, esp32, machine
+    from hw_sim import cryptolib, esp32, machine, network
 
     firmware_on_path()
 
@@ -84,5 +84,6 @@ def install():
     sys.modules["machine"] = machine
     sys.modules["cryptolib"] = cryptolib
     sys.modules["esp32"] = esp32
+    sys.modules["network"] = network
     for fn in (ticks_ms, ticks_us, ticks_cpu, ticks_add, ticks_diff, sleep_ms, sleep_us):
         setattr(time, fn.__name__, fn)

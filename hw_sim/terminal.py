@@ -61,7 +61,9 @@ class SimTerminal:
         """Power came back after a cut: every chip resets; the flash keeps its
         contents, the RTC (battery-backed) its time, the cards stay where they are."""
         self.flash.power_on()
+        link = self.wiring.link  # the access point does not go with the terminal's power
         self._power_up(self.wiring.rtc_base_s)
+        self.wiring.link = link
 
     def _power_up(self, rtc_base_s):
         self.boots += 1

@@ -38,6 +38,12 @@ class Wiring:
         self.light_sleeps = 0  # machine.lightsleep calls, and the legs they slept in
         self.light_legs = 0
         self._wake_at = None  # the running light sleep's deadline (virtual us; None: none)
+        # WiFi (the network.WLAN stand-in, hw_sim/network.py): ``link`` is whether the access
+        # point is in reach (a scenario's "link" event drops and restores it); the station
+        # interface's own state: active, and the network it was asked to join (None: none)
+        self.link = True
+        self.wlan_active = False
+        self.wlan_ssid = None
 
     def activate(self):
         """Route this thread's ``machine`` calls here (and make it the default)."""

@@ -67,10 +67,22 @@ def test_firmware_imports_only_itself_and_micropython():
 
 def test_the_network_package_imports_nothing_above_the_drivers():
     """``ykt.net`` (the MQTT client, docs/mqtt.md) is at the drivers' level: of the firmware it
-    imports only the clock and the shared errors."""
-    assert sorted("%s imports %s" % (m, d) for m, deps in GRAPH.items() if _in(m, "ykt.net")
-                  for d in deps
+    imports only the clock and the shared errors. The fleet sync (``ykt.net.sync``,
+    docs/sync.md) is its one exception, below."""
+    assert sorted("%s imports %s" % (m, d) for m, deps in GRAPH.items()
+                  if _in(m, "ykt.net") and m != "ykt.net.sync" for d in deps
                   if _in(d, "ykt") and not _in(d, "ykt.net", "ykt.clock", "ykt.errors")) == []
+
+
+def test_the_sync_imports_only_the_network_clock_errors_and_report():
+    """``ykt.net.sync`` works on the journal, the filesystem and the context it is handed
+    (``ykt.main`` attaches it to the role): it imports the MQTT client, the clock, the errors
+    and the console report, no store, role or main; and only ``ykt.main`` imports it, inside
+    ``run`` when the configuration has ``"mqtt"`` (a terminal without sync never loads it)."""
+    assert sorted(d for d in GRAPH["ykt.net.sync"] if _in(d, "ykt") and not _in(
+        d, "ykt.net.mqtt", "ykt.clock", "ykt.errors", "ykt.report")) == []
+    assert sorted(m for m, deps in GRAPH.items() if "ykt.net.sync" in deps
+                  and _in(m, "ykt", "host_tools", "hw_sim")) == ["ykt.main"]
 
 
 def test_the_host_library_imports_nothing_above_it():

@@ -23,7 +23,7 @@ _FAULT_RESET_MS = 200
 _CLOCK_SLACK_S = 300  # a clock this far behind the last record is still believed
 _CLOCK_FLOOR = 757382400  # 2024-01-01 00:00 in clock.seconds(): no terminal ran before
 _CLOCK_END = 3155760000  # 2100-01-01 00:00: a clock set beyond is a typo
-_CLOCK_SOURCES = {"update": 1, "staff": 2}  # clock-set tx_type
+_CLOCK_SOURCES = {"update": 1, "staff": 2, "sync": 3}  # clock-set tx_type
 _I32 = 0x7FFFFFFF
 # modules the update installer's checks import (ykt.store.updates)
 _CHECKERS = ("ykt.fare.tariff", "ykt.pos", "ykt.pos.rules", "ykt.pos.periods", "ykt.pos.menu",
@@ -127,11 +127,12 @@ class Context:
 
     def set_clock(self, secs, source="staff", card=None):
         """Set the wall clock to ``secs`` (seconds since 2000-01-01 local, as
-        ``clock.seconds()``): a clock update file (``source`` "update") or the POS
-        supervisor menu ("staff", with the supervisor's ``card`` number).
+        ``clock.seconds()``): a clock update file (``source`` "update"), the POS
+        supervisor menu ("staff", with the supervisor's ``card`` number) or the back
+        office's time over the fleet sync ("sync", ``ykt.net.sync``).
 
         The change is journaled first, as ``clock-set`` (time = the new time, amount =
-        the change in seconds, tx_type = the source: 1 update, 2 staff), then the RTC
+        the change in seconds, tx_type = the source: 1 update, 2 staff, 3 sync), then the RTC
         is set. The record is the clock check's new baseline (``Journal.last_time``), so a
         clock that ran ahead, and wrote records in the future, serves again once set
         back, now and after every reboot. ValueError for a time outside 2024..2099 (the
@@ -279,6 +280,10 @@ def run(board, config, fs=None):
     # the role's modules are loaded after the installer is gone: the installer's checks
     # (a tariff, a canteen rule set) and the role's code need not fit in RAM together
     terminal = _role(config["role"])(ctx, config)
+    if "mqtt" in config:  # fleet sync in the role's idle time (docs/sync.md)
+        from ykt.net.sync import attach
+
+        attach(ctx, terminal)
     _serving = True
     terminal.run()
 

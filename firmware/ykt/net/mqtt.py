@@ -285,6 +285,12 @@ class MQTTClient:
             self._close()
         return self.state
 
+    def abort(self):
+        """Close the connection at once, sending nothing (the link went down). -> DOWN.
+        QoS 1 messages not acknowledged stay, for the next CONNACK."""
+        self._close()
+        return self.state
+
     # -- messages ----------------------------------------------------------
     def publish(self, topic, msg, qos=0, retain=False):
         """Queue a PUBLISH. -> packet id (> 0) at QoS 1, 0 at QoS 0, or a refusal

@@ -379,6 +379,29 @@ class Journal:
                         yield _decode(buf)
                     k += 1
 
+    def raw(self, seq, buf, n):
+        """Copy up to ``n`` consecutive records from ``seq`` on, as stored (64 bytes each),
+        into ``buf`` -> how many (0 when ``seq`` is not on flash). For the uplink."""
+        self._check()
+        got = 0
+        mv = memoryview(buf)
+        for first in self._segments():
+            if got == n or seq > self.last_seq or seq < first:
+                break
+            path = self._path(first)
+            count = self._seg_count if first == self._seg_first else (
+                self._fs.stat(path)[6] // _SIZE)
+            if seq >= first + count:
+                continue
+            with self._fs.open(path, "rb") as f:
+                f.seek((seq - first) * _SIZE)
+                while got < n and seq < first + count:
+                    if f.readinto(mv[got * _SIZE:(got + 1) * _SIZE]) != _SIZE:
+                        return got
+                    got += 1
+                    seq += 1
+        return got
+
     def unresolved(self):
         """Purchase intents with no completion, oldest first (Records)."""
         return [_decode(self._open[s]) for s in sorted(self._open)]

@@ -1,0 +1,389 @@
+"""Fleet sync over MQTT, the terminal's side (docs/sync.md): records home, updates out.
+
+``Sync(ctx)`` keeps one MQTT session to the back office's broker (config ``"mqtt"``: host,
+port, user, password, keepalive) over the board's WiFi (config ``"wifi"``: ssid, password;
+without it the link is taken to be up) and, one bounded slice per ``step()``, between taps:
+
+* uploads the journal's unacknowledged records in seq order to ``ykt/t/TID/rec``, up to 16
+  a message, one message in flight until its PUBACK (from the watermark again after each
+  reconnect, and from where ``resend`` says);
+* sends the heartbeat to ``ykt/t/TID/hb`` at connect, every ``heartbeat_s`` (config, 60)
+  and after an update is installed;
+* takes ``ykt/o/TID/ack`` (the MAC checked with the journal key, then ``Journal.ack``),
+  ``resend``, ``upd/NAME`` (stored in ``/inbox``, installed by ``Context.install_updates``
+  once the terminal is quiet and no later than the apply-by time) and ``time`` (set through
+  ``Context.set_clock``, journaled, never behind the newest record).
+
+Every message handled has an outcome code (``OK``, ``E_*``; ``REASONS[code]``), counted in
+``counts``; a refusal is reported on the console as ``sync-refused`` and otherwise ignored.
+Nothing here waits: ``step`` polls the link, steps the MQTT client for at most
+``budget_ms`` and does at most one upload and one heartbeat. Buffers are allocated once.
+``attach(ctx, role)`` hooks a Sync into a role's idle time (``ykt.main.run`` does it when
+the configuration has ``"mqtt"``; nothing of this module is loaded otherwise).
+"""
+
+import binascii
+import hashlib
+import json
+import struct
+
+from micropython import const
+
+from ykt import clock as _ykt_clock
+from ykt import report
+from ykt.errors import YktError
+from ykt.net import mqtt
+
+FW = "0.2.0"  # the firmware's version (firmware/manifest.py; tests hold them equal)
+
+# Outcome codes of the messages the office sends (``counts[code]``, ``REASONS[code]``)
+OK = const(0)
+E_MALFORMED = const(1)  # wrong length or format byte, an unknown topic
+E_MAC = const(2)  # an ack whose MAC does not verify: nothing freed
+E_BEYOND = const(3)  # an ack (or resend) beyond the last record: nothing freed
+E_NAME = const(4)  # an update name that is not a plain file name
+E_NOT_MINE = const(5)  # an update file that is not one, or not for this terminal
+E_OLD = const(6)  # an update not newer than the installed version: not stored
+E_BEHIND = const(7)  # office time before the newest record: the clock is left alone
+E_RANGE = const(8)  # office time outside 2024..2099
+E_FLASH = const(9)  # the update could not be stored
+E_JOURNAL = const(10)  # the journal could not record it (ack file, clock-set)
+E_FAULT = const(11)  # handling it raised: a firmware bug, reported
+REASONS = ("ok", "malformed", "bad MAC", "beyond the last record", "bad update name",
+           "not an update for this terminal", "not newer than installed",
+           "behind the newest record", "outside 2024..2099", "flash error", "journal error",
+           "fault")
+
+BATCH = const(16)  # records a message
+_REC = const(64)
+_BUDGET_MS = const(5)  # a slice of the MQTT client's work
+_RETRY_MS = const(5000)  # after a connection failed or was lost, before the next try
+_WIFI_RETRY_MS = const(10000)  # WLAN.connect again while the link stays down
+_QUIET_MS = const(30000)  # no new record for this long: quiet enough to install an update
+_CLOCK_SLACK_S = const(2)  # office time this close to the clock changes nothing
+_TMP = "/inbox.tmp"  # an update being stored (renamed into /inbox when whole)
+_INBOX = "/inbox"
+_EEXIST = const(17)
+_NAME_OK = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+# update kind codes (docs/stores.md "Update files") -> the heartbeat's keys
+_VERSION_KEYS = ("tariff", "denylist", "denylist-delta", "config", "staff", "clock", "canteen")
+
+
+def _equal(a, b):
+    """Constant-time comparison of two byte strings of the same length."""
+    d = len(a) ^ len(b)
+    for i in range(min(len(a), len(b))):
+        d |= a[i] ^ b[i]
+    return d == 0
+
+
+class Sync:
+    """The terminal's sync: ``step()`` from idle time; see the module docstring."""
+
+    def __init__(self, ctx, clock=None, wlan=None):
+        config = ctx.config
+        m = config["mqtt"]
+        self.ctx = ctx
+        self.journal = ctx.journal
+        self._clock = clock or _ykt_clock
+        tid = self._tid = bytes(ctx.terminal_id)
+        self.tid = binascii.hexlify(tid).decode()
+        key = binascii.unhexlify(config["keys"]["device"])
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key += bytes(64 - len(key))
+        self._ipad = bytes(b ^ 0x36 for b in key)
+        self._opad = bytes(b ^ 0x5C for b in key)
+        self.heartbeat_ms = int(config.get("heartbeat_s", 60)) * 1000
+        self._t_rec = ("ykt/t/%s/rec" % self.tid).encode()
+        self._t_hb = ("ykt/t/%s/hb" % self.tid).encode()
+        self._prefix = ("ykt/o/%s/" % self.tid).encode()
+        self.client = mqtt.MQTTClient(
+            "ykt-" + self.tid, m["host"], int(m.get("port", 1883)), user=m.get("user"),
+            password=m.get("password"), keepalive=int(m.get("keepalive", 60)), clean=True,
+            on_message=self._on_message, max_packet=int(m.get("max_packet", 2048)),
+            inflight=2, subs=1, clock=self._clock)
+        self.client.subscribe(self._prefix + b"#", 1)
+        self._buf = bytearray(1 + BATCH * _REC)
+        self._buf[0] = 1
+        self._mv = memoryview(self._buf)
+        self.counts = [0] * len(REASONS)
+        self.last_code = OK
+        self.uploaded = 0  # records published (and acknowledged by the broker or not)
+        self.next_seq = self.journal.state().acked + 1  # the next record to upload
+        self._batch = 0  # packet id of the record message in flight (0: none)
+        self._hb_due = False
+        self._hb_at = 0
+        self._up = False
+        self._tried = None  # ticks of the last connect attempt (None: none yet)
+        self._said = -1  # the last connection error reported
+        self._inbox = False  # an update waits in /inbox
+        self._apply_by = 0  # seconds since 2000: the earliest apply-by of those (0: at once)
+        self._seen = self.journal.last_seq
+        self._quiet_at = self._clock.ticks_ms()
+        self._wlan = wlan
+        self._wifi = config.get("wifi")
+        self._wifi_at = 0
+        if self._wifi and wlan is None:
+            import network
+
+            self._wlan = network.WLAN(network.STA_IF)
+        if self._wlan is not None:
+            self._wlan.active(True)
+            self._join()
+
+    # -- the link ---------------------------------------------------------------
+    def _join(self):
+        self._wifi_at = self._clock.ticks_ms()
+        w = self._wifi or {}
+        try:
+            self._wlan.connect(w.get("ssid"), w.get("password"))
+        except OSError:
+            pass  # already connecting; tried again later
+
+    def link_up(self):
+        w = self._wlan
+        if w is None or w.isconnected():
+            return True
+        if self._clock.elapsed_ms(self._wifi_at) >= _WIFI_RETRY_MS:
+            self._join()
+        return False
+
+    # -- the slice --------------------------------------------------------------
+    def step(self, budget_ms=_BUDGET_MS):
+        """One bounded slice of the sync's work; never waits. -> the MQTT state."""
+        c = self.client
+        clk = self._clock
+        if self.journal.last_seq != self._seen:
+            self._seen = self.journal.last_seq
+            self._quiet_at = clk.ticks_ms()
+        if not self.link_up():
+            if c.state != mqtt.DOWN:
+                c.abort()  # the network is gone: nothing more can be sent
+            self._lost()
+            self._install_due()
+            return c.state
+        if c.state == mqtt.DOWN:
+            self._lost()
+            if self._tried is None or clk.elapsed_ms(self._tried) >= _RETRY_MS:
+                self._tried = clk.ticks_ms()
+                c.connect()
+        st = c.step(budget_ms)
+        if st == mqtt.UP:
+            if not self._up:
+                self._up = True
+                self._said = -1
+                self._hb_due = True
+                self.next_seq = self.journal.state().acked + 1  # lost acks: upload again
+                report.emit("sync", ("state", "up"))
+            self._upload()
+            if self._hb_due or clk.elapsed_ms(self._hb_at) >= self.heartbeat_ms:
+                self.heartbeat()
+        elif st == mqtt.DOWN:
+            self._lost()
+        self._install_due()
+        return c.state
+
+    def _lost(self):
+        c = self.client
+        if self._up:
+            self._up = False
+            report.emit("sync", ("state", "down"), ("error", c.error))
+            self._said = c.error
+        elif c.state == mqtt.DOWN and c.error and c.error != self._said:
+            self._said = c.error
+            report.emit("sync", ("state", "down"), ("error", c.error), ("connack", c.connack))
+
+    def _upload(self):
+        c = self.client
+        if self._batch and not c.is_pending(self._batch):
+            self._batch = 0
+        j = self.journal
+        if self._batch or self.next_seq > j.last_seq:
+            return
+        n = j.raw(self.next_seq, self._mv[1:], BATCH)
+        if not n:  # not on flash (acknowledged and deleted): from the watermark on
+            self.next_seq = max(self.next_seq + 1, j.state().acked + 1)
+            return
+        pid = c.publish(self._t_rec, self._mv[:1 + n * _REC], 1)
+        if pid > 0:
+            self._batch = pid
+            self.next_seq += n
+            self.uploaded += n
+
+    def heartbeat(self):
+        """Publish the heartbeat now (QoS 1); False when no slot was free (tried again)."""
+        j = self.journal
+        s = j.state()
+        v = self._versions()
+        msg = ('{"v": 1, "id": "%s", "role": %s, "fw": "%s", "tariff": %d, "deny": %d, '
+               '"config": %d, "staff": %d, "canteen": %d, "clock": %d, "used": %d, "free": %d, '
+               '"last": %d, "acked": %d, "backlog": %d, "pending": %d}'
+               % (self.tid, json.dumps(self.ctx.config.get("role", "")), FW, v[0],
+                  max(v[1], v[2]), v[3], v[4], v[6], _ykt_clock.seconds(), s.used, s.free,
+                  s.last_seq, s.acked, s.used, s.reserved))
+        pid = self.client.publish(self._t_hb, msg, 1)
+        self._hb_due = pid <= 0
+        if pid > 0:
+            self._hb_at = self._clock.ticks_ms()
+        return pid > 0
+
+    def _versions(self):
+        """Installed update versions by kind code - 1 (``/versions``; 0 when none)."""
+        out = [0] * len(_VERSION_KEYS)
+        try:
+            with self.ctx.fs.open("/versions", "rb") as f:
+                table = json.loads(f.read())
+            for i in range(len(_VERSION_KEYS)):
+                rec = table.get(_VERSION_KEYS[i])
+                if rec:
+                    out[i] = int(rec[0])
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+        return out
+
+    # -- messages from the office -----------------------------------------------
+    def _on_message(self, topic, msg):
+        p = self._prefix
+        what = topic[len(p):] if topic[:len(p)] == p else b""
+        try:
+            if what == b"ack":
+                code = self._ack(msg)
+            elif what == b"resend":
+                code = self._resend(msg)
+            elif what == b"time":
+                code = self._time(msg)
+            elif what[:4] == b"upd/":
+                code = self._update(what[4:], msg)
+            else:
+                code = E_MALFORMED
+        except Exception as e:  # the tap loop must go on: say so, drop the message
+            report.emit("error", ("reason", "sync: %s" % e))
+            code = E_FAULT
+        self.counts[code] += 1
+        self.last_code = code
+        if code:
+            report.emit("sync-refused", ("topic", what.decode()), ("code", code),
+                        ("reason", REASONS[code]))
+
+    def ack_mac(self, seq):
+        """The ack's MAC: HMAC-SHA256(journal key, "ykt sync ack" || TID || seq)[:8]."""
+        h = hashlib.sha256(self._ipad)
+        h.update(b"ykt sync ack")
+        h.update(self._tid)
+        h.update(struct.pack(">I", seq))
+        o = hashlib.sha256(self._opad)
+        o.update(h.digest())
+        return o.digest()[:8]
+
+    def _ack(self, msg):
+        if len(msg) != 13 or msg[0] != 1:
+            return E_MALFORMED
+        seq = struct.unpack_from(">I", msg, 1)[0]
+        if not _equal(self.ack_mac(seq), bytes(msg[5:13])):
+            return E_MAC
+        j = self.journal
+        if seq > j.last_seq:
+            return E_BEYOND
+        try:
+            j.ack(seq)
+        except YktError:
+            return E_JOURNAL
+        if self.next_seq <= seq:
+            self.next_seq = seq + 1
+        return OK
+
+    def _resend(self, msg):
+        if len(msg) != 9 or msg[0] != 1:
+            return E_MALFORMED
+        first, last = struct.unpack_from(">II", msg, 1)
+        if not 0 < first <= last:
+            return E_MALFORMED
+        if first > self.journal.last_seq:
+            return E_BEYOND
+        self.next_seq = max(first, self.journal.state().acked + 1)
+        return OK
+
+    def _time(self, msg):
+        if len(msg) != 5 or msg[0] != 1:
+            return E_MALFORMED
+        secs = struct.unpack_from(">I", msg, 1)[0]
+        if secs < self.journal.last_time:
+            return E_BEHIND
+        if abs(secs - _ykt_clock.seconds()) <= _CLOCK_SLACK_S:
+            return OK
+        try:
+            self.ctx.set_clock(secs, "sync")
+        except ValueError:
+            return E_RANGE
+        except YktError:
+            return E_JOURNAL
+        return OK
+
+    def _update(self, name, msg):
+        if not msg:  # the office cleared its retained message
+            return OK
+        if not 0 < len(name) <= 32 or name[0] == 46:  # "."
+            return E_NAME
+        for ch in name:
+            if ch not in _NAME_OK:
+                return E_NAME
+        if len(msg) < 41 or msg[0] != 1:
+            return E_MALFORMED
+        apply_by = struct.unpack_from(">I", msg, 1)[0]
+        head = bytes(msg[5:25])
+        if head[:4] != b"YKUP" or head[6:12] != self._tid:
+            return E_NOT_MINE
+        kind = head[5]
+        version = struct.unpack_from(">I", head, 12)[0]
+        if 0 < kind <= len(_VERSION_KEYS) and version <= self._versions()[kind - 1]:
+            return E_OLD
+        fs = self.ctx.fs
+        try:
+            try:
+                fs.mkdir(_INBOX)
+            except OSError as e:
+                if e.args[0] != _EEXIST:
+                    raise
+            with fs.open(_TMP, "wb") as f:
+                f.write(msg[5:])
+            fs.rename(_TMP, _INBOX + "/" + name.decode())
+        except OSError:
+            try:
+                fs.remove(_TMP)
+            except OSError:
+                pass
+            return E_FLASH
+        if not self._inbox or apply_by < self._apply_by:
+            self._apply_by = apply_by
+        self._inbox = True
+        return OK
+
+    def _install_due(self):
+        """Install what waits in /inbox when the terminal has been quiet for a while, or at
+        once when an apply-by time (0: at once) has come."""
+        if not self._inbox:
+            return
+        if (self._clock.elapsed_ms(self._quiet_at) < _QUIET_MS
+                and _ykt_clock.seconds() < self._apply_by):
+            return
+        self._inbox = False
+        self.ctx.install_updates()
+        self._hb_due = True  # the office sees the versions (and clears its message)
+
+
+def attach(ctx, role):
+    """Run a Sync in ``role``'s idle time (each ``idle()`` call, then one slice) and keep
+    the reader's light sleep (``Reader.idle_ms``) within 3/4 of the MQTT keepalive."""
+    sync = Sync(ctx)
+    idle = role.idle
+
+    def idle_and_sync():
+        idle()
+        sync.step()
+
+    role.idle = idle_and_sync
+    ka = sync.client.keepalive * 750
+    if ka and ctx.reader.idle_ms > ka:
+        ctx.reader.idle_ms = ka
+    return sync

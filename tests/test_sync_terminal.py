@@ -1,0 +1,374 @@
+"""The terminal's side of the fleet sync (firmware/ykt/net/sync.py, docs/sync.md) on both runtimes.
+
+Each behaviour runs a case of tests/vm/sync_cases.py under CPython (the firmware through
+hw_sim's stand-ins) and on the MicroPython unix port, against a real broker (tests/brokers.py:
+amqtt in-process, Mosquitto as a subprocess). The office is a stand-in here: a raw MQTT 3.1.1
+client on a blocking socket that subscribes to the terminal's topics, keeps what arrives and
+publishes acks, resends, updates and the time, each computed from docs/sync.md independently
+of the firmware (its MAC with Python's ``hmac``, updates signed by ``host_tools.lib.updates``).
+Assertions are on end states (what the office received, what the journal and the files hold),
+never on timing: the terminal's clock in a case is a manual one.
+"""
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+import pytest
+import vmscripts
+from brokers import broker_fixture  # noqa: F401  (the fixture)
+
+from host_tools.lib import build, updates
+from host_tools.lib.journal import crc_ok, decode, genesis, mac8
+from hw_sim.vm_bridge import vm_dir
+
+RUNTIMES = ["cpython", "micropython"]
+HEAP = "256K"
+_WAIT_S = 30  # a hang breaker for the office's waits and a VM run (not a measurement)
+if vmscripts.SCRIPTS not in sys.path:
+    sys.path.insert(0, vmscripts.SCRIPTS)  # sync_cases imports dirfs, its neighbour
+cases = vmscripts.load("sync_cases")
+KEY = bytes.fromhex(cases.DEVICE_KEY)
+MASTER = bytes.fromhex(cases.UPDATE_MASTER)
+_n = [0]
+
+
+def new_tid(runtime, broker):
+    """A terminal id of its own for each run: retained messages and topics never meet."""
+    _n[0] += 1
+    seed = "%s|%s|%d|%d" % (runtime, broker.kind, os.getpid(), _n[0])
+    return hashlib.sha256(seed.encode()).hexdigest()[:12]
+
+
+# -- the office stand-in --------------------------------------------------------------------
+
+def _rl(n):
+    out = b""
+    while True:
+        d = n & 0x7F
+        n >>= 7
+        out += bytes([d | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _s(b):
+    return struct.pack(">H", len(b)) + b
+
+
+class Office:
+    """A raw MQTT client subscribed to ``ykt/t/TID/#``: ``got`` holds (topic, payload) as they
+    arrive; ``publish`` sends at QoS 1 and waits for the broker's PUBACK."""
+
+    def __init__(self, broker, tid):
+        self.tid = tid
+        self.got = []
+        self.lock = threading.Condition()
+        self.acked = set()
+        self.pid = 0
+        self.sock = socket.create_connection((broker.host, broker.port), timeout=_WAIT_S)
+        body = _s(b"MQTT") + b"\x04\x02" + struct.pack(">H", 60) + _s(b"office-" + tid.encode())
+        self.sock.sendall(b"\x10" + _rl(len(body)) + body)
+        assert self._read() == (0x20, b"\x00\x00")
+        topic = ("ykt/t/%s/#" % tid).encode()
+        body = struct.pack(">H", 1) + _s(topic) + b"\x01"
+        self.sock.sendall(b"\x82" + _rl(len(body)) + body)
+        b0, body = self._read()
+        assert b0 == 0x90 and body[2] == 1
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _recv(self, n):
+        out = b""
+        while len(out) < n:
+            d = self.sock.recv(n - len(out))
+            if not d:
+                raise EOFError
+            out += d
+        return out
+
+    def _read(self):
+        b0 = self._recv(1)[0]
+        n = mult = 0
+        mult = 1
+        while True:
+            d = self._recv(1)[0]
+            n += (d & 0x7F) * mult
+            mult <<= 7
+            if not d & 0x80:
+                break
+        return b0, self._recv(n)
+
+    def _run(self):
+        try:
+            while True:
+                b0, body = self._read()
+                if b0 >> 4 == 3:
+                    tl = struct.unpack_from(">H", body)[0]
+                    topic = body[2:2 + tl].decode()
+                    p = 2 + tl
+                    if b0 & 6:
+                        pid = body[p:p + 2]
+                        p += 2
+                        self.sock.sendall(b"\x40\x02" + pid)
+                    with self.lock:
+                        self.got.append((topic, body[p:]))
+                        self.lock.notify_all()
+                elif b0 >> 4 == 4:
+                    with self.lock:
+                        self.acked.add(struct.unpack(">H", body)[0])
+                        self.lock.notify_all()
+        except (OSError, EOFError):
+            pass
+
+    def publish(self, what, payload, retain=False):
+        self.pid += 1
+        topic = ("ykt/o/%s/%s" % (self.tid, what)).encode()
+        body = _s(topic) + struct.pack(">H", self.pid) + payload
+        self.sock.sendall(bytes([0x32 | (1 if retain else 0)]) + _rl(len(body)) + body)
+        assert self.wait(lambda pid=self.pid: pid in self.acked)
+
+    def wait(self, pred):
+        with self.lock:
+            return self.lock.wait_for(pred, _WAIT_S)
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.sock.sendall(b"\xe0\x00")  # DISCONNECT
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(_WAIT_S)
+
+    # what arrived
+    def seqs(self):
+        """The seq of every record uploaded, in arrival order."""
+        out = []
+        for topic, p in list(self.got):
+            if topic.endswith("/rec"):
+                n = (len(p) - 1) // 64
+                assert p[0] == 1 and len(p) == 1 + 64 * n and 1 <= n <= 16
+                out += [struct.unpack_from(">I", p, 1 + 64 * i)[0] for i in range(n)]
+        return out
+
+    def records(self):
+        """seq -> raw record (the last copy)."""
+        out = {}
+        for topic, p in list(self.got):
+            if topic.endswith("/rec"):
+                for i in range((len(p) - 1) // 64):
+                    raw = p[1 + 64 * i:65 + 64 * i]
+                    out[struct.unpack_from(">I", raw)[0]] = raw
+        return out
+
+    def heartbeats(self):
+        return [json.loads(p) for topic, p in list(self.got) if topic.endswith("/hb")]
+
+
+def ack(tid, seq, key=KEY):
+    """The office's ack: 0x01, seq, HMAC-SHA256(journal key, "ykt sync ack" TID seq)[:8]."""
+    s4 = struct.pack(">I", seq)
+    mac = hmac.new(key, b"ykt sync ack" + bytes.fromhex(tid) + s4, hashlib.sha256).digest()[:8]
+    return b"\x01" + s4 + mac
+
+
+def run_case(runtime, case, broker, root, tid, act):
+    """Run sync_cases ``case`` on ``runtime``; ``act(what)`` plays the office at each READY."""
+    args = (broker.host, broker.port, str(root), tid)
+    if runtime == "cpython":
+        out = cases.CASES[case](*args, ready=act)
+        return json.loads(json.dumps(out))
+    cmd = vmscripts.command("sync_cases", case, *args, heap=HEAP)
+    result = None
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True,
+                          env=vmscripts.env([vm_dir(), vmscripts.SCRIPTS])) as proc:
+        watchdog = threading.Timer(_WAIT_S * 2, proc.kill)
+        watchdog.start()
+        try:
+            for line in proc.stdout:
+                if line.startswith("READY "):
+                    act(line.split()[1])
+                    proc.stdin.write("\n")
+                    proc.stdin.flush()
+                elif line.startswith("RESULT "):
+                    result = json.loads(line[len("RESULT "):])
+            err = proc.stderr.read()
+            proc.wait()
+        finally:
+            watchdog.cancel()
+    assert proc.returncode == 0 and result is not None, err
+    return result
+
+
+@pytest.fixture
+def office(broker):
+    offices = []
+
+    def make(tid):
+        o = Office(broker, tid)
+        offices.append(o)
+        return o
+
+    yield make
+    for o in offices:
+        o.close()
+
+
+def _chain_ok(records, tid):
+    """Every record's CRC and chain MAC, from the genesis on (records 1..n)."""
+    prev = genesis(KEY, bytes.fromhex(tid))
+    for seq in sorted(records):
+        raw = records[seq]
+        if not crc_ok(raw) or mac8(KEY, prev, raw[:52]) != raw[52:60]:
+            return False
+        prev = raw[52:60]
+    return True
+
+
+# -- the behaviours -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_records_arrive_at_the_office_in_seq_order_and_verify(runtime, broker, office, tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    out = run_case(runtime, "upload", broker, tmp_path, tid,
+                   lambda what: o.publish("ack", ack(tid, 0)))  # nothing stored yet
+    assert out["uploaded"] == 40 and out["error"] == 0
+    assert o.wait(lambda: len(o.seqs()) >= 40)
+    assert o.seqs() == list(range(1, 41))
+    recs = o.records()
+    assert _chain_ok(recs, tid)
+    assert [decode(recs[s]).card for s in (1, 40)] == ["31012300000000000001",
+                                                       "31012300000000000040"]
+    # nothing acknowledged: every record (and segment) is still on the terminal
+    assert out["after"]["acked"] == 0 and len(out["after"]["segments"]) == 3
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_valid_ack_frees_the_segments_up_to_the_watermark_only(runtime, broker, office,
+                                                                 tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    out = run_case(runtime, "upload", broker, tmp_path, tid,
+                   lambda what: o.publish("ack", ack(tid, 35)))
+    assert out["before"]["segments"] == ["00000001.seg", "00000011.seg", "00000021.seg"]
+    # segments 1..16 and 17..32 are wholly acknowledged; 33..40 holds 36..40
+    assert out["after"] == {"acked": 35, "last": 40, "used": 5, "segments": ["00000021.seg"]}
+    assert out["counts"][cases.ns.OK] == 1
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_forged_ack_is_refused_and_frees_nothing(runtime, broker, office, tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+
+    def forge(what):
+        o.publish("ack", ack(tid, 40, key=b"\x00" * 16))  # not the terminal's journal key
+        o.publish("ack", ack(tid, 41))  # the right MAC, beyond the last record
+    out = run_case(runtime, "upload", broker, tmp_path, tid, forge)
+    assert out["after"] == out["before"]
+    assert out["after"]["acked"] == 0 and len(out["after"]["segments"]) == 3
+    assert out["counts"][cases.ns.E_MAC] == 1 and out["counts"][cases.ns.E_BEYOND] == 1
+    assert out["counts"][cases.ns.OK] == 0
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_resend_uploads_the_records_again_from_its_first_seq(runtime, broker, office,
+                                                              tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    out = run_case(runtime, "resend", broker, tmp_path, tid,
+                   lambda what: o.publish("resend", b"\x01" + struct.pack(">II", 5, 8)))
+    assert out["uploaded"] == 20 and out["again"] == 36
+    assert o.wait(lambda: len(o.seqs()) >= 36)
+    assert o.seqs() == list(range(1, 21)) + list(range(5, 21))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_an_update_lands_in_the_inbox_and_is_installed(runtime, broker, office, tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    payload = b'{"fare_fen": 300}'
+    env = updates.sign("config", 3, bytes.fromhex(tid), payload, MASTER)
+    out = run_case(runtime, "update", broker, tmp_path, tid,
+                   lambda what: o.publish("upd/01-config", b"\x01" + bytes(4) + env,
+                                          retain=True))
+    assert out["code"] == cases.ns.OK and out["config"] == payload.decode()
+    assert out["inbox"] == []
+    assert [0x50, 4, 3] in out["records"]  # update-installed, kind config, version 3
+    # the office sees the version in a heartbeat after the install
+    assert o.wait(lambda: any(h["config"] == 3 for h in o.heartbeats()))
+    # sent again (the retained message after a reconnect): not stored, nothing installed
+    assert out["again"] == cases.ns.E_OLD and out["inbox_again"] == []
+    o.publish("upd/01-config", b"", retain=True)  # the office clears its retained message
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_an_update_with_an_apply_by_waits_until_the_terminal_is_quiet(runtime, broker, office,
+                                                                     tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    env = updates.sign("config", 4, bytes.fromhex(tid), b'{"a": 1}', MASTER)
+    later = cases.START + 7200
+    out = run_case(runtime, "update_later", broker, tmp_path, tid,
+                   lambda what: o.publish("upd/cfg", b"\x01" + struct.pack(">I", later) + env))
+    assert out["code"] == cases.ns.OK
+    assert out["stored"] == out["while_selling"] == ["cfg"]
+    assert out["quiet"] == [] and out["installed"] == [4]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_the_office_time_sets_the_clock_journaled_and_never_behind_the_records(
+        runtime, broker, office, tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    when = {"ahead": cases.START + 7200, "behind": cases.START + 1000}
+    out = run_case(runtime, "clock_set", broker, tmp_path, tid,
+                   lambda what: o.publish("time", b"\x01" + struct.pack(">I", when[what])))
+    assert out["before"] == cases.START + 3600
+    assert out["after_ahead"] == when["ahead"] and out["code_ahead"] == cases.ns.OK
+    assert out["after_behind"] == when["ahead"] and out["code_behind"] == cases.ns.E_BEHIND
+    assert out["clock_sets"] == [[when["ahead"], 3600, 3]]  # one clock-set, source sync
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_after_days_offline_the_backlog_goes_up_in_order(runtime, broker, office, tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    out = run_case(runtime, "offline", broker, tmp_path, tid, lambda what: None)
+    assert out["online"] == 5 and out["offline_uploaded"] == 5
+    assert out["offline_states"] == [0] and out["joins"]  # down, and trying to join again
+    assert out["last"] == 95 and o.wait(lambda: len(set(o.seqs())) >= 95)
+    seqs = o.seqs()
+    # once back, everything not acknowledged goes up again from the watermark, in order
+    assert seqs[:5] == [1, 2, 3, 4, 5] and seqs[5:] == list(range(1, 96))
+    assert _chain_ok(o.records(), tid)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_the_heartbeat_carries_versions_clock_and_journal_figures(runtime, broker, office,
+                                                                  tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    seen = {}
+
+    def act(what):
+        assert o.wait(lambda: len(o.heartbeats()) >= (1 if what == "first" else 2))
+        seen[what] = len(o.heartbeats())
+    out = run_case(runtime, "heartbeat", broker, tmp_path, tid, act)
+    hb = o.heartbeats()
+    assert seen == {"first": 1, "second": 2}
+    assert list(hb[0]) == ["v", "id", "role", "fw", "tariff", "deny", "config", "staff",
+                           "canteen", "clock", "used", "free", "last", "acked", "backlog",
+                           "pending"]
+    assert hb[0] == {"v": 1, "id": tid, "role": "gate", "fw": build.firmware_version(),
+                     "tariff": 0, "deny": 0, "config": 0, "staff": 0, "canteen": 0,
+                     "clock": out["clock"], "used": 4, "free": 256 - 4 - 1, "last": 4,
+                     "acked": 0, "backlog": 4, "pending": 1}
