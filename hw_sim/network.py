@@ -8,7 +8,18 @@ state, which outlives a ``WLAN`` object as on the chip). ``isconnected()`` is tr
 interface is active, has been asked to join a network, and the link is up; like the ESP32's
 WiFi driver it joins again by itself when the link comes back. Only what the firmware uses
 is provided (ports/esp32 network_wlan.c; signatures as in micropython-esp32-stubs).
+
+**Pacing.** A real broker answers on the wall clock while the terminal runs on virtual time,
+which an idle terminal moves hundreds of times faster (a light sleep of a second costs
+microseconds): its MQTT client would give up on a CONNACK or a PINGRESP the broker had no
+wall time to send. So while the link is up, each ``isconnected()`` (the sync asks it every
+slice) lets the wall clock catch up until the terminal's virtual time since the previous
+call is at most ``Wiring.link_pace`` (100) times the wall time (at most 50 ms a call): a
+second of an idle terminal's time costs 10 ms. Only a terminal with sync and WiFi configured
+asks, so no other run is slowed; the virtual times of everything it does are unchanged.
 """
+
+import time
 
 from hw_sim import wiring as _wiring
 
@@ -18,6 +29,20 @@ STAT_IDLE = 1000
 STAT_CONNECTING = 1001
 STAT_GOT_IP = 1010
 STAT_NO_AP_FOUND = 201
+_CATCH_UP_S = 0.05  # the longest one isconnected() waits for the wall clock
+
+
+def _pace(w):
+    """Let the wall clock catch up with ``w``'s virtual clock (``Wiring.link_pace``)."""
+    now_v, now_w = w.clock.now_us(), time.monotonic()
+    mark = getattr(w, "_pace_mark", None)
+    w._pace_mark = (now_v, now_w)
+    if mark is None or not w.link_pace:
+        return
+    behind = (now_v - mark[0]) / 1e6 / w.link_pace - (now_w - mark[1])
+    if behind > 0:
+        time.sleep(min(behind, _CATCH_UP_S))
+        w._pace_mark = (now_v, time.monotonic())
 
 
 class WLAN:
@@ -48,7 +73,10 @@ class WLAN:
 
     def isconnected(self):
         w = self._w
-        return bool(w.wlan_active and w.wlan_ssid is not None and w.link)
+        up = bool(w.wlan_active and w.wlan_ssid is not None and w.link)
+        if up:
+            _pace(w)
+        return up
 
     def status(self):
         w = self._w

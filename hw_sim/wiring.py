@@ -44,6 +44,9 @@ class Wiring:
         self.link = True
         self.wlan_active = False
         self.wlan_ssid = None
+        # while the link is up, the terminal's virtual clock runs at most this many times
+        # faster than the wall clock the broker answers on (hw_sim/network.py; 0: unpaced)
+        self.link_pace = 100
 
     def activate(self):
         """Route this thread's ``machine`` calls here (and make it the default)."""

@@ -372,3 +372,81 @@ def test_the_heartbeat_carries_versions_clock_and_journal_figures(runtime, broke
                      "tariff": 0, "deny": 0, "config": 0, "staff": 0, "canteen": 0,
                      "clock": out["clock"], "used": 4, "free": 256 - 4 - 1, "last": 4,
                      "acked": 0, "backlog": 4, "pending": 1}
+
+
+# -- in a scenario: the roles' idle time, the link event ------------------------------------
+
+def _scenario(broker, tid, board, mqtt=True):
+    config = {"fare_fen": 300, "terminal_id": tid, "wifi": {"ssid": "depot", "password": "x"}}
+    if mqtt:
+        config["mqtt"] = {"host": broker.host, "port": broker.port, "user": tid,
+                          "password": "pw", "keepalive": 30}
+    taps = [{"at": at, "tap": "a" if at % 2 else "b"} for at in (2, 6, 10, 40, 44)]
+    return {"start": "2026-11-29T07:00:00",
+            "terminals": [{"id": "T1", "role": "fixed_fare", "board": board, "config": config}],
+            "cards": [{"name": "a", "number": "31012300000000000001", "balance_fen": 5000},
+                      {"name": "b", "number": "31012300000000000002", "balance_fen": 5000}],
+            "events": taps + [{"at": 20, "link": False}, {"at": 60, "link": True},
+                              {"at": 150, "link": True}]}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("board", ["devkitc-turnstile", "devkitc-gate-irq"])
+def test_a_terminal_in_a_scenario_syncs_between_taps_and_after_its_link_comes_back(
+        runtime, board, broker, office):
+    from hw_sim.scenario import Run, Scenario
+
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    scenario = Scenario(_scenario(broker, tid, board))
+    lines = Run(scenario).run(runtime).lines
+    events = [json.loads(x) for x in lines]
+    sync = [(e["state"]) for e in events if e["event"] == "sync"]
+    assert sync[:2] == ["up", "down"] and sync[-1] == "up"  # up, the link cut, up again
+    # the taps were served as they are without sync: the same lines at the same instants
+    plain = Run(Scenario(_scenario(broker, tid, board, mqtt=False))).run(runtime).lines
+    assert [x for x in lines if '"event": "sync"' not in x] == plain
+    hb = o.heartbeats()
+    assert o.wait(lambda: len(o.heartbeats()) >= 2)
+    last = o.heartbeats()[-1]["last"]
+    assert o.wait(lambda: set(o.seqs()) >= set(range(1, last + 1)))
+    firsts = list(dict.fromkeys(o.seqs()))
+    assert firsts == list(range(1, last + 1))  # each record first seen in seq order
+    key = bytes.fromhex(scenario.terminal_config(scenario.terminal)["keys"]["device"])
+    prev = genesis(key, bytes.fromhex(tid))
+    for seq in firsts:
+        raw = o.records()[seq]
+        assert mac8(key, prev, raw[:52]) == raw[52:60]
+        prev = raw[52:60]
+    assert hb[0]["role"] == "fixed_fare"
+
+
+def test_attach_runs_a_slice_after_each_idle_and_keeps_the_light_sleep_within_the_keepalive(
+        tmp_path):
+    """The role's own idle() still runs, then one slice; the reader's light sleep between
+    idles is cut to 3/4 of the keepalive (a 1 s keepalive: 750 ms), never lengthened."""
+    calls = []
+
+    class Role:
+        def idle(self):
+            calls.append("idle")
+
+    from hw_sim.clock import VirtualClock
+    from hw_sim.wiring import Wiring
+
+    Wiring(VirtualClock()).activate()  # the sync's ticks (ykt.clock) on a board's clock
+    saved = cases.ykt_clock._rtc
+    try:
+        cases.ykt_clock._rtc = cases.Rtc(cases.START)
+        for keepalive, idle_ms, want in ((1, 1000, 750), (60, 1000, 1000)):
+            ctx = cases.Ctx(str(tmp_path), "29000000a77a", "127.0.0.1", 1)
+            ctx.config["mqtt"]["keepalive"] = keepalive
+            ctx.reader = type("Reader", (), {"idle_ms": idle_ms})()
+            role = Role()
+            sync = cases.ns.attach(ctx, role)
+            sync.step = lambda budget_ms=5, sync=sync: calls.append("step")
+            role.idle()
+            assert ctx.reader.idle_ms == want
+        assert calls == ["idle", "step"] * 2
+    finally:
+        cases.ykt_clock._rtc = saved
