@@ -110,3 +110,12 @@ def test_an_irq_wait_on_the_uart_is_refused():
 def test_an_unknown_wait_is_refused_by_the_board_file_check():
     with pytest.raises(BoardError, match='nfc.wait.*one of poll, irq'):
         validate(json.loads(json.dumps(_board(wait="sleep"))))
+
+
+def test_a_card_held_after_its_sale_is_watched_by_presence_checks_not_new_activations():
+    r = _run(scenario([{"at": 1, "tap": "alice", "hold_ms": 2000}], board=IRQ))
+    bodies = [bytes(b[:2]) for b in r.sim.chip.commands]
+    assert len(events(r, "debit")) == 1
+    assert bodies.count(b"\xd4\x4a") == 2  # the one that found it, the one waiting for the next
+    assert bodies.count(b"\xd4\x00") >= 2000 // 100 - 2  # Diagnose 6, every poll_ms while held
+    assert bodies.index(b"\xd4\x52") > len(bodies) - 3  # released once it had gone

@@ -34,6 +34,7 @@ class Reader:
         self.idle_ms = idle_ms  # irq: longest light sleep between two idle() calls
         self.version = None
         self._listing = False  # irq: an InListPassiveTarget is waiting for a card
+        self._held = False  # irq: the card served is still selected (released once gone)
 
     @property
     def dozes(self):
@@ -41,7 +42,7 @@ class Reader:
 
     def start(self):
         """Wake the chip and configure it; raises ReaderError if it does not answer."""
-        self._listing = False
+        self._listing = self._held = False
         self.version = self.pn532.firmware_version()
         self.pn532.sam_configuration()
         self.pn532.set_max_retries(atr=0xFF, psl=0x01, passive=0xFF if self.dozes else 0x01)
@@ -78,6 +79,8 @@ class Reader:
         """irq: the targets a waiting InListPassiveTarget found within ``ms``; None if none
         came (the command is left waiting)."""
         try:
+            if self._held:
+                self.release()
             if not self._listing:
                 self.pn532.start_list(max_targets=2)
                 self._listing = True
@@ -93,6 +96,11 @@ class Reader:
         return IsoDep(self.pn532, target)
 
     def release(self):
+        """End the session with the card (irq: once it has left, see ``wait_removed``)."""
+        if self.dozes and not self._held:
+            self._held = True  # released when it is gone: the presence check needs it
+            return
+        self._held = False
         try:
             self.pn532.release(0)
         except ReaderError:
@@ -100,8 +108,18 @@ class Reader:
 
     def wait_removed(self, uid=None, limit_ms=None):
         """Block until no target with ``uid`` (None: no target at all) is in the field (or
-        ``limit_ms`` passed, -> False)."""
+        ``limit_ms`` passed, -> False). irq: the card just served is watched with the
+        PN532's presence check (one R(NAK) on the air, not a new activation) until it is
+        gone, then released."""
         start = clock.ticks_ms()
+        if self._held:
+            while self.pn532.check_presence(_ANSWER_MS):
+                if limit_ms is not None and clock.elapsed_ms(start) >= limit_ms:
+                    return False
+                clock.sleep_ms(self.poll_ms)
+            self.release()
+            if uid is not None:
+                return True
         while True:
             if self.dozes:
                 targets = self._listen(self.poll_ms)
