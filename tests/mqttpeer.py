@@ -11,6 +11,7 @@ import os
 import queue
 import subprocess
 import threading
+import time
 
 import brokers
 import paho.mqtt.client as mqtt
@@ -19,6 +20,16 @@ from host_tools.lib.office.service import BrokerOptions, Office, Service
 
 HANG_S = 20.0  # a hang breaker, never a measurement
 _ids = itertools.count(1)
+
+
+def wait_for(predicate, timeout=HANG_S * 2):
+    """Until ``predicate()`` holds (True) or the hang breaker (False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def unique(prefix):
@@ -114,15 +125,20 @@ def office_service(broker, db, keys, user=None, password=None, **office_kw):
 
 
 @contextlib.contextmanager
-def mosquitto_with_acl(tmpdir, passwd, acl):
-    """Mosquitto on a free loopback port with ``passwd`` and ``acl`` files (no anonymous)."""
+def mosquitto_with_acl(tmpdir, passwd=None, acl=None, port=None):
+    """Mosquitto on a free loopback port (or ``port``) with ``passwd`` and ``acl`` files (no
+    anonymous), or anonymous without them."""
     exe = brokers.require_mosquitto()
     tmpdir = str(tmpdir)
     lines = ["per_listener_settings false", "persistence false", "user root",
-             "log_dest file %s" % os.path.join(tmpdir, "mosquitto.log"),
-             "allow_anonymous false", "password_file %s" % passwd, "acl_file %s" % acl]
+             "log_dest file %s" % os.path.join(tmpdir, "mosquitto.log")]
+    if passwd is None:
+        lines.append("allow_anonymous true")
+    else:
+        lines += ["allow_anonymous false", "password_file %s" % passwd, "acl_file %s" % acl]
+    fixed = port
     for attempt in range(3):
-        port = brokers.free_port()
+        port = fixed or brokers.free_port()
         conf = os.path.join(tmpdir, "mosquitto.conf")
         with open(conf, "w", encoding="utf-8") as f:
             f.write("\n".join(lines + ["listener %d 127.0.0.1" % port]) + "\n")

@@ -203,6 +203,13 @@ def test_publish_to_a_group_that_does_not_exist_is_one_line_exit_2(capsys, broke
     assert (code, out, err.count("\n")) == (2, "", 1) and "no group 'nobody'" in err
 
 
+def test_an_update_a_terminal_would_refuse_as_a_rollback_is_bad_input(master, db):
+    _beat(db, A, config=3)
+    with pytest.raises(BadInput, match="has config v3 installed: v3 would be refused"):
+        ops.publish_update(db, read_office_keys(str(master)), "config", 3, b"{}", [A, B], 0, T)
+    assert db.one("SELECT COUNT(*) FROM updates")[0] == 0
+
+
 @pytest.mark.parametrize("kind, payload, version, what", [
     ("config", b"{}", None, "needs --version"),
     ("canteen", b'{"version": 3, "periods": []}', 4, "version 3, not 4"),

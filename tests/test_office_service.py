@@ -227,6 +227,13 @@ def test_records_a_heartbeat_names_and_the_office_lacks_are_asked_for(broker, sq
         assert wire.decode_resend(t.next("/resend")[1]) == (1, 12)
 
 
+def test_a_resend_never_asks_for_records_the_terminal_has_freed(broker, sqlite):
+    with serve(broker, sqlite, resend_after=0), peer(broker) as t:
+        t.subscribe("ykt/o/%s/#" % TID)
+        t.publish(hb_topic(), heartbeat(last=12, acked=5, backlog=7))
+        assert wire.decode_resend(t.next("/resend")[1]) == (6, 12)
+
+
 def test_malformed_messages_are_one_line_each_and_the_service_goes_on(broker, sqlite, recs):
     with serve(broker, sqlite) as (office, lines), peer(broker) as t:
         t.subscribe("ykt/o/%s/#" % TID)
@@ -315,3 +322,30 @@ def _serve_until_sigterm(broker, tmp_path):
     reader.join(mqttpeer.HANG_S)
     assert proc.stderr.read() == ""
     assert "stopped: 0 record(s) received" in out[-1]
+
+
+def test_the_service_comes_back_with_the_broker_and_goes_on(tmp_path, sqlite, recs):
+    port = mqttpeer.brokers.free_port()
+    (tmp_path / "1").mkdir()
+    (tmp_path / "2").mkdir()
+    first = mqttpeer.mosquitto_with_acl(tmp_path / "1", port=port)
+    b = first.__enter__()
+    try:
+        with serve(b, sqlite) as (office, lines):
+            with peer(b) as t:
+                t.subscribe("ykt/o/%s/#" % TID)
+                t.publish(rec_topic(), wire.encode_records(recs[:2]))
+                assert acked(t) == 2
+            first.__exit__(None, None, None)  # the broker goes away
+            first = None
+            with mqttpeer.mosquitto_with_acl(tmp_path / "2", port=port) as b2:
+                assert mqttpeer.wait_for(lambda: sum("subscribed" in ln for ln in lines) == 2)
+                with peer(b2) as t:
+                    t.subscribe("ykt/o/%s/#" % TID)
+                    t.publish(rec_topic(), wire.encode_records(recs[2:]))
+                    assert acked(t) == len(recs)
+    finally:
+        if first is not None:
+            first.__exit__(None, None, None)
+    assert any(ln.startswith("lost the broker") for ln in lines)
+    assert _count(sqlite, "records") == len(recs)

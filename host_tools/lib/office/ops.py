@@ -127,6 +127,12 @@ def publish_update(db: Db, keys: OfficeKeys, kind: str, version: int, payload: b
     if name not in wire.UPDATE_NAMES:
         raise BadInput("update %r: one of %s" % (name, ", ".join(wire.UPDATE_NAMES)))
     targets = _targets(terminals)
+    held = {str(t): int(v) for t, v in db.query(
+        "SELECT terminal, %s FROM heartbeats" % wire.UPDATE_NAMES[name])}
+    behind = [t for t in targets if held.get(t, 0) >= version]
+    if behind:
+        raise BadInput("terminal %s has %s v%d installed: v%d would be refused as a rollback "
+                       "(publish a later version)" % (behind[0], name, held[behind[0]], version))
     out = []
     with db.transaction():
         for tid in targets:

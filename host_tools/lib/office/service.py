@@ -230,6 +230,9 @@ class Office:
     def _resend(self, tid: str, ranges: list[tuple[int, int]]) -> list[Message]:
         out = []
         clock = self.monotonic()
+        if len(self._asked) > 10000:  # forget ranges asked for long ago
+            self._asked = {k: t for k, t in self._asked.items()
+                           if clock - t < self.resend_after}
         for first, last in ranges:
             asked = self._asked.get((tid, first, last))
             if asked is not None and clock - asked < self.resend_after:
@@ -282,8 +285,9 @@ class Office:
             self.say("%s: holds an ack for seq %d, the office has stored up to %d"
                      % (tid, hb.acked, mark))
         quiet = self.monotonic() - self._last_rec.get(tid, float("-inf"))
-        if hb.last > mark and quiet >= self.resend_after:
-            out += self._resend(tid, ingest.gaps(db, tid, upto=hb.last))
+        if hb.last > mark and quiet >= self.resend_after:  # what the terminal still holds
+            out += self._resend(tid, [(max(a, hb.acked + 1), b) for a, b in
+                                      ingest.gaps(db, tid, upto=hb.last) if b > hb.acked])
         return out
 
 
