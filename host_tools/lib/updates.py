@@ -26,7 +26,7 @@ MAC_SIZE = 16
 UINT32_MAX = 0xFFFFFFFF
 
 KINDS = {"tariff": 1, "denylist": 2, "denylist-delta": 3, "config": 4, "staff": 5, "clock": 6,
-         "canteen": 7}
+         "canteen": 7, "trust": 8, "trust-test": 9}
 CLOCK_YEARS = (2024, 2099)  # as the firmware (ykt.store.updates.CLOCK_YEARS)
 
 
@@ -116,6 +116,8 @@ def _check_payload(code: int, version: int, payload: bytes) -> None:
         return
     if code == KINDS["canteen"]:
         pver = canteen_version(payload)
+    elif code in (KINDS["trust"], KINDS["trust-test"]):
+        pver = trust_version(code, payload)
     elif code == KINDS["denylist"]:
         pver, _ = denylist.read_base(payload)
     elif code == KINDS["denylist-delta"]:
@@ -139,6 +141,17 @@ def canteen_version(payload: bytes) -> int:
     version = rules.get("version", 0) if isinstance(rules, dict) else None
     if not isinstance(version, int) or isinstance(version, bool):
         raise BadInput("canteen: the rule set needs a whole-number 'version'")
+    return version
+
+
+def trust_version(code: int, payload: bytes) -> int:
+    """The version a trust-anchor payload (docs/qr.md §6) gives itself; its set must be the
+    kind's (production for ``trust``, test for ``trust-test``)."""
+    from host_tools.lib import qr
+
+    kset, version, _ = qr.read_anchors(bytes(payload))
+    if (kset == "test") != (code == KINDS["trust-test"]):
+        raise BadInput("%s: the payload holds the %s keys" % (kind_name(code), kset))
     return version
 
 

@@ -36,6 +36,8 @@ KIND_CONFIG = const(4)
 KIND_STAFF = const(5)
 KIND_CLOCK = const(6)
 KIND_CANTEEN = const(7)
+KIND_TRUST = const(8)
+KIND_TRUST_TEST = const(9)
 
 # code: (name, installed file); a clock update installs no file, it sets the RTC
 KINDS = {
@@ -46,6 +48,8 @@ KINDS = {
     5: ("staff", "/staff.bin"),
     6: ("clock", None),
     7: ("canteen", "/canteen.bin"),
+    8: ("trust", "/trust.bin"),  # e-card QR trust anchors (docs/qr.md)
+    9: ("trust-test", "/trust-test.bin"),
 }
 CLOCK_YEARS = (2024, 2099)  # a clock update outside these years is refused
 
@@ -207,6 +211,23 @@ def _check_canteen(f, plen, name, version):
                             name, version)
 
 
+def _check_trust(payload, kind, name, version):
+    """A trust-anchor payload (docs/qr.md section 6) of the kind's set (production for
+    ``trust``, test for ``trust-test``), every key on the curve and its own version the
+    envelope's, or it is refused before it is installed."""
+    from ykt.qr import credential
+
+    want = credential.SET_TEST if kind == KIND_TRUST_TEST else credential.SET_PRODUCTION
+    try:
+        credential.read_anchors(payload, want)
+    except ValueError as e:
+        raise UpdateRefused("bad payload (%s)" % e, name, version)
+    pver = credential.anchors_version(payload)
+    if pver != version:
+        raise UpdateRefused("bad payload (trust anchors v%d, not v%d)" % (pver, version),
+                            name, version)
+
+
 def _missing(e):
     return e.args and e.args[0] == _ENOENT
 
@@ -354,6 +375,9 @@ class Updates:
             elif kind == KIND_CANTEEN and not already:
                 f.seek(HEADER_SIZE)
                 _check_canteen(f, plen, name, version)
+            elif (kind == KIND_TRUST or kind == KIND_TRUST_TEST) and not already:
+                f.seek(HEADER_SIZE)
+                _check_trust(f.read(min(plen, 20000)), kind, name, version)
         return kind, version, plen, head, want, already, when
 
     def check(self, src):
@@ -383,6 +407,8 @@ class Updates:
             import io
 
             _check_canteen(io.BytesIO(payload), plen, name, version)
+        elif kind == KIND_TRUST or kind == KIND_TRUST_TEST:
+            _check_trust(payload, kind, name, version)
         return kind, version, payload
 
     # -- installing --------------------------------------------------------

@@ -1,0 +1,62 @@
+"""E-card QR codes for the tests (host_tools.lib.qr): an issuer, holders, anchors, codes at
+fixed times, and codes altered the ways an attacker would."""
+
+from host_tools.lib import qr
+
+T0 = qr.parse_time("2026-12-03T09:00:00")
+DAY = 86400
+ISSUER = qr.key_from_seed("issuer")
+OTHER_ISSUER = qr.key_from_seed("another issuer")
+HOLDER = qr.key_from_seed("holder")
+STRANGER = qr.key_from_seed("stranger")
+ID_NUMBER = "320502199001011234"
+SECRET = b"match secret for tests"
+
+
+def anchors(*keys, kset="test", until=T0 + 365 * DAY, version=1):
+    """A trust-anchor payload of ``keys`` (the issuer by default)."""
+    return qr.anchors_payload([(k.public_key(), until) for k in keys or (ISSUER,)], kset,
+                              version)
+
+
+def raw(issuer=ISSUER, holder=HOLDER, generated=T0, validity=60, cert_until=T0 + 30 * DAY,
+        card="A12345678"):
+    region, birth = qr.id_fields(ID_NUMBER)
+    return qr.issue(issuer, holder, cert_not_after=cert_until,
+                    match=qr.match_key(SECRET, ID_NUMBER), card=card, region=region,
+                    birth=birth, generated=generated, validity=validity)
+
+
+def code(**kw):
+    return qr.encode(raw(**kw))
+
+
+def resign_code(data, key):
+    """``data`` with the holder's signature replaced by one of ``key``."""
+    return data[:176] + qr._sign(key, data[:176])
+
+
+def forged_certificate():
+    """The certificate's signature made by another issuer under the issuer's key id; the code
+    then signed by the holder as usual."""
+    data = raw()
+    data = data[:106] + qr._sign(OTHER_ISSUER, data[:106]) + data[170:]
+    return qr.encode(resign_code(data, HOLDER))
+
+
+def uncertified_holder():
+    """A code whose certificate is genuine but which another key signed."""
+    return qr.encode(resign_code(raw(), STRANGER))
+
+
+def flipped(offset, data=None):
+    data = bytearray(data or raw())
+    data[offset] ^= 0x01
+    return qr.encode(bytes(data))
+
+
+def malleated(data):
+    """The code ``data`` (bytes) with s replaced by n - s: a second valid ECDSA signature of
+    the same bytes (a replay must still be caught)."""
+    s = int.from_bytes(data[208:], "big")
+    return qr.encode(data[:208] + (qr._N - s).to_bytes(32, "big"))
