@@ -27,8 +27,9 @@ and faults at the card's APDU n counted from placement: ``tear_at_apdu``,
 ``remove_after_apdu``, ``garble_at_apdu``, ``drop_at_apdu``,
 ``delay_at_apdu`` with ``delay_ms``), ``keys`` (``gap_ms``), ``set_clock``,
 ``emergency``, ``power_cut`` (``after_ops``, ``partial``, ``at_boot``),
-``noise`` (``ms``, ``xor``) on the reader's line, or ``link`` (the WiFi link down or up
-again: ``hw_sim/network.py``). A card may be an
+``noise`` (``ms``, ``xor``) on the reader's line, ``link`` (the WiFi link down or up
+again: ``hw_sim/network.py``), or ``scan`` / ``scan_garbage`` (a code or a misread shown to
+the QR scanner, ``hw_sim/gm65.py``: ``hold_ms``, ``scan_ms``). A card may be an
 attacker's (``forge``: ``"mac2"`` or ``"replay"``, ``hw_sim.faults``) or
 another issuer's (``issuer_seed``). docs/scenarios.md has every key with an
 example; any other key, or an event of no known kind, is refused with its path in the file
@@ -116,11 +117,14 @@ def _whole(v, low):
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
-ACTIONS = ("tap", "keys", "set_clock", "emergency", "power_cut", "noise", "link")
+ACTIONS = ("tap", "keys", "set_clock", "emergency", "power_cut", "noise", "link", "scan",
+           "scan_garbage")
 APDU_FAULTS = ("tear_at_apdu", "garble_at_apdu", "drop_at_apdu", "delay_at_apdu")
 EVENT_KEYS = {  # besides "at" and "terminal"
     "tap": ("hold_ms", "walk", "remove_after_apdu", "delay_ms") + APDU_FAULTS,
     "keys": ("gap_ms",),
+    "scan": ("hold_ms", "scan_ms"),
+    "scan_garbage": ("hold_ms", "scan_ms"),
 }
 POWER_CUT_KEYS = ("after_ops", "partial", "at_boot")
 NOISE_KEYS = ("ms", "xor")
@@ -274,7 +278,8 @@ class Scenario:
                     raise ScenarioError("%s.%s: unknown event kind; did you mean %s?"
                                         % (w, odd[0], close[0]))
                 raise ScenarioError("%s%s: %s; an event needs 'tap', 'keys', 'set_clock', "
-                                    "'emergency', 'power_cut', 'noise' or 'link'"
+                                    "'emergency', 'power_cut', 'noise', 'link', 'scan' or "
+                                    "'scan_garbage'"
                                     % (w, "." + odd[0] if odd else "",
                                        "unknown event kind" if odd else "no action"))
             if len(kinds) > 1:
@@ -288,7 +293,8 @@ class Scenario:
             ids = [t["id"] for t in self.terminals]
             if term is not None and term not in ids:
                 raise ScenarioError("%s: unknown terminal %r" % (w, term))
-            if term is None and kind in ("tap", "keys", "noise") and len(ids) > 1:
+            if term is None and kind in ("tap", "keys", "noise", "scan", "scan_garbage") \
+                    and len(ids) > 1:
                 raise ScenarioError("%s: say which 'terminal' (one of %s)" % (w, ", ".join(ids)))
             getattr(self, "_check_" + kind)(e, w)
             self.events.append((at, i, e))
@@ -323,6 +329,23 @@ class Scenario:
             raise ScenarioError("%s: 'keys' must be keypad keys 0-9 A-D * #" % w)
         if e.get("gap_ms") is not None and not _whole(e["gap_ms"], 1):
             raise ScenarioError("%s: 'gap_ms' must be a positive whole number" % w)
+
+    def _check_scan(self, e, w):
+        text = e["scan"]
+        if not isinstance(text, str) or not text or "\r" in text or "\n" in text:
+            raise ScenarioError("%s: 'scan' must be the code's text (one line, not empty)" % w)
+        self._check_scan_times(e, w)
+
+    def _check_scan_garbage(self, e, w):
+        if not _whole(e["scan_garbage"], 1) or e["scan_garbage"] > 4096:
+            raise ScenarioError("%s: 'scan_garbage' must be a number of bytes 1..4096" % w)
+        self._check_scan_times(e, w)
+
+    @staticmethod
+    def _check_scan_times(e, w):
+        for key in ("hold_ms", "scan_ms"):
+            if e.get(key) is not None and not _whole(e[key], 1):
+                raise ScenarioError("%s: %r must be a positive whole number" % (w, key))
 
     def _check_set_clock(self, e, w):
         _parse_dt(e["set_clock"], w + ": set_clock")
@@ -502,6 +525,8 @@ class Run:
                     clock.schedule(at, lambda sim=sim, up=e["link"]: setattr(sim.wiring, "link",
                                                                              up))
                     end = max(end, at)
+                elif "scan" in e or "scan_garbage" in e:
+                    end = max(end, self._schedule_scan(sim, tid, at, e))
                 elif "noise" in e:
                     spec = e["noise"]
                     until = at + int(spec["ms"] * 1000)
@@ -516,6 +541,22 @@ class Run:
                         spec.get("after_ops", 1), spec.get("partial")))
                     end = max(end, at)
         self.end_us = end + SETTLE_MS * 1000
+
+    def _schedule_scan(self, sim, tid, at, e):
+        """A code (or a misread) shown to the terminal's QR scanner -> when it is taken away."""
+        if sim.scanner is None:
+            raise ScenarioError("%s: terminal %s has no QR scanner (board key 'qr')"
+                                % (self.scenario.source, tid))
+        hold = e.get("hold_ms", DEFAULT_HOLD_MS)
+
+        def show():
+            if "scan" in e:
+                sim.scanner.present(e["scan"], hold, e.get("scan_ms"))
+            else:
+                sim.scanner.present_garbage(e["scan_garbage"], hold, e.get("scan_ms"))
+
+        sim.clock.schedule(at, show)
+        return at + hold * 1000
 
     def _wire_noise(self, tid):
         """Noise windows on the reader's line (again after a power cut: the board

@@ -15,6 +15,7 @@ from hw_sim import pos_models
 from hw_sim.clock import VirtualClock
 from hw_sim.flash import NorFlash
 from hw_sim.gate import GateModel
+from hw_sim.gm65 import GM65Model
 from hw_sim.iso14443 import Card14443, Field
 from hw_sim.pn532 import PN532, PN532I2C, PN532SPI, PN532UART
 from hw_sim.pole_display import PoleDisplayModel
@@ -38,6 +39,7 @@ class SimTerminal:
         self.field = Field()
         self.display = None
         self.gate = None
+        self.scanner = None  # hw_sim.gm65.GM65Model when the board has a QR scanner
         self.keypad = self.lcd = self.printer = None  # hw_sim.pos_models
         vfs = board.get("partitions", {}).get("vfs", {})
         self.flash = NorFlash(vfs.get("size", DEFAULT_VFS_SIZE))
@@ -131,5 +133,14 @@ def _wire_display(sim, spec):
         sim.wiring.attach_uart(spec["uart"]["id"], sim.display)
 
 
+def _wire_qr(sim, spec):
+    if sim.scanner is None:
+        sim.scanner = GM65Model(sim.clock)
+    else:
+        sim.scanner.power_on()  # a power cut: the module restarts from its EEPROM
+    sim.wiring.attach_uart(spec["uart"]["id"], sim.scanner)
+
+
 # peripheral kind -> fn(sim, spec with defaults): the models behind the board's parts
-WIRE = {"nfc": _wire_nfc, "gate": _wire_gate, "display": _wire_display, **pos_models.WIRE}
+WIRE = {"nfc": _wire_nfc, "gate": _wire_gate, "display": _wire_display, "qr": _wire_qr,
+        **pos_models.WIRE}

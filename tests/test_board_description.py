@@ -48,12 +48,13 @@ class Reads(dict):
 
 
 def _boards():
-    """The shipped boards (one per PN532 bus), and the POS board with a gate as well: together
-    every kind on every bus."""
+    """The shipped boards (one per PN532 bus), the POS board with a gate as well, and the venue
+    gate (its QR scanner): together every kind on every bus."""
     full = copy.deepcopy(load("s3-canteen-pos"))
     full["name"] = "everything"
     full["gate"] = {"open": 11, "passage": 12, "emergency": 13}
-    return [load("devkitc-turnstile"), load("bus-validator"), load("s3-canteen-pos"), full]
+    return [load("devkitc-turnstile"), load("bus-validator"), load("s3-canteen-pos"), full,
+            load("devkitc-venue-gate")]
 
 
 def _readers():

@@ -105,3 +105,18 @@ def gate(board):
     return Gate(machine.Pin(spec["open"], machine.Pin.OUT),
                 machine.Pin(spec["passage"], machine.Pin.IN),
                 emergency=_pin(spec.get("emergency"), machine.Pin.IN))
+
+
+def qr(board):
+    """The QR scanner's driver on its UART (``configure()`` it before use), or None if not
+    fitted."""
+    spec = board.get("qr")
+    if not spec:
+        return None
+    from ykt.drivers.gm65 import CONTINUOUS, GM65, TRIGGER
+
+    s = spec["uart"]
+    uart = machine.UART(s["id"], s.get("baudrate", 9600), tx=s["tx"], rx=s["rx"],
+                        timeout=s.get("timeout", 0))
+    mode = CONTINUOUS if spec.get("mode", "trigger") == "continuous" else TRIGGER
+    return GM65(uart, mode, spec.get("read_ms", 5000))

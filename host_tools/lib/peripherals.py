@@ -174,6 +174,14 @@ KINDS: tuple[Kind, ...] = (
         Slot("uart", {"baudrate": 115200, "timeout": 0}, when=("kind", "pole")),
         Option("width", "int", 20, low=1, doc="characters per line"),
     ), firmware="ykt.board.ui", sim="hw_sim.pole_display.PoleDisplayModel"),
+    Kind("qr", "GM65/GM8xx serial QR scanner module", fields=(
+        Slot("uart", {"baudrate": 9600, "timeout": 0}),
+        Option("mode", "text", "trigger", choices=("trigger", "continuous"),
+               doc='"trigger": a scan when the firmware asks (command mode); "continuous": '
+                   'the module scans by itself'),
+        Option("read_ms", "int", 5000, doc="trigger mode: a scan gives up after this long "
+                                           "(zone 0x0006, 100 ms steps; 0: no limit)"),
+    ), firmware="ykt.board.qr", sim="hw_sim.gm65.GM65Model"),
     Kind("printer", "ESC/POS receipt printer", fields=(
         Slot("uart", {"baudrate": 9600}),
         Option("width", "int", 32, low=1, doc="characters per line"),
