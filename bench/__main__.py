@@ -1,6 +1,6 @@
 """`make bench` (``python -m bench``): every figure, one section each."""
 
-from bench import denylist, deploy, fare, harness, pos, scale, tap
+from bench import denylist, deploy, fare, harness, pos, qr, scale, tap
 
 
 def main():
@@ -39,6 +39,7 @@ def main():
     print("  lookup on the MicroPython VM:      %.0f us mean, %d bytes read" % (us, read))
     fare.main()
     pos.main()
+    qr.main([])
     deploy.main()
 
 

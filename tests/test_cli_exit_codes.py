@@ -28,6 +28,7 @@ def test_bad_usage_exits_2(capsys):
     ("tariff", "check", "no-source.json"),
     ("office", "ingest", "no-journal", "--db", "no-db.sqlite", "--keys", "no-key-file"),
     ("office", "report", "--db", "no-db.sqlite"),
+    ("qr", "check", "YK1:00", "--anchors", "no-anchors-file"),
 ])
 def test_a_missing_input_file_exits_2_in_one_line(capsys, argv):
     code, out, err = _run(capsys, *argv)

@@ -65,7 +65,7 @@ def _anchor_map(args):
 
     out = {}
     if args.anchors:
-        for a in qr.read_anchors(read_input(args.anchors, "trust anchor file"))[2]:
+        for a in qr.read_anchors(read_input(args.anchors, "trust anchor"))[2]:
             out[a.kid] = a
     if args.issuer_seed or args.issuer_key:
         for k in _issuers(args):
@@ -79,8 +79,8 @@ def _anchor_map(args):
 def _check(args):
     from host_tools.lib import qr
 
-    raw = qr.decode(args.code)
     anchors = _anchor_map(args)
+    raw = qr.decode(args.code)
     now = qr.parse_time(args.at)
     f = qr.fields(raw)
     f["verdict"] = qr.verdict(raw, anchors, now)
