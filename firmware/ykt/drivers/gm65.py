@@ -16,6 +16,14 @@ scan starts when the host writes 1 to zone 0x0002 and ends with the first code o
 the single reading time, zone 0x0006 in 100 ms steps, 0 = no limit), 10 continuous (the
 module scans by itself), 11 sensor. A decoded code arrives as plain text ending in CR.
 
+Sources: the GM65 user manual (Hangzhou Grow), 8.2-8.5, with its examples (read 0x000A:
+``7E 00 07 01 00 0A 01 EE 8A`` -> ``02 00 00 01 3E E4 AC``; write 0x3E there:
+``7E 00 08 01 00 0A 3E 4C CF`` -> ``02 00 00 01 00 33 31``; save ``7E 00 09 01 00 00 00 DE
+C8``); Newland's wiki "Command Trigger Mode" (start reading ``7E 00 08 01 00 02 01 02 DA``,
+zone 0x0006 the reading time); a GM65-based scanner's manual (Hamlet HBCS2D100W 8.4: the ACK
+comes first, then the reading; 0.1-25.5 s, default 5 s). tests/test_gm65_model.py holds the
+frames to them byte for byte.
+
 Usage::
 
     from machine import UART
@@ -46,6 +54,8 @@ Outcome codes (every method returns one; none raises on what the line carries):
       -4  OVERLONG     poll: a payload longer than ``max_len``, discarded up to its CR
       -5  GARBLED      poll: a payload with a byte outside 0x20..0x7E, or a fragment that
                        stopped without its CR (nothing more for ``gap_ms``): discarded
+      -6  NO_CODE      poll, trigger mode: the reading ``trigger`` started ended
+                       (``read_ms`` and 100 ms more) without a code
     ====  ===========  ===========================================================
 
 Memory: the payload buffer (``max_len`` bytes), a 32-byte read chunk and the 9-byte command
@@ -68,6 +78,7 @@ BAD_REPLY = const(-2)
 MISMATCH = const(-3)
 OVERLONG = const(-4)
 GARBLED = const(-5)
+NO_CODE = const(-6)
 
 REASONS = {
     NONE: "nothing yet",
@@ -78,6 +89,7 @@ REASONS = {
     MISMATCH: "zone read back differs",
     OVERLONG: "payload too long",
     GARBLED: "garbled payload",
+    NO_CODE: "no code in time",
 }
 
 # read modes (zone 0x0000 bits 1-0)
@@ -100,6 +112,7 @@ _LF = const(0x0A)
 _REPLY_MS = const(100)  # a 7-byte answer at 9600 baud takes 7 ms
 _CHUNK = const(32)
 _SYNC_MAX = const(16)  # bytes skipped looking for an answer's 02 00
+_READ_SLACK_MS = const(100)  # after read_ms, how long a triggered reading may still answer
 
 
 def crc16(buf, start, end):
@@ -133,6 +146,7 @@ class GM65:
         self._bad = False  # the payload so far has a byte outside 0x20..0x7E
         self._last = 0  # ticks_ms of the payload's last byte
         self._len = 0  # length of the payload poll() returned CODE for
+        self._trig = None  # ticks_ms of the trigger whose reading is still open
         self.last = NONE  # the last outcome (reason())
         self.dropped = 0  # bytes dropped before commands
 
@@ -140,6 +154,7 @@ class GM65:
     def configure(self):
         """Set the read mode in zone 0x0000 (the other bits kept) and, in trigger mode, the
         single reading time (zone 0x0006), each read back -> OK, or the first failure."""
+        self._trig = None
         r = self._set(_ZONE_SETTINGS, _MODE_MASK, self.mode)
         if r == OK and self.mode == TRIGGER:
             steps = (self.read_ms + 99) // 100
@@ -150,6 +165,8 @@ class GM65:
     def trigger(self):
         """Command mode: start one scan (write 1 to zone 0x0002) -> OK or a failure."""
         self.last = self.write_zone(_ZONE_SCAN, 1)
+        if self.last == OK and self.mode == TRIGGER and self.read_ms:
+            self._trig = clock.ticks_ms()
         return self.last
 
     def save(self):
@@ -175,6 +192,12 @@ class GM65:
         """Take what the module has sent, without waiting -> CODE when a payload has ended
         (``payload()``), NONE, or OVERLONG / GARBLED when one was discarded."""
         r = self._poll()
+        if r == CODE:
+            self._trig = None
+        elif (r == NONE and self._trig is not None and not self._seen
+              and clock.elapsed_ms(self._trig) > self.read_ms + _READ_SLACK_MS):
+            self._trig = None
+            r = NO_CODE
         if r != NONE:
             self.last = r
         return r
