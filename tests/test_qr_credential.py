@@ -129,6 +129,7 @@ def test_scanner_garbage_never_raises():
         text = "YK1:" + "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 400)))
         assert v.check(text.encode("utf-8") if n % 2 else text, T0)[0] in range(8)
     assert v.check(b"\xff\xfe", T0)[0] == cr.MALFORMED
+    assert v.check(None, T0)[0] == cr.MALFORMED
 
 
 def test_the_replay_cache_is_bounded_and_forgets_what_ends_first():

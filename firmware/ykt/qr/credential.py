@@ -215,13 +215,13 @@ class Verifier:
 
     def check(self, text, now):
         """(outcome, Code or None)."""
+        code = None
         try:
             code = decode(text)
-        except (ValueError, UnicodeError):
-            return MALFORMED, None
-        try:
             return self._check(code, now), code
-        except (ValueError, IndexError):
+        except MemoryError:  # the terminal's to handle, as anywhere else
+            raise
+        except Exception:  # whatever a scanner can send: no code, never a crash
             return MALFORMED, code
 
     def _check(self, code, now):
