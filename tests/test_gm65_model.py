@@ -224,3 +224,44 @@ def test_garbage_is_random_but_fixed():
     a = run()
     assert a == run() and len(a) == 64 and a != bytes(64)
     assert random.Random(65).randrange(256) == a[0]
+
+
+def test_the_venue_gate_board_checks_and_fits_a_gate():
+    from host_tools.lib.boardcheck import check, role_fit
+    from host_tools.lib.boards import load
+
+    board = load("devkitc-venue-gate")
+    assert [m for level, m in check(board) if level == "error"] == []
+    assert role_fit(board, "gate") is None
+    clash = dict(board, qr=dict(board["qr"], uart={"id": 1, "tx": 14, "rx": 35}))
+    assert any("14" in m for level, m in check(clash) if level == "error")
+
+
+def test_a_power_cut_restarts_the_module_from_its_eeprom():
+    from host_tools.lib.boards import load
+    from hw_sim.terminal import SimTerminal
+
+    sim = SimTerminal(load("devkitc-venue-gate"))
+    m = sim.scanner
+    m.uart_write(model.frame(model.WRITE, 0, b"\xd6"))  # continuous, not saved
+    m.uart_write(model.frame(model.WRITE, 6, b"\x0a"))
+    m.uart_write(model.frame(model.SAVE, 0, b"\x00"))  # saved with both
+    m.uart_write(model.frame(model.WRITE, 6, b"\x14"))  # changed again, not saved
+    m.present("LOST", hold_ms=5000)
+    sim.power_cycle()
+    assert sim.scanner is m and m.zones[0] == 0xD6 and m.zones[6] == 0x0A
+    assert m.uart_read() == b""  # what was on the line, and the code in view, are gone
+
+
+def test_the_board_reader_builds_the_driver_from_the_board_file():
+    from host_tools.lib.boards import load
+    from hw_sim.terminal import SimTerminal
+    from ykt import board as yboard
+
+    board = load("devkitc-venue-gate")
+    SimTerminal(board).activate()
+    qr = yboard.qr(board)
+    assert (qr.mode, qr.read_ms, len(qr._buf)) == (driver.TRIGGER, 5000, 512)
+    qr = yboard.qr(dict(board, qr={"uart": board["qr"]["uart"], "mode": "continuous"}))
+    assert (qr.mode, qr.read_ms) == (driver.CONTINUOUS, 5000)
+    assert yboard.qr(load("devkitc-turnstile")) is None
