@@ -111,6 +111,7 @@ _CR = const(0x0D)
 _LF = const(0x0A)
 _REPLY_MS = const(100)  # a 7-byte answer at 9600 baud takes 7 ms
 _CHUNK = const(32)
+_CHUNKS_MAX = const(16)  # chunks one poll (or one drop) takes at most: it never blocks
 _SYNC_MAX = const(16)  # bytes skipped looking for an answer's 02 00
 _READ_SLACK_MS = const(100)  # after read_ms, how long a triggered reading may still answer
 
@@ -217,7 +218,7 @@ class GM65:
                 and not u.any()):
             self._restart()  # the fragment stopped without its CR
             return GARBLED
-        while True:
+        for _ in range(_CHUNKS_MAX):
             if self._ci >= self._cn:
                 k = u.any()
                 if not k:
@@ -231,6 +232,7 @@ class GM65:
             r = self._take()
             if r != NONE:
                 return r
+        return NONE  # more is waiting: the next poll goes on with it
 
     def _take(self):
         """Run the chunk's bytes through the line until a payload ends -> its outcome."""
@@ -311,11 +313,12 @@ class GM65:
         return self._answer()
 
     def _drop(self):
-        """Input waiting before a command (a scan's bytes, noise) is dropped."""
+        """Input waiting before a command (a scan's bytes, noise) is dropped (up to 512
+        bytes: a line that never goes quiet then fails the command instead)."""
         u = self._uart
         self._ci = self._cn = 0
         self._restart()
-        while True:
+        for _ in range(_CHUNKS_MAX):
             k = u.any()
             if not k:
                 return
