@@ -125,7 +125,7 @@ class Anchor:
 
     def table(self):
         if self._tab is None:
-            self._tab = ec.table(ec.P256, ec.point(ec.P256, self.xy))
+            self._tab = ec.table(ec.P256, ec.point(ec.P256, self.xy), 7)
         return self._tab
 
 

@@ -16,8 +16,8 @@ import hashlib
 
 from micropython import const
 
-_W = const(5)  # NAF width: odd multiples 1, 3, ..., 15 in each table
-_TABLE = const(8)  # 2 ** (_W - 2)
+_W = const(5)  # NAF width of a key's scalar: odd multiples 1, 3, ..., 15 in its table
+_WG = const(7)  # of a fixed point's (G, the issuer keys): 1, 3, ..., 63, built once
 
 
 class Curve:
@@ -31,7 +31,7 @@ class Curve:
 
     def gtable(self):
         if self._gtab is None:
-            self._gtab = table(self, self.g)
+            self._gtab = table(self, self.g, _WG)
         return self._gtab
 
 
@@ -119,24 +119,26 @@ def _affine(p, X, Y, Z):
     return X * zi2 % p, Y * zi2 % p * zi % p
 
 
-def table(c, pt):
-    """Affine odd multiples 1P, 3P, ..., 15P of ``pt``, for the NAF loop: computed in
-    Jacobian coordinates, then made affine with one inversion (Montgomery's trick)."""
+def table(c, pt, w=_W):
+    """Affine odd multiples 1P, 3P, ..., (2^(w-1) - 1)P of ``pt``, for a width-``w`` NAF:
+    computed in Jacobian coordinates, then made affine with one inversion (Montgomery's
+    trick). The table's length tells ``mul2`` its width."""
     p = c.p
     x, y = pt
     d = _affine(p, *_double(p, x, y, 1))
     jac = [(x, y, 1)]
-    for _ in range(_TABLE - 1):
+    size = 1 << (w - 2)
+    for _ in range(size - 1):
         a = jac[-1]
         jac.append(_add_affine(p, a[0], a[1], a[2], d[0], d[1]))
-    acc = [1] * _TABLE
+    acc = [1] * size
     prod = 1
-    for i in range(_TABLE):
+    for i in range(size):
         acc[i] = prod
         prod = prod * jac[i][2] % p
     inv = pow(prod, p - 2, p)
-    out = [pt] * _TABLE
-    for i in range(_TABLE - 1, -1, -1):
+    out = [pt] * size
+    for i in range(size - 1, -1, -1):
         X, Y, Z = jac[i]
         zi = inv * acc[i] % p
         inv = inv * Z % p
@@ -145,43 +147,73 @@ def table(c, pt):
     return out
 
 
-def naf(k):
-    """Width-5 NAF digits of ``k``, least significant first (0 or odd in -15..15)."""
-    out = []
+def naf(k, w=_W):
+    """Width-``w`` NAF digits of ``k``, least significant first (0 or odd, |d| < 2^(w-1)),
+    each plus 64 in a bytearray (a quarter of a list's heap on the board, an eighth here)."""
+    out = bytearray()
+    full = 1 << w
+    half = full >> 1
+    mask = full - 1
     while k:
         if k & 1:
-            d = k & 31
-            if d > 16:
-                d -= 32
+            d = k & mask
+            if d > half:
+                d -= full
             k -= d
         else:
             d = 0
-        out.append(d)
+        out.append(d + 64)
         k >>= 1
     return out
 
 
 def mul2(c, k1, t1, k2, t2):
-    """k1*P1 + k2*P2 in Jacobian coordinates, the P's given by their tables."""
+    """k1*P1 + k2*P2 in Jacobian coordinates, the P's given by their tables (of any width).
+    The doubling (dbl-2001-b) is written out in the loop: a verify is some 256 doublings
+    and 80 additions."""
     p = c.p
-    n1 = naf(k1)
-    n2 = naf(k2)
+    n1 = naf(k1, _width(t1))
+    n2 = naf(k2, _width(t2))
     L = max(len(n1), len(n2))
-    n1 += [0] * (L - len(n1))
-    n2 += [0] * (L - len(n2))
+    n1 += b"@" * (L - len(n1))  # "@" is 64, the digit 0
+    n2 += b"@" * (L - len(n2))
     X, Y, Z = 1, 1, 0
     for i in range(L - 1, -1, -1):
         if Z:
-            X, Y, Z = _double(p, X, Y, Z)
-        d = n1[i]
-        if d:
-            q = t1[d >> 1] if d > 0 else t1[(-d) >> 1]
-            X, Y, Z = _add_affine(p, X, Y, Z, q[0], q[1] if d > 0 else p - q[1])
-        d = n2[i]
-        if d:
-            q = t2[d >> 1] if d > 0 else t2[(-d) >> 1]
-            X, Y, Z = _add_affine(p, X, Y, Z, q[0], q[1] if d > 0 else p - q[1])
+            d = Z * Z % p
+            g = Y * Y % p
+            be = X * g % p
+            al = 3 * (X - d) * (X + d) % p
+            Z = (Y + Z) * (Y + Z) - g - d
+            X = (al * al - 8 * be) % p
+            Y = (al * (4 * be - X) - 8 * g * g) % p
+            Z %= p
+        dg = n1[i]
+        if dg != 64:
+            if dg > 64:
+                q = t1[(dg - 64) >> 1]
+                X, Y, Z = _add_affine(p, X, Y, Z, q[0], q[1])
+            else:
+                q = t1[(64 - dg) >> 1]
+                X, Y, Z = _add_affine(p, X, Y, Z, q[0], p - q[1])
+        dg = n2[i]
+        if dg != 64:
+            if dg > 64:
+                q = t2[(dg - 64) >> 1]
+                X, Y, Z = _add_affine(p, X, Y, Z, q[0], q[1])
+            else:
+                q = t2[(64 - dg) >> 1]
+                X, Y, Z = _add_affine(p, X, Y, Z, q[0], p - q[1])
     return X, Y, Z
+
+
+def _width(t):
+    n = len(t)
+    w = 2
+    while n > 1:
+        n >>= 1
+        w += 1
+    return w
 
 
 def _scalars(c, r, s):
