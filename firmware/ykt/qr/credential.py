@@ -206,7 +206,8 @@ class Recent:
 class Verifier:
     """Check codes against ``anchors`` ({key id: Anchor}) at a time ``now`` (seconds since
     2000, the terminal's clock). Certificates already verified are remembered (``certs``
-    entries, their digests) so a holder's next code costs one signature verify."""
+    entries, their whole SHA-256: a match stands for the issuer's signature) so a holder's
+    next code costs one signature verify."""
 
     def __init__(self, anchors, recent=None, certs=16):
         self.anchors = anchors
@@ -241,7 +242,8 @@ class Verifier:
         if self.recent.seen(key, now):
             return REPLAYED
         holder = ec.point(ec.P256, code.holder_key)  # ValueError: malformed
-        cert = hashlib.sha256(code.raw[: CERT_SIZE + SIG_SIZE]).digest()[:8]
+        # the whole digest: a cached certificate skips its signature check
+        cert = hashlib.sha256(code.raw[: CERT_SIZE + SIG_SIZE]).digest()
         if not self._certs.seen(cert, now):
             r, s = _rs(code.cert_sig)
             if not ec.ecdsa_p256(a.table(), code.tbs, r, s):
