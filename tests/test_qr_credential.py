@@ -177,3 +177,12 @@ def test_the_vm_gives_the_same_outcomes(tmp_path):
     assert out == [cr.OK, cr.REPLAYED, cr.FORGED, cr.FORGED, cr.FORGED, cr.EXPIRED,
                    cr.MALFORMED]
     assert out == vmscripts.load("qr_checks").check(qrkit.anchors().hex(), T0 + 5, codes)
+
+
+def test_a_known_certificate_still_needs_the_holders_signature():
+    v = verifier()
+    data = qrkit.raw()
+    assert outcome(qr.encode(data), v=v) == cr.OK
+    later = data[:170] + (T0 + 10).to_bytes(4, "big") + data[174:176]
+    assert outcome(qr.encode(qrkit.resign_code(later, qrkit.STRANGER)), T0 + 12, v) == cr.FORGED
+    assert outcome(qr.encode(qrkit.resign_code(later, qrkit.HOLDER)), T0 + 12, v) == cr.OK
