@@ -420,10 +420,14 @@ def _fleet_common(p):
 
 
 def register(sub):
-    p = sub.add_parser("office", help="the back office: ingest journals, clear, settle",
+    p = sub.add_parser("office", help="the back office: ingest journals, clear, settle; "
+                                      "serve the fleet over MQTT, deny cards, publish updates",
                        **examples("ykt office ingest gate-1.img --db office.sqlite "
                                   "--keys master.json",
-                                  "ykt office clearing --db office.sqlite"))
+                                  "ykt office clearing --db office.sqlite",
+                                  "ykt office serve --broker mqtt://127.0.0.1:1883 "
+                                  "--db office.sqlite --keys master.json",
+                                  "ykt office status --db office.sqlite"))
     osub = p.add_subparsers(dest="officecmd", required=True)
     i = osub.add_parser("ingest", help="store terminals' journal records once each, checked",
                         **examples("ykt office ingest gate-1.img gate-2.img --db office.sqlite "
