@@ -349,3 +349,51 @@ def test_the_service_comes_back_with_the_broker_and_goes_on(tmp_path, sqlite, re
             first.__exit__(None, None, None)
     assert any(ln.startswith("lost the broker") for ln in lines)
     assert _count(sqlite, "records") == len(recs)
+
+
+# -- with the terminal's own sync (firmware/ykt/net/sync.py) in a simulator scenario --------
+
+def _synced_day(broker, tid):
+    config = {"fare_fen": 300, "terminal_id": tid, "wifi": {"ssid": "depot", "password": "x"},
+              "mqtt": {"host": broker.host, "port": broker.port, "user": tid,
+                       "password": "pw", "keepalive": 30}}
+    taps = [{"at": at, "tap": "a" if at % 2 else "b"} for at in (2, 6, 10, 40, 44)]
+    return {"start": "2026-11-29T07:00:00",
+            "terminals": [{"id": "T1", "role": "fixed_fare", "board": "devkitc-turnstile",
+                           "config": config}],
+            "cards": [{"name": "a", "number": NUMBERS["alice"], "balance_fen": 5000},
+                      {"name": "b", "number": NUMBERS["bob"], "balance_fen": 5000}],
+            "events": taps + [{"at": 20, "link": False}, {"at": 60, "link": True},
+                              {"at": 150, "link": True}]}
+
+
+def test_a_terminal_syncing_in_a_scenario_is_stored_whole_and_frees_only_what_was_acked(
+        broker, sqlite):
+    from host_tools.lib.office import settlement
+
+    tid = "2900%08x" % (os.getpid() * 16 + (broker.kind == "mosquitto"))
+    with serve(broker, sqlite, max_drift=10**9) as (office, lines):  # its clock stays its own
+        run = officekit.run(_synced_day(broker, tid))
+        db = open_db(sqlite)
+        try:
+            def last():
+                row = db.one("SELECT last FROM heartbeats WHERE terminal = ?", (tid,))
+                return row[0] if row else None
+
+            assert mqttpeer.wait_for(lambda: last() and ingest.watermark(db, tid) >= last())
+            mark = ingest.watermark(db, tid)
+            stored = [bytes.fromhex(r[0]) for r in db.query(
+                "SELECT raw FROM records WHERE terminal = ? ORDER BY seq", (tid,))]
+            bad = ingest.bad_tacs(db)
+            paid = settlement.report(db)["totals"]["debit_fen"]
+        finally:
+            db.close()
+    files = journal_files(run, "T1")
+    on_flash = {journal.decode(r).seq: r for r in raw_records(files) if journal.crc_ok(r)}
+    assert [journal.decode(r).seq for r in stored] == list(range(1, mark + 1))
+    assert all(on_flash[journal.decode(r).seq] == r for r in stored if
+               journal.decode(r).seq in on_flash)  # the office holds the terminal's bytes
+    assert bad == [] and paid == officekit.paid(run) == 5 * 300
+    freed_to, _, _ = journal._ack(files, sim_device_key(DEFAULT_SEED, bytes.fromhex(tid)))
+    assert 0 < freed_to <= mark  # the firmware took the office's ack: freed only what it had
+    assert not [ln for ln in lines if "refused" in ln or "QUARANTINED" in ln]
