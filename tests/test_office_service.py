@@ -397,3 +397,32 @@ def test_a_terminal_syncing_in_a_scenario_is_stored_whole_and_frees_only_what_wa
     freed_to, _, _ = journal._ack(files, sim_device_key(DEFAULT_SEED, bytes.fromhex(tid)))
     assert 0 < freed_to <= mark  # the firmware took the office's ack: freed only what it had
     assert not [ln for ln in lines if "refused" in ln or "QUARANTINED" in ln]
+
+
+def test_a_card_denied_at_the_office_is_refused_by_the_terminal_that_took_the_update(
+        broker, sqlite):
+    tid = "2901%08x" % (os.getpid() * 16 + (broker.kind == "mosquitto"))
+    db = open_db(sqlite)
+    try:
+        version, msgs = ops.deny(db, KEYS, NUMBERS["bob"], "stolen", [tid], wire.secs2000(NOW))
+    finally:
+        db.close()
+    publish_messages(BrokerOptions(broker.host, broker.port), msgs)  # retained, waiting
+    day = _synced_day(broker, tid)
+    day["events"] = [{"at": 2, "tap": "a"}, {"at": 120, "tap": "b"}, {"at": 130, "tap": "a"}]
+    with serve(broker, sqlite, max_drift=10**9) as (office, lines):
+        run = officekit.run(day)
+        db = open_db(sqlite)
+        try:
+            def cleared():
+                return db.one("SELECT cleared FROM updates WHERE terminal = ?", (tid,))[0]
+
+            assert mqttpeer.wait_for(lambda: cleared() is not None)
+            deny = db.one("SELECT deny FROM heartbeats WHERE terminal = ?", (tid,))[0]
+        finally:
+            db.close()
+    events = [json.loads(x) for x in run.lines]
+    refused = [e for e in events if e.get("event") == "refused"]
+    assert [e.get("reason") for e in refused] == ["card blocked: stolen"]
+    assert deny == version == 1
+    assert "%s: denylist installed: retained update cleared" % tid in lines
