@@ -450,3 +450,32 @@ def test_attach_runs_a_slice_after_each_idle_and_keeps_the_light_sleep_within_th
         assert calls == ["idle", "step"] * 2
     finally:
         cases.ykt_clock._rtc = saved
+
+
+@pytest.mark.parametrize("runtime", ["cpython"])  # the VM's hook is the fixed fare's, above
+@pytest.mark.parametrize("broker", ["amqtt"], indirect=True)
+def test_the_pos_syncs_in_its_keypad_loop_and_serves_as_without_sync(runtime, broker, office):
+    """The canteen POS's idle (its keypad scan) carries the slices too: the demo shift's
+    output is the same with sync (on the VM its heap would be 40 KB larger, for the client's
+    module and buffers), and the office has every record."""
+    from hw_sim.scenario import ROOT, Run, Scenario
+
+    path = os.path.join(ROOT, "scenarios", "demo-canteen-pos.json")
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    term = data["terminals"][0]
+    term["vm_heap"] = "%dK" % (int(term["vm_heap"][:-1]) + 40)
+    term["config"].update(terminal_id=tid, wifi={"ssid": "canteen", "password": "x"},
+                          mqtt={"host": broker.host, "port": broker.port, "user": tid,
+                                "password": "pw", "keepalive": 30})
+    scenario = Scenario(data, path)
+    scenario.base_dir = os.path.dirname(path)
+    lines = Run(scenario).run(runtime).lines
+    plain = Run(Scenario.load(path)).run(runtime).lines
+    assert '"event": "sync", "state": "up"' in "".join(lines)
+    assert [x for x in lines if '"event": "sync"' not in x] == plain
+    assert o.wait(lambda: o.heartbeats())
+    last = max(h["last"] for h in o.heartbeats())
+    assert o.wait(lambda: set(o.seqs()) >= set(range(1, last + 1)))
