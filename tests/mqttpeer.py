@@ -108,12 +108,12 @@ def peer(broker, **kw):
 
 
 @contextlib.contextmanager
-def office_service(broker, db, keys, user=None, password=None, **office_kw):
+def office_service(broker, db, keys, user=None, password=None, share=None, **office_kw):
     """``ykt office serve`` on a thread of this process; yields (office, lines)."""
     lines = []
     office = Office(db, keys, lines.append, **office_kw)
-    svc = Service(BrokerOptions(broker.host, broker.port, user, password, unique("office")),
-                  office, lines.append)
+    svc = Service(BrokerOptions(broker.host, broker.port, user, password, unique("office"),
+                                share=share), office, lines.append)
     t = threading.Thread(target=svc.run, daemon=True)
     t.start()
     try:

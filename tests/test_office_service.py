@@ -426,3 +426,46 @@ def test_a_card_denied_at_the_office_is_refused_by_the_terminal_that_took_the_up
     assert [e.get("reason") for e in refused] == ["card blocked: stolen"]
     assert deny == version == 1
     assert "%s: denylist installed: retained update cleared" % tid in lines
+
+
+# -- two workers sharing the load (MQTT 5 shared subscriptions, one PostgreSQL) --------------
+
+def _stored(target):
+    db = open_db(target)
+    try:
+        return (db.query("SELECT terminal, seq, raw, tac_ok, purse FROM records "
+                         "ORDER BY terminal, seq"),
+                db.query("SELECT terminal, watermark, chain_mac FROM terminals ORDER BY terminal"),
+                db.query("SELECT COUNT(*) FROM quarantine"))
+    finally:
+        db.close()
+
+
+def test_two_workers_sharing_the_subscriptions_store_what_one_office_stores(tmp_path, sqlite,
+                                                                            pg_server):
+    run = officekit.run(two_operators(TAPS + [(9, "B", "bob"), (11, "B", "carol")]))
+    recs = {t: raw_records(journal_files(run, t)) for t in ("A", "B")}
+    pg = pg_server.new_database(mqttpeer.unique("share").replace("-", "_"))
+    (tmp_path / "m").mkdir()
+    with mqttpeer.mosquitto_with_acl(tmp_path / "m") as b, \
+            serve(b, pg, share="office") as (w1, _), serve(b, pg, share="office") as (w2, _), \
+            peer(b) as t:
+        for i in range(max(len(r) for r in recs.values())):
+            for name in ("A", "B"):
+                if i < len(recs[name]):
+                    t.publish(rec_topic(TIDS[name]), wire.encode_records([recs[name][i]]))
+        db = open_db(pg)
+        try:
+            assert mqttpeer.wait_for(lambda: all(
+                ingest.watermark(db, TIDS[n]) == len(recs[n]) for n in ("A", "B")))
+        finally:
+            db.close()
+        assert w1.counts["records"] > 0 and w2.counts["records"] > 0  # both took a share
+        assert w1.counts["records"] + w2.counts["records"] == sum(map(len, recs.values()))
+    one = open_db(sqlite)
+    try:
+        for name in ("A", "B"):
+            ingest.ingest_records(one, KEYS, TIDS[name], recs[name])
+    finally:
+        one.close()
+    assert _stored(pg) == _stored(sqlite)

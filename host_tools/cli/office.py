@@ -141,7 +141,8 @@ def _say(line):
 def _broker(args, client_id="ykt-office"):
     from host_tools.lib.office.service import parse_broker
 
-    return parse_broker(args.broker, args.user, args.password_file, client_id)
+    return parse_broker(args.broker, args.user, args.password_file, client_id,
+                        getattr(args, "share", None))
 
 
 def _broker_options(p, required=True):
@@ -343,7 +344,10 @@ def _register_fleet(osub):
                         "records a heartbeat names after S quiet seconds (default 30)")
     s.add_argument("--client-id", default="ykt-office",
                    help="MQTT client id (its persistent session keeps what came while the "
-                        "office was down; default ykt-office)")
+                        "office was down; default ykt-office; each worker its own)")
+    s.add_argument("--share", metavar="GROUP",
+                   help="run as one worker of GROUP: MQTT 5 shared subscriptions (Mosquitto), "
+                        "the workers writing to one PostgreSQL database")
     s.set_defaults(fn=_serve)
     d = osub.add_parser("deny", help="add a card to the denylist: the next version, signed "
                                      "for each terminal and published",

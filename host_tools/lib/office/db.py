@@ -22,6 +22,7 @@ from typing import Any
 
 from host_tools.lib.errors import BadInput, Failed
 
+MIGRATION_LOCK = 0x796B7401  # the PostgreSQL advisory lock migrations run under ("ykt", 1)
 Row = tuple[Any, ...]
 Params = Sequence[Any]
 
@@ -154,18 +155,29 @@ class Db:
         return int(row[0]) if row and row[0] is not None else 0
 
     def migrate(self) -> int:
-        """Run the migrations this database lacks; its version afterwards."""
-        with self.transaction():
-            self.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-        have = self.version()
-        if have > len(MIGRATIONS):
-            raise Failed("%s: schema version %d is newer than this office (%d): upgrade ykt"
-                         % (self.where(), have, len(MIGRATIONS)))
-        for number in range(have + 1, len(MIGRATIONS) + 1):
+        """Run the migrations this database lacks; its version afterwards. Several offices
+        opening one database at once (workers) migrate it once: PostgreSQL under an
+        advisory lock, SQLite under its write lock, each step checked again inside."""
+        if self.postgres:
+            self.conn.execute("SELECT pg_advisory_lock(%d)" % MIGRATION_LOCK)
+        try:
             with self.transaction():
-                for statement in MIGRATIONS[number - 1]:
-                    self.execute(statement)
-                self.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+                self.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                             "(version BIGINT NOT NULL)")
+            have = self.version()
+            if have > len(MIGRATIONS):
+                raise Failed("%s: schema version %d is newer than this office (%d): upgrade "
+                             "ykt" % (self.where(), have, len(MIGRATIONS)))
+            for number in range(have + 1, len(MIGRATIONS) + 1):
+                with self.transaction():
+                    if self.version() >= number:  # another office ran it meanwhile
+                        continue
+                    for statement in MIGRATIONS[number - 1]:
+                        self.execute(statement)
+                    self.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+        finally:
+            if self.postgres:
+                self.conn.execute("SELECT pg_advisory_unlock(%d)" % MIGRATION_LOCK)
         return len(MIGRATIONS)
 
     def where(self) -> str:

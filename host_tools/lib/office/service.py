@@ -17,7 +17,11 @@ Two parts:
 - :class:`Service`: the MQTT side, on paho-mqtt (its network thread calls :class:`Office`;
   the database is used from that one thread only). It subscribes ``ykt/t/+/rec`` and
   ``ykt/t/+/hb`` at QoS 1 with a persistent session (client id ``ykt-office`` by default),
-  so what terminals sent while the office was down is delivered when it comes back.
+  so what terminals sent while the office was down is delivered when it comes back. With
+  ``share`` (``--share GROUP``) it is one worker of several: MQTT 5 shared subscriptions
+  (``$share/GROUP/ykt/t/+/rec``) on a broker that has them (Mosquitto 2; amqtt does not),
+  each with a client id of its own, writing to one PostgreSQL database (the ingest locks the
+  terminal's row, so two workers never store one terminal's records at once).
 
 :func:`publish_messages` sends a list of messages once and waits for each PUBACK
 (`ykt office deny` / `publish`). Card numbers in every line are masked; no key or password
@@ -45,6 +49,7 @@ from host_tools.lib.office.ops import Message
 Say = Callable[[str], None]
 SUBSCRIPTIONS = ("ykt/t/+/rec", "ykt/t/+/hb")
 DEFAULT_PORT = 1883
+SESSION_EXPIRY_S = 7 * 86400  # a worker's MQTT 5 session outlives a week's outage
 # CONNACK return codes (MQTT 3.1.1) in words
 CONNACK = {1: "unacceptable protocol version", 2: "client id rejected",
            3: "server unavailable", 4: "bad user name or password", 5: "not authorised"}
@@ -65,6 +70,7 @@ class BrokerOptions:
     password: str | None = None
     client_id: str = "ykt-office"
     keepalive: int = 60
+    share: str | None = None  # MQTT 5 shared subscription group: workers share the load
 
     def where(self) -> str:
         """The broker named for people (never the password)."""
@@ -86,7 +92,7 @@ def read_password(path: str) -> str:
 
 
 def parse_broker(url: str, user: str | None = None, password_file: str | None = None,
-                 client_id: str = "ykt-office") -> BrokerOptions:
+                 client_id: str = "ykt-office", share: str | None = None) -> BrokerOptions:
     """``mqtt://HOST[:PORT]`` (or ``HOST:PORT``) and the credentials given beside it."""
     text = url if "://" in url else "mqtt://" + url
     try:
@@ -103,14 +109,20 @@ def parse_broker(url: str, user: str | None = None, password_file: str | None = 
     password = read_password(password_file) if password_file else None
     if password is not None and not name:
         raise BadInput("a password file needs --user")
-    return BrokerOptions(parts.hostname, port, name, password, client_id)
+    if share is not None and (not share or set(share) & set("/+#$")):
+        raise BadInput("shared subscription group %r: a name without / + # $" % share)
+    return BrokerOptions(parts.hostname, port, name, password, client_id, share=share)
 
 
-def _client(opts: BrokerOptions, client_id: str, clean: bool) -> Any:
+def _client(opts: BrokerOptions, client_id: str, clean: bool, v5: bool = False) -> Any:
     import paho.mqtt.client as mqtt
 
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                    clean_session=clean, protocol=mqtt.MQTTv311)
+    if v5:  # a shared subscription needs MQTT 5 (clean start is given at connect)
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                        protocol=mqtt.MQTTv5)
+    else:
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                        clean_session=clean, protocol=mqtt.MQTTv311)
     if opts.user:
         c.username_pw_set(opts.user, opts.password)
     c.reconnect_delay_set(1, 30)
@@ -314,7 +326,11 @@ class Service:
         if getattr(rc, "is_failure", False):
             self.say("broker %s refused the connection: %s" % (self.opts.where(), _reason(rc)))
             return
-        client.subscribe([(sub, 1) for sub in SUBSCRIPTIONS])
+        client.subscribe([(self.filter(sub), 1) for sub in SUBSCRIPTIONS])
+
+    def filter(self, sub: str) -> str:
+        """The topic filter subscribed: ``$share/GROUP/...`` for a worker of a group."""
+        return "$share/%s/%s" % (self.opts.share, sub) if self.opts.share else sub
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: Any, codes: Any,
                       props: Any) -> None:
@@ -323,7 +339,8 @@ class Service:
             self.say("broker %s refused the subscriptions: %s (its ACL must let the office "
                      "read ykt/#)" % (self.opts.where(), _reason(refused[0])))
             return
-        self.say("connected to %s, subscribed %s" % (self.opts.where(), " ".join(SUBSCRIPTIONS)))
+        self.say("connected to %s, subscribed %s" % (
+            self.opts.where(), " ".join(self.filter(sub) for sub in SUBSCRIPTIONS)))
         self.connected.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any,
@@ -340,14 +357,23 @@ class Service:
             client.publish(m.topic, m.payload, qos=1, retain=m.retain)
 
     def run(self) -> int:
-        c = _client(self.opts, self.opts.client_id, False)
+        c = _client(self.opts, self.opts.client_id, False, v5=bool(self.opts.share))
         self.client = c
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_connect_fail = self._on_connect_fail
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
-        c.connect_async(self.opts.host, self.opts.port, self.opts.keepalive)
+        if self.opts.share:
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY_S  # what comes while it is down waits
+            c.connect_async(self.opts.host, self.opts.port, self.opts.keepalive,
+                            clean_start=False, properties=props)
+        else:
+            c.connect_async(self.opts.host, self.opts.port, self.opts.keepalive)
         c.loop_start()
         try:
             while not self._stop.wait(0.2):
