@@ -111,8 +111,8 @@ import _rpc  # noqa: E402
 
 sys.path.pop(0)
 _rpc.call = _call
-_rpc.post = _call  # the board answers every request (a posted one is waited for here)
 rpc = _rpc.rpc
+_rpc.post = lambda req: rpc(*req)  # the board answers every request: waited for, as any call
 
 
 class _Partition:
