@@ -14,18 +14,17 @@ read with ``ast`` too, never imported.
 
 Who serves the firmware's imports:
 
-* CPython: ``hw_sim.install()`` puts ``hw_sim.machine``, ``hw_sim.esp32``,
+* CPython: ``hw_sim.install()`` puts ``hw_sim.machine``, ``hw_sim.esp32``, ``hw_sim.network``,
   ``hw_sim.cryptolib`` and a ``micropython`` module (``hw_sim.runtime``) in ``sys.modules``
   and grafts ``hw_sim.runtime``'s ticks and sleep functions onto CPython's ``time``. A
   callable the firmware reaches must be the simulator's (its ``__module__`` in ``hw_sim``):
-  CPython's own ``time.sleep`` would run on the wall clock. There is no ``network`` stand-in.
+  CPython's own ``time.sleep`` would run on the wall clock.
 * The MicroPython unix VM: a file in ``hw_sim/vm/`` (``machine.py``, ``time.py``,
-  ``esp32.py``) is first on the VM's path and shadows the built-in module of that name
-  *entirely* (``time.ticks_ms`` on the VM is ``hw_sim/vm/time.py``'s, not the unix port's),
-  so it must define every name the firmware uses from that module. A module without a file
+  ``esp32.py``, ``network.py``) is first on the VM's path and shadows the built-in module of
+  that name *entirely* (``time.ticks_ms`` on the VM is ``hw_sim/vm/time.py``'s, not the unix
+  port's), so it must define every name the firmware uses from that module. A module without a file
   there (``micropython``, ``cryptolib``) is the unix port's own, MicroPython's real
-  implementation: it needs no stand-in, and the VM is asked whether it has the names
-  (``network`` it has not).
+  implementation: it needs no stand-in, and the VM is asked whether it has the names.
 
 A stand-in's parameters are a subset of the stub's, for what the firmware calls and for every
 public function, constructor and method a stand-in shares with the stub (the firmware may call
