@@ -479,3 +479,30 @@ def test_the_pos_syncs_in_its_keypad_loop_and_serves_as_without_sync(runtime, br
     assert o.wait(lambda: o.heartbeats())
     last = max(h["last"] for h in o.heartbeats())
     assert o.wait(lambda: set(o.seqs()) >= set(range(1, last + 1)))
+
+
+def test_the_wlan_stand_in_follows_the_link_and_the_link_outlives_a_power_cut():
+    """hw_sim/network.py: connected once active and joined, while the board's link is up;
+    a scenario's link event is refused unless true or false."""
+    import network  # the stand-in, as the firmware imports it under hw_sim.install()
+
+    from hw_sim.scenario import Scenario, ScenarioError
+    from hw_sim.scenario import load_board as board
+    from hw_sim.terminal import SimTerminal
+
+    sim = SimTerminal(board("devkitc-turnstile"))
+    sim.wiring.link_pace = 0
+    sim.activate()
+    wlan = network.WLAN(network.STA_IF)
+    assert not wlan.isconnected() and wlan.status() == network.STAT_IDLE
+    wlan.active(True)
+    wlan.connect("depot", "secret")
+    assert wlan.isconnected() and wlan.status() == network.STAT_GOT_IP
+    sim.wiring.link = False
+    assert not wlan.isconnected() and wlan.status() == network.STAT_NO_AP_FOUND
+    sim.power_cycle()
+    assert sim.wiring.link is False  # the access point is still out of reach
+    data = {"terminals": [{"id": "T1", "role": "fixed_fare", "board": "devkitc-turnstile"}],
+            "cards": [], "events": [{"at": 1, "link": "down"}]}
+    with pytest.raises(ScenarioError, match=r"events\[0\]: 'link' must be true"):
+        Scenario(data, "s.json")
