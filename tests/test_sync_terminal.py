@@ -506,3 +506,24 @@ def test_the_wlan_stand_in_follows_the_link_and_the_link_outlives_a_power_cut():
             "cards": [], "events": [{"at": 1, "link": "down"}]}
     with pytest.raises(ScenarioError, match=r"events\[0\]: 'link' must be true"):
         Scenario(data, "s.json")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_retained_update_too_large_to_receive_pauses_updates_not_the_records(
+        runtime, broker, office, tmp_path):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    env = updates.sign("config", 5, bytes.fromhex(tid), b'{"pad": "%s"}' % (b"x" * 4096),
+                       MASTER)
+
+    def act(what):
+        if what == "big":
+            o.publish("upd/config", b"\x01" + bytes(4) + env, retain=True)
+        else:
+            o.publish("ack", ack(tid, 3))
+    try:
+        out = run_case(runtime, "too_big", broker, tmp_path, tid, act)
+    finally:
+        o.publish("upd/config", b"", retain=True)
+    assert out["paused"] == 1 and out["acked"] == 3 and out["state"] == 3  # UP
+    assert o.wait(lambda: set(o.seqs()) >= {1, 2, 3})

@@ -322,8 +322,30 @@ def heartbeat(host, port, root, tid, ready=None):
     return _finish(s, {"clock": rtc.secs}, saved)
 
 
+def too_big(host, port, root, tid, ready=None):
+    """A retained update larger than the client's packets: updates are paused (not the
+    connection), and records and acks flow again."""
+    ctx, s, clk, rtc, saved = _setup(host, port, root, tid)
+    try:
+        drive(s, lambda: s.client.state == mqtt.UP and s.client.granted(3) >= 0)
+        ready("big")
+        drive(s, lambda: s.counts[ns.E_TOO_BIG] >= 1)
+        out = {"paused": s.counts[ns.E_TOO_BIG]}
+        clk.t += 5000  # the next connect
+        _sales(ctx.journal, 3)
+        drive(s, lambda: s.uploaded >= 3 and not s.client.pending())
+        ready("ack")
+        drive(s, lambda: ctx.journal.state().acked == 3)
+        out["acked"] = ctx.journal.state().acked
+        out["state"] = s.client.state
+    finally:
+        ykt_clock._rtc = saved
+    return _finish(s, out, saved)
+
+
 CASES = {"upload": upload, "resend": resend, "update": update, "update_later": update_later,
-         "clock_set": clock_set, "offline": offline, "heartbeat": heartbeat}
+         "clock_set": clock_set, "offline": offline, "heartbeat": heartbeat,
+         "too_big": too_big}
 
 
 def _ready(what):

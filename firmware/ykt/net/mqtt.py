@@ -244,6 +244,13 @@ class MQTTClient:
         self._subg[free] = -1
         return free
 
+    def forget(self, i):
+        """Stop keeping subscription ``i``: it is not sent again after the next CONNACK (no
+        UNSUBSCRIBE goes out; a clean session's subscriptions end with its connection)."""
+        self._subt[i] = b""
+        self._subpid[i] = 0
+        self._subg[i] = -1
+
     def granted(self, i):
         """What SUBACK said of subscription ``i``: its QoS, SUBACK_FAILURE, or -1 (not yet)."""
         return self._subg[i]

@@ -49,10 +49,11 @@ E_RANGE = const(8)  # office time outside 2024..2099
 E_FLASH = const(9)  # the update could not be stored
 E_JOURNAL = const(10)  # the journal could not record it (ack file, clock-set)
 E_FAULT = const(11)  # handling it raised: a firmware bug, reported
+E_TOO_BIG = const(12)  # an update larger than max_packet: updates are not taken for a while
 REASONS = ("ok", "malformed", "bad MAC", "beyond the last record", "bad update name",
            "not an update for this terminal", "not newer than installed",
            "behind the newest record", "outside 2024..2099", "flash error", "journal error",
-           "fault")
+           "fault", "update larger than max_packet")
 
 BATCH = const(16)  # records a message
 _REC = const(64)
@@ -60,6 +61,7 @@ _BUDGET_MS = const(5)  # a slice of the MQTT client's work
 _RETRY_MS = const(5000)  # after a connection failed or was lost, before the next try
 _WIFI_RETRY_MS = const(10000)  # WLAN.connect again while the link stays down
 _QUIET_MS = const(30000)  # no new record for this long: quiet enough to install an update
+_UPD_PAUSE_MS = const(3600000)  # after an update too large to receive: no updates this long
 _CLOCK_SLACK_S = const(2)  # office time this close to the clock changes nothing
 _TMP = "/inbox.tmp"  # an update being stored (renamed into /inbox when whole)
 _INBOX = "/inbox"
@@ -102,8 +104,10 @@ class Sync:
             "ykt-" + self.tid, m["host"], int(m.get("port", 1883)), user=m.get("user"),
             password=m.get("password"), keepalive=int(m.get("keepalive", 60)), clean=True,
             on_message=self._on_message, max_packet=int(m.get("max_packet", 2048)),
-            inflight=2, subs=1, clock=self._clock)
-        self.client.subscribe(self._prefix + b"#", 1)
+            inflight=2, subs=4, clock=self._clock)
+        for what in (b"ack", b"resend", b"time", b"upd/#"):  # upd/# last: see _too_big
+            self._sub = self.client.subscribe(self._prefix + what, 1)
+        self._upd_off = None  # ticks when updates were paused (None: taken)
         self._buf = bytearray(1 + BATCH * _REC)
         self._buf[0] = 1
         self._mv = memoryview(self._buf)
@@ -165,6 +169,7 @@ class Sync:
             return c.state
         if c.state == mqtt.DOWN:
             self._lost()
+            self._too_big()
             if self._tried is None or clk.elapsed_ms(self._tried) >= _RETRY_MS:
                 self._tried = clk.ticks_ms()
                 c.connect()
@@ -193,6 +198,24 @@ class Sync:
         elif c.state == mqtt.DOWN and c.error and c.error != self._said:
             self._said = c.error
             report.emit("sync", ("state", "down"), ("error", c.error), ("connack", c.connack))
+
+    def _too_big(self):
+        """A retained update larger than the client's packets comes again at every
+        connect and closes each (E_TOO_BIG): stop subscribing to updates for a while, so
+        records, acks and the time still flow; then try them again."""
+        c = self.client
+        if self._upd_off is None:
+            if c.error == mqtt.E_TOO_BIG:
+                c.error = mqtt.OK
+                c.forget(self._sub)
+                self._upd_off = self._clock.ticks_ms()
+                self.counts[E_TOO_BIG] += 1
+                self.last_code = E_TOO_BIG
+                report.emit("sync-refused", ("topic", "upd"), ("code", E_TOO_BIG),
+                            ("reason", REASONS[E_TOO_BIG]))
+        elif self._clock.elapsed_ms(self._upd_off) >= _UPD_PAUSE_MS:
+            self._upd_off = None
+            self._sub = c.subscribe(self._prefix + b"upd/#", 1)
 
     def _upload(self):
         c = self.client
@@ -262,7 +285,7 @@ class Sync:
             code = E_FAULT
         self.counts[code] += 1
         self.last_code = code
-        if code:
+        if code and what:  # (amqtt may hand over other terminals' retained messages)
             report.emit("sync-refused", ("topic", what.decode()), ("code", code),
                         ("reason", REASONS[code]))
 
