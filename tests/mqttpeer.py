@@ -42,6 +42,10 @@ class Peer:
 
     def __init__(self, broker, user=None, password=None, client_id=None):
         self.messages = queue.Queue()
+        self._args = (broker, user, password, client_id)
+        self._connect(broker, user, password, client_id)
+
+    def _connect(self, broker, user, password, client_id):
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                              client_id=client_id or unique("peer"), protocol=mqtt.MQTTv311)
         if user is not None:
@@ -68,11 +72,17 @@ class Peer:
             self._cond.notify_all()
 
     def subscribe(self, topic):
-        """Subscribe at QoS 1 and wait for the SUBACK; its return codes."""
-        rc, mid = self.c.subscribe(topic, 1)
-        with self._cond:
-            assert self._cond.wait_for(lambda: mid in self._subacks, HANG_S), "no SUBACK"
-            return self._subacks.pop(mid)
+        """Subscribe at QoS 1 and wait for the SUBACK; its return codes. amqtt 0.12 can lose
+        a connection it is setting up (broker.py iterates its subscriptions while another
+        client's go away: "dictionary changed size"): then once more on a new connection."""
+        for attempt in range(2):
+            rc, mid = self.c.subscribe(topic, 1)
+            with self._cond:
+                if self._cond.wait_for(lambda: mid in self._subacks, HANG_S / 4):
+                    return self._subacks.pop(mid)
+            self.close()
+            self._connect(*self._args)
+        raise AssertionError("no SUBACK")
 
     def publish(self, topic, payload, retain=False):
         info = self.c.publish(topic, payload, qos=1, retain=retain)
