@@ -30,14 +30,11 @@ class PowerCut(BaseException):
     """The simulated supply died during (or before) a flash operation."""
 
 
-def _forget(mapped, path):
+def _forget(mapped, fd):
     import os
 
     mapped.close()
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    os.close(fd)
 
 
 class NorFlash:
@@ -60,22 +57,24 @@ class NorFlash:
 
     def share(self, directory):
         """Keep the contents in a file in ``directory`` (mapped: every program and erase lands
-        there as it happens) that another process may read, the MicroPython VM's block device
-        (hw_sim/vm/flashdev.py); its path. Idempotent."""
+        there as it happens) that a child process may read, the MicroPython VM's block device
+        (hw_sim/vm/flashdev.py): its open file descriptor, for the child to inherit and open as
+        ``/dev/fd/N``. The file has no name (unlinked at once): nothing is left behind, even
+        when the process is killed. Idempotent."""
         import mmap
         import os
         import tempfile
         import weakref
 
         if isinstance(self._data, mmap.mmap):
-            return self._path
+            return self._fd
         fd, path = tempfile.mkstemp(prefix="flash-", suffix=".bin", dir=directory)
+        os.unlink(path)
         os.write(fd, bytes(self._data))
         self._data = mmap.mmap(fd, self.size)
-        os.close(fd)
-        self._path = path
-        weakref.finalize(self, _forget, self._data, path)
-        return path
+        self._fd = fd
+        weakref.finalize(self, _forget, self._data, fd)
+        return fd
 
     # -- images ---------------------------------------------------------------
     def image(self):

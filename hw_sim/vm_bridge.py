@@ -394,15 +394,17 @@ class VmProcess:
     scheduler = None  # set by Scheduler.add: asked whether a sleep may run on in place
 
     def start(self):
+        fds = ()
         if self.boot_cfg.get("config", {}).get("data_dir") == "/flash":
-            # the VM reads the flash from a file (NorFlash.share): no round trip per read
-            self.boot_cfg = dict(self.boot_cfg,
-                                 flash_file=self.terminal.flash.share(tempfile.gettempdir()))
+            # the VM reads the flash from a file it inherits (NorFlash.share): no round trip
+            fds = (self.terminal.flash.share(tempfile.gettempdir()),)
+            self.boot_cfg = dict(self.boot_cfg, flash_file="/dev/fd/%d" % fds[0])
         env = dict(os.environ, MICROPYPATH=self.mpy_dir)
         self._proc = subprocess.Popen(
             [micropython_binary(), "-X", "heapsize=" + vm_heapsize(self.heap),
              os.path.join(VM_DIR, "boot.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            pass_fds=fds)
         self.terminal.wiring.activate()
         self._serve()
 
