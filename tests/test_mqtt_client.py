@@ -13,7 +13,6 @@ import json
 import random
 import select
 import socket
-import subprocess
 import threading
 import types
 
@@ -38,25 +37,7 @@ def run_case(runtime, case, host, port, user="", password="", name=None, ready=N
         out = cases.CASES[case](host, port, user, password, name, ready=ready)
         return json.loads(json.dumps(out))  # as the VM's result: lists, not tuples
     cmd = vmscripts.command("mqtt_cases", case, host, port, user, password, name, heap=HEAP)
-    result = None
-    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=vmscripts.env(vm_dir())) as proc:
-        watchdog = threading.Timer(_WATCHDOG_S, proc.kill)
-        watchdog.start()
-        try:
-            for line in proc.stdout:
-                if line.startswith("READY "):
-                    ready(line.split()[1])
-                    proc.stdin.write("\n")
-                    proc.stdin.flush()
-                elif line.startswith("RESULT "):
-                    result = json.loads(line[len("RESULT "):])
-            err = proc.stderr.read()
-            proc.wait()
-        finally:
-            watchdog.cancel()
-    assert proc.returncode == 0 and result is not None, err
-    return result
+    return vmscripts.dialogue(cmd, vm_dir(), ready, _WATCHDOG_S)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -17,7 +17,6 @@ import json
 import os
 import socket
 import struct
-import subprocess
 import sys
 import threading
 
@@ -185,26 +184,7 @@ def run_case(runtime, case, broker, root, tid, act):
         out = cases.CASES[case](*args, ready=act)
         return json.loads(json.dumps(out))
     cmd = vmscripts.command("sync_cases", case, *args, heap=HEAP)
-    result = None
-    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True,
-                          env=vmscripts.env([vm_dir(), vmscripts.SCRIPTS])) as proc:
-        watchdog = threading.Timer(_WAIT_S * 2, proc.kill)
-        watchdog.start()
-        try:
-            for line in proc.stdout:
-                if line.startswith("READY "):
-                    act(line.split()[1])
-                    proc.stdin.write("\n")
-                    proc.stdin.flush()
-                elif line.startswith("RESULT "):
-                    result = json.loads(line[len("RESULT "):])
-            err = proc.stderr.read()
-            proc.wait()
-        finally:
-            watchdog.cancel()
-    assert proc.returncode == 0 and result is not None, err
-    return result
+    return vmscripts.dialogue(cmd, [vm_dir(), vmscripts.SCRIPTS], act, _WAIT_S * 2)
 
 
 @pytest.fixture

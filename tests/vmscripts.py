@@ -8,9 +8,11 @@ neighbours, e.g. ``dirfs``), then ``path`` (MICROPYPATH: the firmware's sources 
 """
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
+import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "tests", "vm")
@@ -59,3 +61,28 @@ def load(name):
         sys.modules[key] = module
         spec.loader.exec_module(module)
     return sys.modules[key]
+
+
+def dialogue(cmd, path, ready, watchdog_s):
+    """Run a VM case script that prints ``READY what`` (answered, once ``ready(what)`` has
+    played the other side, by a newline on its stdin) and ends with ``RESULT json``: the
+    result. A hang is broken after ``watchdog_s``; a failed run fails the test."""
+    result = None
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env(path)) as proc:
+        watchdog = threading.Timer(watchdog_s, proc.kill)
+        watchdog.start()
+        try:
+            for line in proc.stdout:
+                if line.startswith("READY "):
+                    ready(line.split()[1])
+                    proc.stdin.write("\n")
+                    proc.stdin.flush()
+                elif line.startswith("RESULT "):
+                    result = json.loads(line[len("RESULT "):])
+            err = proc.stderr.read()
+            proc.wait()
+        finally:
+            watchdog.cancel()
+    assert proc.returncode == 0 and result is not None, err
+    return result
