@@ -17,6 +17,12 @@ load), so GET TRANSACTION PROVE answers for any transaction still in the log
 (docs/purse.md §3.8). INTERNAL AUTHENTICATE answers a terminal's challenge with
 the card's counters under its authentication key (§3.12).
 
+Beside the purse, a card may carry the social security application (third-generation
+social security card, ``SscFiles``; docs/venue.md §1): SELECT by its AID ("sx1.sh."
+and 社会保障 in GBK), then SELECT of EF05 or EF06 by file id, READ RECORD of a tag (P1 the
+tag, P2 04), answered as the TLV ``tag len value``. While it is selected the purse answers
+nothing (6985) until the purse is selected again.
+
 ``commits`` lists every transaction the card committed, in order, as
 ``Commit`` tuples: the card-side truth the exactly-once ledger checks
 (``tests/ledger.py``). No real card exposes it; it is the model's record.
@@ -69,6 +75,12 @@ SW_BAD_MAC = 0x9302
 SW_NO_FUNDS = 0x9401
 SW_LIMIT = 0x9402
 SW_TX_NOT_FOUND = 0x9403
+
+# the social security application (docs/venue.md §1; ../shared/reference/services.md §1)
+SSC_AID = bytes.fromhex("7378312E73682E") + "社会保障".encode("gbk")
+SSC_EF05 = 0xEF05  # card: identifier (01), issue date (05), expiry (06), card number (07)
+SSC_EF06 = 0xEF06  # holder: ID number (08), name (09), sex (0A), ethnicity (0B), birth date (0D)
+SW_NO_CURRENT_EF = 0x6986
 
 _P1_LOAD = 0x00
 _P1_PURCHASE = 0x01
@@ -141,6 +153,7 @@ class PurseApplication:
         pin: str | None = None,
         pin_tries: int = DEFAULT_PIN_TRIES,
         rng_seed=None,
+        ssc: dict | None = None,
     ):
         if len(public_info) != PUBLIC_SIZE:
             raise ValueError("public info is 30 bytes")
@@ -165,6 +178,9 @@ class PurseApplication:
         self.proofs = []  # beside each log record: (proof MAC, TAC)
         self.commits = []  # every committed transaction (Commit), oldest first
         self.set_pin(pin, pin_tries)
+        # the social security application's files: {file id: {tag: value}}, or None
+        self.ssc = None if ssc is None else {f: dict(recs) for f, recs in ssc.items()}
+        self.ssc_reads = []  # (file id, tag) of every record read (tests)
         self._rng = random.Random(self.public_info if rng_seed is None else rng_seed)
         self.power_on()
 
@@ -190,6 +206,8 @@ class PurseApplication:
         self._selected = False
         self._session = None
         self._cache = {}
+        self._ssc_selected = False
+        self._ef = None
 
     @property
     def card_no(self) -> str:
@@ -219,6 +237,10 @@ class PurseApplication:
         handler = table.get(ins)
         if handler is None:
             raise _Status(SW_INS_UNKNOWN)
+        if self._ssc_selected and ins != 0xA4:
+            if cla != 0x00 or ins != 0xB2:
+                raise _Status(SW_CONDITIONS)
+            return self._ssc_read_record(p1, p2, le)
         if not self._selected and ins != 0xA4:
             raise _Status(SW_CONDITIONS)
         return handler(self, p1, p2, data, le)
@@ -226,10 +248,19 @@ class PurseApplication:
     # -- ISO commands ------------------------------------------------------------------------
 
     def _select(self, p1, p2, data, le):
+        if p1 == 0x02 and p2 == 0x00 and self._ssc_selected:
+            return self._ssc_select_ef(data)
         if p1 != 0x04 or p2 != 0x00:
             raise _Status(SW_WRONG_P1P2)
         self._session = None
         self._cache = {}
+        self._ssc_selected = False
+        self._ef = None
+        if data == SSC_AID and self.ssc is not None:
+            self._selected = False
+            self._ssc_selected = True
+            inner = b"\x84" + bytes((len(SSC_AID),)) + SSC_AID
+            return b"\x6f" + bytes((len(inner),)) + inner, SW_OK
         if data != AID:
             self._selected = False
             raise _Status(SW_FILE_NOT_FOUND)
@@ -242,6 +273,26 @@ class PurseApplication:
             a5 = b"\x9f\x0c" + bytes((PUBLIC_SIZE,)) + self.public_info
             inner += b"\xa5" + bytes((len(a5),)) + a5
         return b"\x6f" + bytes((len(inner),)) + inner
+
+    def _ssc_select_ef(self, data):
+        if len(data) != 2:
+            raise _Status(SW_WRONG_LENGTH)
+        fid = int.from_bytes(data, "big")
+        if fid not in self.ssc:
+            raise _Status(SW_FILE_NOT_FOUND)
+        self._ef = fid
+        return b"", SW_OK
+
+    def _ssc_read_record(self, p1, p2, le):
+        if p2 != 0x04:
+            raise _Status(SW_WRONG_P1P2)
+        if self._ef is None:
+            raise _Status(SW_NO_CURRENT_EF)
+        value = self.ssc[self._ef].get(p1)
+        if value is None:
+            raise _Status(SW_RECORD_NOT_FOUND)
+        self.ssc_reads.append((self._ef, p1))
+        return _answer(bytes((p1, len(value))) + value, le)
 
     def _read_binary(self, p1, p2, data, le):
         if not p1 & 0x80:

@@ -1,9 +1,12 @@
-"""AES-128 CMAC and the purse key schedule (docs/purse.md section 5).
+"""AES-128 CMAC and the purse key schedule (docs/purse.md section 5); HMAC-SHA256 (RFC 2104)
+for the holder match key (docs/venue.md §2).
 
 CMAC is NIST SP 800-38B over ``cryptolib.aes``; every purse MAC is its first
 four bytes (``mac4``). Card keys are diversified from an issuer master key
 (section 5.2) and session keys from a card key (section 5.3).
 """
+
+import hashlib
 
 import cryptolib
 from micropython import const
@@ -116,3 +119,20 @@ def equal(a, b):
     for i in range(len(a)):
         diff |= a[i] ^ b[i]
     return diff == 0
+
+
+def hmac_sha256(key, msg):
+    """HMAC-SHA256 (RFC 2104) of ``msg`` under ``key`` (at most 64 bytes)."""
+    if len(key) > 64:
+        raise ValueError("HMAC key over 64 bytes")
+    k = bytearray(64)
+    k[: len(key)] = key
+    inner = bytearray(64)
+    for i in range(64):
+        inner[i] = k[i] ^ 0x36
+        k[i] ^= 0x5C
+    h = hashlib.sha256(inner)
+    h.update(msg)
+    o = hashlib.sha256(k)
+    o.update(h.digest())
+    return o.digest()

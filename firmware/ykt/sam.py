@@ -45,8 +45,9 @@ def _tx_msg(amount, tx_type, terminal_id, datetime7):
 class SoftSam:
     """Software SAM over issuer master keys.
 
-    ``keys`` is a dict: ``"purchase"`` (16 bytes, required) and ``"load"``
-    (16 bytes, only on terminals that load or refund). ``sequence`` is the
+    ``keys`` is a dict: ``"purchase"`` (16 bytes, required), ``"load"``
+    (16 bytes, only on terminals that load or refund) and ``"match"`` (the holder
+    match-key secret, only on venue gates). ``sequence`` is the
     next terminal transaction sequence number. ``lease`` keeps it across
     reboots (module docstring); without one it lives in RAM only.
     """
@@ -56,6 +57,7 @@ class SoftSam:
             raise ValueError("terminal id must be 6 bytes")
         self._purchase = bytes(keys["purchase"])
         self._load = keys.get("load")
+        self._match = keys.get("match")  # the holder match-key secret (venue gates)
         self._terminal_id = bytes(terminal_id)
         self._key_version = key_version
         self.sequence = sequence
@@ -111,6 +113,13 @@ class SoftSam:
         except OSError as e:
             raise SequenceError("sequence counter I/O error %s" % (e.args[0] if e.args else 0))
         self._left = LEASE
+
+    def match_key(self, id_number):
+        """The holder's match key, HMAC-SHA256(match secret, ID number)[:16] (docs/venue.md
+        §2): what bookings and e-card codes carry instead of the ID number."""
+        if self._match is None:
+            raise YktError("SAM has no match secret")
+        return crypto.hmac_sha256(self._match, id_number)[:16]
 
     def supports(self, key_version, algorithm):
         """True if this SAM holds the keys a card with these ids uses."""
