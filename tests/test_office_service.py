@@ -469,3 +469,92 @@ def test_two_workers_sharing_the_subscriptions_store_what_one_office_stores(tmp_
     finally:
         one.close()
     assert _stored(pg) == _stored(sqlite)
+
+
+# -- an update larger than a packet: manifest and parts (docs/sync.md "Updates in parts") -----
+
+def test_parts_asked_for_come_from_the_file_signed_for_that_terminal(sqlite):
+    from host_tools.lib import updates as upd
+
+    payload = b'{"pad": "%s"}' % (b"y" * 5000)
+    db = open_db(sqlite)
+    try:
+        msgs = ops.publish_update(db, KEYS, "config", 7, payload, [TID], 0, wire.secs2000(NOW))
+        man = wire.decode_retained(msgs[0].payload)
+        assert isinstance(man, wire.Manifest) and (man.kind, man.version) == ("config", 7)
+        office = __import__("host_tools.lib.office.service", fromlist=["Office"]).Office(
+            sqlite, KEYS, lambda line: None)
+        got = b""
+        for first in range(0, man.count, 4):
+            for m in office.handle("ykt/t/%s/get" % TID, wire.encode_get(7, first, 4, "config")):
+                assert m.topic == "ykt/o/%s/part/config" % TID and not m.retain
+                version, index, data = wire.decode_part(m.payload)
+                assert (version, index) == (7, len(got) // man.part)
+                got += data
+        office.close()
+    finally:
+        db.close()
+    assert len(got) == man.size and __import__("hashlib").sha256(got).digest() == man.digest
+    assert upd.sign("config", 7, TBYTES, payload, sim_update_master(DEFAULT_SEED)) == got
+    assert office.counts["parts"] == man.count
+
+
+def test_a_request_for_an_update_never_published_in_parts_is_one_line(broker, sqlite):
+    with serve(broker, sqlite) as (office, lines), peer(broker) as t:
+        t.publish("ykt/t/%s/get" % TID, wire.encode_get(3, 0, 4, "tariff"))
+        t.publish(hb_topic(), heartbeat())
+        assert mqttpeer.wait_for(lambda: office.counts["heartbeats"] == 1)
+    assert lines.count("ykt/t/%s/get: refused: get: no tariff v3 published to %s in parts"
+                       % (TID, TID)) == 1
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_a_tariff_published_at_the_office_is_downloaded_in_parts_and_installed(
+        broker, sqlite, runtime):
+    """A real tariff (the Shanghai 2017 fares, about 100 KB signed) for an entry gate that
+    has version 1: the office publishes version 2 as a manifest, the gate's sync asks for
+    the parts between taps, checks the whole against the digest, installs it; the heartbeat
+    shows version 2 and the office clears its retained message."""
+    from host_tools.lib import tariff
+    from hw_sim.scenario import ROOT
+
+    source = os.path.join(ROOT, "tariffs", "shanghai-2017.json")
+    tid = "2902%08x" % (os.getpid() * 16 + 2 * (broker.kind == "mosquitto")
+                        + (runtime == "micropython"))
+    db = open_db(sqlite)
+    try:
+        msgs = ops.publish_update(db, KEYS, "tariff", 2, tariff.build(source, 2), [tid], 0,
+                                  wire.secs2000(NOW))
+    finally:
+        db.close()
+    man = wire.decode_retained(msgs[0].payload)
+    assert isinstance(man, wire.Manifest) and man.size > 90000
+    publish_messages(BrokerOptions(broker.host, broker.port), msgs)  # retained, waiting
+    day = _synced_day(broker, tid)
+    term = day["terminals"][0]
+    term.update(role="entry_gate", vm_heap="240K")
+    term["config"] = dict(term["config"], station=2025, tariff=source)
+    day["events"] = [{"at": 2, "tap": "a"}, {"at": 400, "tap": "b"}, {"at": 600, "link": True}]
+    try:
+        with serve(broker, sqlite, max_drift=10**9) as (office, lines):
+            run = officekit.Run(day)
+            run.run(runtime)
+            db = open_db(sqlite)
+            try:
+                def cleared():
+                    return db.one("SELECT cleared FROM updates WHERE terminal = ?", (tid,))[0]
+
+                assert mqttpeer.wait_for(lambda: cleared() is not None)
+                version = db.one("SELECT tariff FROM heartbeats WHERE terminal = ?", (tid,))[0]
+            finally:
+                db.close()
+    finally:
+        publish_messages(BrokerOptions(broker.host, broker.port),
+                         [ops.Message(msgs[0].topic, b"", True)])
+    events = [json.loads(x) for x in run.lines]
+    assert [(e["kind"], e["version"]) for e in events if e["event"] == "update"] == [
+        ("tariff", 1), ("tariff", 2)]  # provisioned, then from the office
+    assert [e["station"] for e in events if e["event"] == "entry"] == [2025, 2025]
+    assert version == 2 and office.counts["parts"] >= man.count
+    assert [e for e in events if e.get("event") == "sync-refused"] == []
+    assert "%s: tariff installed: retained update cleared" % tid in lines

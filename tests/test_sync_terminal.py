@@ -72,6 +72,7 @@ class Office:
         self.lock = threading.Condition()
         self.acked = set()
         self.pid = 0
+        self.send_lock = threading.Lock()  # the reader's PUBACKs and publish() share the socket
         self.sock = socket.create_connection((broker.host, broker.port), timeout=_WAIT_S)
         body = _s(b"MQTT") + b"\x04\x02" + struct.pack(">H", 60) + _s(b"office-" + tid.encode())
         self.sock.sendall(b"\x10" + _rl(len(body)) + body)
@@ -83,6 +84,7 @@ class Office:
         assert b0 == 0x90 and body[2] == 1
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
+        self.threads = []
 
     def _recv(self, n):
         out = b""
@@ -116,7 +118,8 @@ class Office:
                     if b0 & 6:
                         pid = body[p:p + 2]
                         p += 2
-                        self.sock.sendall(b"\x40\x02" + pid)
+                        with self.send_lock:
+                            self.sock.sendall(b"\x40\x02" + pid)
                     with self.lock:
                         self.got.append((topic, body[p:]))
                         self.lock.notify_all()
@@ -131,14 +134,23 @@ class Office:
         self.pid += 1
         topic = ("ykt/o/%s/%s" % (self.tid, what)).encode()
         body = _s(topic) + struct.pack(">H", self.pid) + payload
-        self.sock.sendall(bytes([0x32 | (1 if retain else 0)]) + _rl(len(body)) + body)
+        with self.send_lock:
+            self.sock.sendall(bytes([0x32 | (1 if retain else 0)]) + _rl(len(body)) + body)
         assert self.wait(lambda pid=self.pid: pid in self.acked)
 
     def wait(self, pred):
         with self.lock:
             return self.lock.wait_for(pred, _WAIT_S)
 
+    threads = ()
+    stopping = False
+
     def close(self):
+        self.stopping = True
+        with self.lock:
+            self.lock.notify_all()
+        for t in self.threads:
+            t.join(_WAIT_S)
         with contextlib.suppress(OSError):
             self.sock.sendall(b"\xe0\x00")  # DISCONNECT
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -168,6 +180,40 @@ class Office:
 
     def heartbeats(self):
         return [json.loads(p) for topic, p in list(self.got) if topic.endswith("/hb")]
+
+    def gets(self):
+        """(version, first part, parts, name) of every request for parts, in order."""
+        return [struct.unpack(">IIB", p[1:10]) + (p[10:].decode(),)
+                for topic, p in list(self.got) if topic.endswith("/get") and p[0] == 1]
+
+    def serve_parts(self, name, file, part, forge=False):
+        """Answer the terminal's requests for parts of ``file`` (docs/sync.md "Updates in
+        parts"), on a thread of its own, until close(); ``forge`` flips a byte in each."""
+        version = file[12:16]
+
+        def run():
+            done = 0
+            while not self.stopping:
+                with self.lock:
+                    self.lock.wait_for(lambda: len(self.gets()) > done or self.stopping, 1)
+                    asked = self.gets()[done:]
+                done += len(asked)
+                for v, first, n, what in asked:
+                    for i in range(first, first + n):
+                        data = bytearray(file[i * part:(i + 1) * part])
+                        if forge:
+                            data[0] ^= 1
+                        if (what != name or v != int.from_bytes(version, "big") or not data
+                                or self.stopping):
+                            continue
+                        with contextlib.suppress(OSError, AssertionError):
+                            self.publish("part/" + name, b"\x01" + version
+                                         + struct.pack(">I", i) + bytes(data))
+
+        self.stopping = False
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        self.threads.append(t)
 
 
 def ack(tid, seq, key=KEY):
@@ -507,3 +553,75 @@ def test_a_retained_update_too_large_to_receive_pauses_updates_not_the_records(
         o.publish("upd/config", b"", retain=True)
     assert out["paused"] == 1 and out["acked"] == 3 and out["state"] == 3  # UP
     assert o.wait(lambda: set(o.seqs()) >= {1, 2, 3})
+
+
+# -- updates larger than a packet: a manifest, then parts (docs/sync.md "Updates in parts") ---
+
+PART = 512
+
+
+def manifest(file, part=PART, apply_by=0):
+    """0x02, apply-by, size, part size, SHA-256 of the file, the file's 20-byte header."""
+    return (b"\x02" + struct.pack(">IIH", apply_by, len(file), part)
+            + hashlib.sha256(file).digest() + file[:20])
+
+
+def big_config(tid, version=6, size=6000):
+    payload = b'{"pad": "%s"}' % (b"x" * size)
+    return payload, updates.sign("config", version, bytes.fromhex(tid), payload, MASTER)
+
+
+def _download(runtime, broker, office, tmp_path, case, forge=False):
+    tid = new_tid(runtime, broker)
+    o = office(tid)
+    payload, env = big_config(tid)
+
+    def act(what):
+        if what == "manifest":
+            o.serve_parts("config", env, PART, forge=forge)
+            o.publish("upd/config", manifest(env), retain=True)
+    try:
+        out = run_case(runtime, case, broker, tmp_path, tid, act)
+    finally:
+        o.publish("upd/config", b"", retain=True)
+    return o, payload, out
+
+
+def _installed_whole(out, payload):
+    assert out["config_len"] == len(payload)
+    assert out["config_sha"] == hashlib.sha256(payload).hexdigest()
+    assert out["installed"] == [[4, 6]]  # update-installed: kind config, version 6
+    assert out["left"] == [] and out["inbox"] == []
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_an_update_larger_than_a_packet_is_downloaded_in_parts_across_a_link_drop(
+        runtime, broker, office, tmp_path):
+    o, payload, out = _download(runtime, broker, office, tmp_path, "download")
+    parts = -(-(len(payload) + 36) // PART)
+    assert parts > 10 and out["cut_at"] >= 3
+    assert out["inbox_while_cut"] == []  # nothing half-installed while the link is down
+    assert out["part_while_cut"] == out["cut_at"] * PART  # whole parts only
+    _installed_whole(out, payload)
+    assert o.gets()[0][1] == 0  # from the first part
+    assert out["counts"][cases.ns.E_DIGEST] == 0
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_download_cut_by_a_power_cut_resumes_at_the_next_whole_part(runtime, broker,
+                                                                         office, tmp_path):
+    o, payload, out = _download(runtime, broker, office, tmp_path, "download_power_cut")
+    assert out["inbox_at_cut"] == [] and out["files_at_cut"] == ["dl.man", "dl.part"]
+    assert out["part_at_cut"] == out["cut_at"] * PART
+    assert out["resumed_at"] == out["cut_at"]  # not from the start
+    _installed_whole(out, payload)
+    # after the reboot, the first part asked for is the one the cut left next
+    firsts = [g[1] for g in o.gets()]
+    assert out["cut_at"] in firsts and 0 not in firsts[firsts.index(out["cut_at"]):]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_parts_that_do_not_hash_to_the_manifest_are_dropped_and_never_in_the_inbox(
+        runtime, broker, office, tmp_path):
+    _, _, out = _download(runtime, broker, office, tmp_path, "download_forged", forge=True)
+    assert out["digest"] >= 1 and out["inbox"] == [] and out["left"] == []

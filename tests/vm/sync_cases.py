@@ -131,7 +131,10 @@ def _sales(j, n, t=None):
 
 
 def _files(ctx, path):
-    return sorted(ctx.fs.listdir(path))
+    try:
+        return sorted(ctx.fs.listdir(path))
+    except OSError:  # not made yet
+        return []
 
 
 def _setup(host, port, root, tid, wlan=None):
@@ -343,7 +346,104 @@ def too_big(host, port, root, tid, ready=None):
     return _finish(s, out, saved)
 
 
-CASES = {"upload": upload, "resend": resend, "update": update, "update_later": update_later,
+def _done(ctx, s, kind_key):
+    """The download is whole, in /inbox and installed (or refused), nothing left over."""
+    return lambda: s._dl is None and not s._inbox and not s._waiting and \
+        not _files(ctx, "/inbox") and s._versions()[kind_key] > 0
+
+
+def _dl_files(ctx):
+    return sorted(n for n in _files(ctx, "/") if n.startswith("dl."))
+
+
+def _download_out(ctx, s):
+    try:
+        with ctx.fs.open("/config.json", "rb") as f:
+            config = f.read()
+    except OSError:
+        config = b""
+    return {"config_len": len(config), "config_sha": _sha(config),
+            "installed": [[r.tx_type, r.tseq] for r in ctx.journal.records(1)
+                          if r.kind == 0x50],
+            "left": _dl_files(ctx), "inbox": _files(ctx, "/inbox")}
+
+
+def _sha(data):
+    import binascii
+    import hashlib
+
+    return binascii.hexlify(hashlib.sha256(data).digest()).decode()
+
+
+def download(host, port, root, tid, ready=None):
+    """An update larger than a packet: the office publishes its manifest, the terminal asks
+    for the parts; the link drops after 3 parts and comes back; the download goes on from
+    where it was, is checked whole against the digest, lands in /inbox and is installed."""
+    wlan = Wlan()
+    ctx, s, clk, rtc, saved = _setup(host, port, root, tid, wlan)
+    try:
+        drive(s, lambda: s.client.state == mqtt.UP and s.client.granted(4) >= 0)
+        ready("manifest")
+        drive(s, lambda: s._dl is not None and s._dl[2] >= 3)
+        wlan.up = False  # the link drops mid-download
+        out = {"cut_at": s._dl[2]}
+        for _ in range(5):
+            clk.t += 1000
+            s.step(5)
+        out["inbox_while_cut"] = _files(ctx, "/inbox")
+        out["part_while_cut"] = s._size("/dl.part")
+        wlan.up = True
+        clk.t += 10000
+        drive(s, _done(ctx, s, 3), STEPS * 3)
+        out.update(_download_out(ctx, s))
+        ready("done")
+    finally:
+        ykt_clock._rtc = saved
+    return _finish(s, out, saved)
+
+
+def download_power_cut(host, port, root, tid, ready=None):
+    """Power cut mid-download: RAM is lost, /dl.part and /dl.man stay; after the reboot
+    the retained manifest comes again and the download resumes at the next whole part."""
+    ctx, s, clk, rtc, saved = _setup(host, port, root, tid)
+    try:
+        drive(s, lambda: s.client.state == mqtt.UP and s.client.granted(4) >= 0)
+        ready("manifest")
+        drive(s, lambda: s._dl is not None and s._dl[2] >= 3)
+        out = {"cut_at": s._dl[2], "part_at_cut": s._size("/dl.part")}
+        s.client.abort()  # the power goes: nothing more is sent, RAM is gone
+        out["inbox_at_cut"] = _files(ctx, "/inbox")
+        out["files_at_cut"] = _dl_files(ctx)
+        ready("cut")
+        ctx = Ctx(root, tid, host, port)  # the reboot: files as the flash kept them
+        s = ns.Sync(ctx, clock=clk)
+        drive(s, lambda: s._dl is not None)
+        out["resumed_at"] = s._dl[2]
+        drive(s, _done(ctx, s, 3), STEPS * 3)
+        out.update(_download_out(ctx, s))
+        ready("done")
+    finally:
+        ykt_clock._rtc = saved
+    return _finish(s, out, saved)
+
+
+def download_forged(host, port, root, tid, ready=None):
+    """Parts that do not hash to the manifest's digest: dropped, never in /inbox."""
+    ctx, s, clk, rtc, saved = _setup(host, port, root, tid)
+    try:
+        drive(s, lambda: s.client.state == mqtt.UP and s.client.granted(4) >= 0)
+        ready("manifest")
+        drive(s, lambda: s.counts[ns.E_DIGEST] >= 1)
+        out = {"digest": s.counts[ns.E_DIGEST], "inbox": _files(ctx, "/inbox"),
+               "left": _dl_files(ctx), "dl": s._dl is None}
+    finally:
+        ykt_clock._rtc = saved
+    return _finish(s, out, saved)
+
+
+CASES = {"download": download, "download_power_cut": download_power_cut,
+         "download_forged": download_forged,
+         "upload": upload, "resend": resend, "update": update, "update_later": update_later,
          "clock_set": clock_set, "offline": offline, "heartbeat": heartbeat,
          "too_big": too_big}
 

@@ -50,10 +50,11 @@ E_FLASH = const(9)  # the update could not be stored
 E_JOURNAL = const(10)  # the journal could not record it (ack file, clock-set)
 E_FAULT = const(11)  # handling it raised: a firmware bug, reported
 E_TOO_BIG = const(12)  # an update larger than max_packet: updates are not taken for a while
+E_DIGEST = const(13)  # a downloaded update whose SHA-256 is not its manifest's: dropped
 REASONS = ("ok", "malformed", "bad MAC", "beyond the last record", "bad update name",
            "not an update for this terminal", "not newer than installed",
            "behind the newest record", "outside 2024..2099", "flash error", "journal error",
-           "fault", "update larger than max_packet")
+           "fault", "update larger than max_packet", "download digest mismatch")
 
 BATCH = const(16)  # records a message
 _REC = const(64)
@@ -65,6 +66,12 @@ _UPD_PAUSE_MS = const(3600000)  # after an update too large to receive: no updat
 _CLOCK_SLACK_S = const(2)  # office time this close to the clock changes nothing
 _TMP = "/inbox.tmp"  # an update being stored (renamed into /inbox when whole)
 _INBOX = "/inbox"
+_PART = "/dl.part"  # an update being downloaded in parts (renamed into /inbox when whole)
+_MAN = "/dl.man"  # its name and manifest: what a download after a power cut resumes
+_MAN_SIZE = const(63)  # 0x02, apply-by, size, part size, SHA-256, the file's header
+_GET_N = const(4)  # parts asked for at once
+_GET_RETRY_MS = const(10000)  # no part for this long: ask again
+_WAITING = const(8)  # manifests kept while another update downloads
 _EEXIST = const(17)
 _NAME_OK = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 # update kind codes (docs/stores.md "Update files") -> the heartbeat's keys
@@ -104,9 +111,17 @@ class Sync:
             "ykt-" + self.tid, m["host"], int(m.get("port", 1883)), user=m.get("user"),
             password=m.get("password"), keepalive=int(m.get("keepalive", 60)), clean=True,
             on_message=self._on_message, max_packet=int(m.get("max_packet", 2048)),
-            inflight=2, subs=4, clock=self._clock)
-        for what in (b"ack", b"resend", b"time", b"upd/#"):  # upd/# last: see _too_big
+            inflight=2, subs=5, clock=self._clock)
+        self._t_get = ("ykt/t/%s/get" % self.tid).encode()
+        # the largest part a part message can carry within max_packet
+        # (fixed header 5, topic 2 + prefix + "part/" + a name of 32, packet id 2, 9 bytes)
+        self._part_max = self.client.max_packet - 55 - len(self._prefix)
+        for what in (b"ack", b"resend", b"time", b"part/#", b"upd/#"):  # upd/# last
             self._sub = self.client.subscribe(self._prefix + what, 1)
+        # the download in progress: [name, manifest, next part, parts, asked at (None:
+        # ask now), bytes hashed (-1: downloading), hash, end of the parts asked for]
+        self._dl = None
+        self._waiting = {}  # name -> manifest of updates to download after it
         self._upd_off = None  # ticks when updates were paused (None: taken)
         self._buf = bytearray(1 + BATCH * _REC)
         self._buf[0] = 1
@@ -165,6 +180,7 @@ class Sync:
             if c.state != mqtt.DOWN:
                 c.abort()  # the network is gone: nothing more can be sent
             self._lost()
+            self._download(False)
             self._install_due()
             return c.state
         if c.state == mqtt.DOWN:
@@ -180,12 +196,15 @@ class Sync:
                 self._said = -1
                 self._hb_due = True
                 self.next_seq = self.journal.state().acked + 1  # lost acks: upload again
+                if self._dl is not None:
+                    self._dl[4] = None  # parts asked for before are lost: ask again
                 report.emit("sync", ("state", "up"))
             self._upload()
             if self._hb_due or clk.elapsed_ms(self._hb_at) >= self.heartbeat_ms:
                 self.heartbeat()
         elif st == mqtt.DOWN:
             self._lost()
+        self._download(st == mqtt.UP)
         self._install_due()
         return c.state
 
@@ -278,6 +297,8 @@ class Sync:
                 code = self._time(msg)
             elif what[:4] == b"upd/":
                 code = self._update(what[4:], msg)
+            elif what[:5] == b"part/":
+                code = self._part(what[5:], msg)
             else:
                 code = E_MALFORMED
         except Exception as e:  # the tap loop must go on: say so, drop the message
@@ -351,36 +372,212 @@ class Sync:
         for ch in name:
             if ch not in _NAME_OK:
                 return E_NAME
+        if len(msg) and msg[0] == 2:
+            return self._manifest(bytes(name), msg)
         if len(msg) < 41 or msg[0] != 1:
             return E_MALFORMED
         apply_by = struct.unpack_from(">I", msg, 1)[0]
-        head = bytes(msg[5:25])
+        code = self._head_ok(bytes(msg[5:25]))
+        if code:
+            return code
+        fs = self.ctx.fs
+        try:
+            self._mkinbox()
+            with fs.open(_TMP, "wb") as f:
+                f.write(msg[5:])
+            fs.rename(_TMP, _INBOX + "/" + name.decode())
+        except OSError:
+            self._remove(_TMP)
+            return E_FLASH
+        self._stored(apply_by)
+        return OK
+
+    def _head_ok(self, head):
+        """OK for an update file's header addressed to this terminal and newer than the
+        version of its kind installed; else the refusal's code."""
         if head[:4] != b"YKUP" or head[6:12] != self._tid:
             return E_NOT_MINE
         kind = head[5]
         version = struct.unpack_from(">I", head, 12)[0]
         if 0 < kind <= len(_VERSION_KEYS) and version <= self._versions()[kind - 1]:
             return E_OLD
-        fs = self.ctx.fs
+        return OK
+
+    def _mkinbox(self):
         try:
-            try:
-                fs.mkdir(_INBOX)
-            except OSError as e:
-                if e.args[0] != _EEXIST:
-                    raise
-            with fs.open(_TMP, "wb") as f:
-                f.write(msg[5:])
-            fs.rename(_TMP, _INBOX + "/" + name.decode())
+            self.ctx.fs.mkdir(_INBOX)
+        except OSError as e:
+            if e.args[0] != _EEXIST:
+                raise
+
+    def _remove(self, path):
+        try:
+            self.ctx.fs.remove(path)
         except OSError:
-            try:
-                fs.remove(_TMP)
-            except OSError:
-                pass
-            return E_FLASH
+            pass
+
+    def _size(self, path):
+        """A file's size, -1 when it is not there."""
+        try:
+            with self.ctx.fs.open(path, "rb") as f:
+                f.seek(0, 2)
+                return f.tell()
+        except OSError:
+            return -1
+
+    def _stored(self, apply_by):
         if not self._inbox or apply_by < self._apply_by:
             self._apply_by = apply_by
         self._inbox = True
+
+    # -- updates larger than a packet: a manifest, then parts asked for ------------------
+    def _manifest(self, name, msg):
+        """A retained manifest (docs/sync.md "Updates in parts"): download the file it
+        names part by part into /dl.part, or go on with the download it already started."""
+        if len(msg) != _MAN_SIZE:
+            return E_MALFORMED
+        man = bytes(msg)
+        code = self._head_ok(man[43:63])
+        if code:
+            return code
+        size, part = struct.unpack_from(">IH", man, 5)
+        if size < 36 or not part:
+            return E_MALFORMED
+        if part > self._part_max:
+            return E_TOO_BIG
+        version = man[55:59]
+        try:  # the same version (or a later one) whole in the inbox already
+            with self.ctx.fs.open(_INBOX + "/" + name.decode(), "rb") as f:
+                head = f.read(20)
+            if head[5] == man[48] and head[12:16] >= version:
+                return OK
+        except (OSError, IndexError):
+            pass
+        d = self._dl
+        if d is not None:
+            if d[0] == name:
+                if d[1] == man:  # sent again (a reconnect): go on where it is
+                    d[4] = None
+                    return OK
+                self._drop()  # a newer file replaces the one downloading
+            else:
+                if name in self._waiting or len(self._waiting) < _WAITING:
+                    self._waiting[name] = man
+                return OK
+        return self._start(name, man)
+
+    def _start(self, name, man):
+        size, part = struct.unpack_from(">IH", man, 5)
+        parts = (size + part - 1) // part
+        rec = bytes([len(name)]) + name + man
+        fs = self.ctx.fs
+        nxt = -1
+        try:
+            with fs.open(_MAN, "rb") as f:
+                same = f.read() == rec
+        except OSError:
+            same = False
+        if same:  # a download this manifest began before a reset: whole parts kept
+            have = self._size(_PART)
+            if have >= 0 and (have % part == 0 or have == size) and have <= size:
+                nxt = (have + part - 1) // part
+        if nxt < 0:
+            self._remove(_PART)
+            try:
+                with fs.open(_MAN, "wb") as f:
+                    f.write(rec)
+            except OSError:
+                self._remove(_MAN)
+                return E_FLASH
+            nxt = 0
+        self._dl = [name, man, nxt, parts, None, -1, None, 0]
+        if nxt == parts:
+            self._dl[5] = 0
+            self._dl[6] = hashlib.sha256()
         return OK
+
+    def _drop(self):
+        self._dl = None
+        self._remove(_PART)
+        self._remove(_MAN)
+
+    def _part(self, name, msg):
+        """One part of the file downloading, appended to /dl.part when it is the next."""
+        if len(msg) < 9 or msg[0] != 1:
+            return E_MALFORMED
+        d = self._dl
+        if d is None or d[0] != name or d[5] >= 0:
+            return OK  # asked for before a reset or a newer manifest: nothing to do
+        man = d[1]
+        if msg[1:5] != man[55:59] or struct.unpack_from(">I", msg, 5)[0] != d[2]:
+            return OK  # another version's part, or one already written (asked again)
+        size, part = struct.unpack_from(">IH", man, 5)
+        if len(msg) - 9 != min(part, size - d[2] * part):
+            return E_MALFORMED
+        try:
+            with self.ctx.fs.open(_PART, "ab") as f:
+                f.write(msg[9:])
+        except OSError:
+            self._drop()
+            return E_FLASH
+        d[2] += 1
+        d[4] = self._clock.ticks_ms()
+        if d[2] == d[3]:
+            d[5] = 0
+            d[6] = hashlib.sha256()
+        elif d[2] >= d[7]:
+            d[4] = None  # the parts asked for are in: ask for the next ones
+        return OK
+
+    def _download(self, up):
+        """The download's share of a slice: ask for parts (link up), or hash one buffer
+        of the whole file; when it matches its manifest's digest, into /inbox."""
+        d = self._dl
+        if d is None:
+            if self._waiting:
+                name = next(iter(self._waiting))
+                self._start(name, self._waiting.pop(name))
+            return
+        if d[5] < 0:
+            if up and (d[4] is None or d[2] >= d[7]
+                       or self._clock.elapsed_ms(d[4]) >= _GET_RETRY_MS):
+                n = min(_GET_N, d[3] - d[2])
+                msg = b"\x01" + d[1][55:59] + struct.pack(">IB", d[2], n) + d[0]
+                if self.client.publish(self._t_get, msg, 0) == 0:
+                    d[4] = self._clock.ticks_ms()
+                    d[7] = d[2] + n
+            return
+        man = d[1]
+        size = struct.unpack_from(">I", man, 5)[0]
+        fs = self.ctx.fs
+        try:
+            with fs.open(_PART, "rb") as f:
+                f.seek(d[5])
+                # (the record buffer after its format byte: free between uploads)
+                n = f.readinto(self._mv[1:1 + min(BATCH * _REC, size - d[5])]) \
+                    if d[5] < size else 0
+            if n:
+                d[6].update(self._mv[1:1 + n])
+                d[5] += n
+                if d[5] < size:
+                    return
+            if d[5] != size or self._size(_PART) != size or d[6].digest() != man[11:43]:
+                self._drop()
+                self.counts[E_DIGEST] += 1
+                self.last_code = E_DIGEST
+                report.emit("sync-refused", ("topic", "upd/" + d[0].decode()),
+                            ("code", E_DIGEST), ("reason", REASONS[E_DIGEST]))
+                return
+            self._mkinbox()
+            fs.rename(_PART, _INBOX + "/" + d[0].decode())
+        except OSError:
+            self._drop()
+            self.counts[E_FLASH] += 1
+            self.last_code = E_FLASH
+            return
+        self._dl = None
+        self._remove(_MAN)
+        self._stored(struct.unpack_from(">I", man, 1)[0])
 
     def _install_due(self):
         """Install what waits in /inbox when the terminal has been quiet for a while, or at

@@ -89,6 +89,15 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (name, terminal)
         )""",
     ],
+    [  # 3: updates larger than a packet, sent as a manifest and parts (docs/sync.md)
+        """CREATE TABLE update_payloads (
+            digest TEXT PRIMARY KEY,        -- SHA-256 of the payload (hex)
+            kind TEXT NOT NULL,             -- the update kind it was signed as
+            payload TEXT NOT NULL           -- hex (signed again for each terminal that asks)
+        )""",
+        "ALTER TABLE updates ADD COLUMN payload TEXT",  # its digest; NULL: sent whole
+        "ALTER TABLE updates ADD COLUMN part BIGINT",  # bytes a part carries
+    ],
 ]
 
 

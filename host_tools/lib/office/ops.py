@@ -13,6 +13,7 @@ clears it (an empty retained message) once a heartbeat shows the version install
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -89,11 +90,57 @@ def _targets(terminals: Iterable[str]) -> list[str]:
 
 # -- updates ----------------------------------------------------------------------------------
 
-def _record(db: Db, tid: str, name: str, version: int, apply_by: int, now: int) -> None:
+def _record(db: Db, tid: str, name: str, version: int, apply_by: int, now: int,
+            digest: str | None = None, part: int | None = None) -> None:
     db.execute("DELETE FROM updates WHERE terminal = ? AND name = ? AND version = ?",
                (tid, name, version))
-    db.execute("INSERT INTO updates (terminal, name, version, apply_by, published, cleared) "
-               "VALUES (?, ?, ?, ?, ?, NULL)", (tid, name, version, apply_by, now))
+    db.execute("INSERT INTO updates (terminal, name, version, apply_by, published, cleared, "
+               "payload, part) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+               (tid, name, version, apply_by, now, digest, part))
+
+
+def _keep_payload(db: Db, kind: str, payload: bytes) -> str:
+    """Keep a payload sent in parts (once, whatever the number of terminals); its digest."""
+    digest = hashlib.sha256(payload).hexdigest()
+    if db.one("SELECT 1 FROM update_payloads WHERE digest = ?", (digest,)) is None:
+        db.execute("INSERT INTO update_payloads (digest, kind, payload) VALUES (?, ?, ?)",
+                   (digest, kind, payload.hex()))
+    return digest
+
+
+class Parts:
+    """The update files terminals download in parts (``ykt/t/TID/get``): each signed
+    again from the payload kept at publishing, the last few kept signed."""
+
+    def __init__(self, keys: OfficeKeys, keep: int = 8) -> None:
+        self.keys = keys
+        self.keep = keep
+        self._signed: dict[tuple[str, str, int], bytes] = {}
+
+    def answer(self, db: Db, tid: str, payload: bytes) -> list[Message]:
+        """The ``part`` messages for one request; BadInput (one line) when the terminal
+        asks for an update not published to it in parts."""
+        name, version, first, count = wire.decode_get(payload)
+        key = (tid, name, version)
+        row = db.one("SELECT u.part, p.kind, p.payload FROM updates u JOIN update_payloads p "
+                     "ON p.digest = u.payload WHERE u.terminal = ? AND u.name = ? "
+                     "AND u.version = ?", (tid, name, version))
+        if row is None:
+            raise BadInput("get: no %s v%d published to %s in parts" % (name, version, tid))
+        part = int(row[0])
+        signed = self._signed.pop(key, None)
+        if signed is None:
+            signed = updates.sign(str(row[1]), version, bytes.fromhex(tid),
+                                  bytes.fromhex(str(row[2])), _update_master(self.keys))
+        self._signed[key] = signed  # the newest last
+        while len(self._signed) > self.keep:
+            del self._signed[next(iter(self._signed))]
+        if first * part >= len(signed):
+            raise BadInput("get: part %d of %s v%d: it has %d"
+                           % (first, name, version, -(-len(signed) // part)))
+        topic = wire.topic(tid, "part/" + name)
+        return [Message(topic, wire.encode_part(version, i, data))
+                for i, data in wire.parts(signed, part, first, count)]
 
 
 def payload_version(kind: str, payload: bytes, version: int | None) -> int:
@@ -119,9 +166,11 @@ def payload_version(kind: str, payload: bytes, version: int | None) -> int:
 
 def publish_update(db: Db, keys: OfficeKeys, kind: str, version: int, payload: bytes,
                    terminals: Iterable[str], apply_by: int, now: int,
-                   name: str | None = None) -> list[Message]:
+                   name: str | None = None, part: int = wire.PART_SIZE) -> list[Message]:
     """Sign ``payload`` as update ``kind`` v``version`` for each terminal and record it; the
-    retained messages to publish (``name``: the topic's NAME, default the kind)."""
+    retained messages to publish (``name``: the topic's NAME, default the kind): the file
+    itself, or when larger than a terminal's packet its manifest (the terminal then asks
+    for it in parts of ``part`` bytes, :class:`Parts`)."""
     master = _update_master(keys)
     name = name or kind
     if name not in wire.UPDATE_NAMES:
@@ -135,11 +184,17 @@ def publish_update(db: Db, keys: OfficeKeys, kind: str, version: int, payload: b
                        "(publish a later version)" % (behind[0], name, held[behind[0]], version))
     out = []
     with db.transaction():
+        digest = None
         for tid in targets:
             signed = updates.sign(kind, version, bytes.fromhex(tid), payload, master)
-            out.append(Message(wire.topic(tid, "upd/" + name),
-                               wire.encode_update(apply_by, signed), True))
-            _record(db, tid, name, version, apply_by, now)
+            if wire.inline(apply_by, signed):
+                msg = wire.encode_update(apply_by, signed)
+                _record(db, tid, name, version, apply_by, now)
+            else:  # larger than a terminal's packet: a manifest, the file in parts
+                msg = wire.encode_manifest(apply_by, signed, part)
+                digest = digest or _keep_payload(db, kind, payload)
+                _record(db, tid, name, version, apply_by, now, digest, part)
+            out.append(Message(wire.topic(tid, "upd/" + name), msg, True))
     return out
 
 

@@ -47,7 +47,7 @@ from host_tools.lib.office.db import Db, open_db
 from host_tools.lib.office.ops import Message
 
 Say = Callable[[str], None]
-SUBSCRIPTIONS = ("ykt/t/+/rec", "ykt/t/+/hb")
+SUBSCRIPTIONS = ("ykt/t/+/rec", "ykt/t/+/hb", "ykt/t/+/get")
 DEFAULT_PORT = 1883
 SESSION_EXPIRY_S = 7 * 86400  # a worker's MQTT 5 session outlives a week's outage
 # CONNACK return codes (MQTT 3.1.1) in words
@@ -197,9 +197,10 @@ class Office:
         self.monotonic = monotonic
         self.db: Db | None = None
         self.counts = {"records": 0, "stored": 0, "quarantined": 0, "heartbeats": 0,
-                       "bad": 0, "acks": 0, "resends": 0, "times": 0}
+                       "bad": 0, "acks": 0, "resends": 0, "times": 0, "parts": 0}
         self._asked: dict[tuple[str, int, int], float] = {}  # resend range -> when
         self._last_rec: dict[str, float] = {}  # terminal -> when its last records came
+        self.parts = ops.Parts(keys)
 
     def database(self) -> Db:
         if self.db is None:
@@ -220,6 +221,8 @@ class Office:
             tid, what = wire.parse_topic(topic)
             if what == "rec":
                 return self.records(tid, payload)
+            if what == "get":
+                return self.get(tid, payload)
             return self.heartbeat(tid, payload)
         except BadInput as e:
             self.counts["bad"] += 1
@@ -274,6 +277,12 @@ class Office:
                      % (tid, b.seq, b.kind, b.fen, b.card))
         out = [self._ack(tid, rep.watermark)] if rep.watermark > 0 else []
         return out + self._resend(tid, rep.gaps)
+
+    def get(self, tid: str, payload: bytes) -> list[Message]:
+        """The parts a terminal asks for of an update it downloads (docs/sync.md)."""
+        out = self.parts.answer(self.database(), tid, payload)
+        self.counts["parts"] += len(out)
+        return out
 
     def heartbeat(self, tid: str, payload: bytes) -> list[Message]:
         hb = wire.decode_heartbeat(payload, tid)

@@ -14,7 +14,13 @@ Topics (``TID``: 12 lower-case hex digits):
 ``ykt/o/TID/upd/NAME``       :func:`encode_update` / :func:`decode_update` (retained;
                              an empty payload clears it)
 ``ykt/o/TID/time``           :func:`encode_time` / :func:`decode_time`
+``ykt/t/TID/get``            :func:`encode_get` / :func:`decode_get` (parts asked for)
+``ykt/o/TID/part/NAME``      :func:`encode_part` / :func:`decode_part`
 ===========================  ======================================================
+
+An update whose message would be larger than :data:`INLINE_MAX` goes as a retained
+manifest on ``upd/NAME`` (:func:`encode_manifest`, first byte 2) and the terminal asks for
+the file in parts of :data:`PART_SIZE` bytes (:func:`parts`).
 
 Times on the wire are the terminals' own: seconds since 2000-01-01 local time
 (:func:`secs2000`, :func:`from_secs2000`).
@@ -43,6 +49,12 @@ UINT32_MAX = 0xFFFFFFFF
 # update topic NAME -> the heartbeat key holding the installed version of it
 UPDATE_NAMES = {"tariff": "tariff", "denylist": "deny", "config": "config", "staff": "staff",
                 "canteen": "canteen"}
+
+MANIFEST = 2  # the first byte of a manifest (an update sent in parts)
+MANIFEST_SIZE = 1 + 4 + 4 + 2 + 32 + 20
+PART_SIZE = 1024  # bytes of the file a part carries (a terminal's packets: 2048)
+INLINE_MAX = 1536  # an update message larger than this goes as a manifest and parts
+MAX_GET = 16  # parts one request may ask for
 
 HEARTBEAT_INTS = ("tariff", "deny", "config", "staff", "canteen", "clock", "used", "free",
                   "last", "acked", "backlog", "pending")
@@ -73,10 +85,10 @@ def terminal_topic(tid: str | bytes, what: str) -> str:
 
 
 def parse_topic(name: str) -> tuple[str, str]:
-    """(TID, what) of a terminal's topic ``ykt/t/TID/rec|hb``; BadInput for anything else."""
+    """(TID, what) of a terminal's topic ``ykt/t/TID/rec|hb|get``; BadInput otherwise."""
     parts = name.split("/")
-    if len(parts) != 4 or parts[:2] != ["ykt", "t"] or parts[3] not in ("rec", "hb"):
-        raise BadInput("topic %r is not ykt/t/TID/rec or ykt/t/TID/hb" % name)
+    if len(parts) != 4 or parts[:2] != ["ykt", "t"] or parts[3] not in ("rec", "hb", "get"):
+        raise BadInput("topic %r is not ykt/t/TID/rec, hb or get" % name)
     return tid_hex(parts[2]), parts[3]
 
 
@@ -266,6 +278,104 @@ def decode_update(data: bytes) -> Update | None:
         raise BadInput("update: the file is cut short or has bytes after its MAC")
     return Update(int.from_bytes(data[1:5], "big"), data[5:], str(info["kind"]),
                   str(info["terminal"]), int(info["version"]))
+
+
+# -- updates in parts -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Manifest:
+    apply_by: int
+    size: int  # bytes of the signed update file
+    part: int  # bytes a part carries (the last one: what is left)
+    digest: bytes  # SHA-256 of the whole file
+    kind: str
+    terminal: str
+    version: int
+
+    @property
+    def count(self) -> int:
+        return -(-self.size // self.part)
+
+
+def inline(apply_by: int, signed: bytes) -> bool:
+    """Whether the update goes whole in its retained message (else: manifest and parts)."""
+    return len(encode_update(apply_by, signed)) <= INLINE_MAX
+
+
+def encode_manifest(apply_by: int, signed: bytes, part: int = PART_SIZE) -> bytes:
+    """The retained message of an update sent in parts: 0x02, apply-by, size, part size,
+    SHA-256 of the file, the file's header (so a terminal checks kind, terminal and
+    version before asking for anything)."""
+    updates.parse(signed)
+    if not 1 <= part <= 0xFFFF:
+        raise BadInput("part size %d: 1..65535" % part)
+    return (bytes((MANIFEST,)) + _u32(apply_by, "apply-by") + _u32(len(signed), "size")
+            + struct.pack(">H", part) + hashlib.sha256(signed).digest()
+            + bytes(signed[:updates.HEADER_SIZE]))
+
+
+def decode_manifest(data: bytes) -> Manifest:
+    data = bytes(data)
+    if len(data) != MANIFEST_SIZE or data[0] != MANIFEST:
+        raise BadInput("manifest: %d bytes starting 0x%02x, not %d starting 0x%02x"
+                       % (len(data), data[0] if data else 0, MANIFEST_SIZE, MANIFEST))
+    apply_by, size, part = struct.unpack(">IIH", data[1:11])
+    info = updates.parse(data[43:] + bytes(size))  # the header alone
+    if not part or size < updates.HEADER_SIZE + updates.MAC_SIZE:
+        raise BadInput("manifest: size %d, part size %d" % (size, part))
+    return Manifest(apply_by, size, part, data[11:43], str(info["kind"]),
+                    str(info["terminal"]), int(info["version"]))
+
+
+def decode_retained(data: bytes) -> Update | Manifest | None:
+    """A retained ``upd/NAME`` message: a whole update, a manifest, or None (cleared)."""
+    if data and data[0] == MANIFEST:
+        return decode_manifest(data)
+    return decode_update(data)
+
+
+def encode_get(version: int, first: int, count: int, name: str) -> bytes:
+    """A terminal's request for ``count`` parts of update ``name`` v``version``."""
+    if not 1 <= count <= 255:
+        raise BadInput("get: %d parts" % count)
+    return (bytes((VERSION,)) + _u32(version, "version") + _u32(first, "part")
+            + bytes((count,)) + name.encode())
+
+
+def decode_get(data: bytes) -> tuple[str, int, int, int]:
+    """(name, version, first part, count) of a request for parts."""
+    data = _head(data, "get", least=11)
+    version, first, count = struct.unpack(">IIB", data[1:10])
+    try:
+        name = data[10:].decode("ascii")
+    except UnicodeDecodeError:
+        name = ""
+    if name not in UPDATE_NAMES:
+        raise BadInput("get: update name %r: one of %s" % (name, ", ".join(UPDATE_NAMES)))
+    if not 1 <= count <= MAX_GET:
+        raise BadInput("get: %d parts asked for, 1..%d" % (count, MAX_GET))
+    return name, version, first, count
+
+
+def encode_part(version: int, index: int, data: bytes) -> bytes:
+    return bytes((VERSION,)) + _u32(version, "version") + _u32(index, "part") + bytes(data)
+
+
+def decode_part(data: bytes) -> tuple[int, int, bytes]:
+    data = _head(data, "part", least=9)
+    version, index = struct.unpack(">II", data[1:9])
+    return version, index, data[9:]
+
+
+def parts(signed: bytes, part: int, first: int, count: int) -> list[tuple[int, bytes]]:
+    """Parts ``first`` .. ``first + count - 1`` of a file (fewer at its end)."""
+    out = []
+    for i in range(first, first + count):
+        chunk = signed[i * part:(i + 1) * part]
+        if not chunk:
+            break
+        out.append((i, chunk))
+    return out
 
 
 # -- time -------------------------------------------------------------------------------------
