@@ -11,8 +11,11 @@ without it the link is taken to be up) and, one bounded slice per ``step()``, be
   and after an update is installed;
 * takes ``ykt/o/TID/ack`` (the MAC checked with the journal key, then ``Journal.ack``),
   ``resend``, ``upd/NAME`` (stored in ``/inbox``, installed by ``Context.install_updates``
-  once the terminal is quiet and no later than the apply-by time) and ``time`` (set through
-  ``Context.set_clock``, journaled, never behind the newest record).
+  once the terminal is quiet and no later than the apply-by time; a manifest instead when
+  the file is larger than a packet: the parts are asked for on ``ykt/t/TID/get`` and come
+  on ``part/NAME`` into ``/dl.part``, checked whole against the manifest's SHA-256, resumed
+  after a link drop or a power cut) and ``time`` (set through ``Context.set_clock``,
+  journaled, never behind the newest record).
 
 Every message handled has an outcome code (``OK``, ``E_*``; ``REASONS[code]``), counted in
 ``counts``; a refusal is reported on the console as ``sync-refused`` and otherwise ignored.
