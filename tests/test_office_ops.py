@@ -5,6 +5,7 @@ its apply-by; `ykt office status` shows each terminal's heartbeat, clock drift a
 past their apply-by. Messages go through a real broker (amqtt and Mosquitto)."""
 
 import datetime
+import hashlib
 import json
 
 import pytest
@@ -70,14 +71,30 @@ def _beat(db, tid, drift=0, **kw):
     ops.store_heartbeat(db, wire.decode_heartbeat(json.dumps(doc).encode(), tid), T)
 
 
-def _retained(broker, tid, name):
+def _parts(master, dbpath, tid, man):
+    """The file of a manifest, every part asked for from the office as a terminal would."""
+    from host_tools.lib.office.service import Office
+
+    office = Office(dbpath, read_office_keys(str(master)), lambda line: None)
+    try:
+        got = b""
+        for first in range(0, man.count, 16):
+            for m in office.handle("ykt/t/%s/get" % tid,
+                                   wire.encode_get(man.version, first, 16, "canteen")):
+                got += wire.decode_part(m.payload)[2]
+    finally:
+        office.close()
+    return got
+
+
+def _retained(broker, tid, name, decode=wire.decode_update):
     """The update retained on ykt/o/TID/upd/NAME, as a new subscriber gets it."""
     with peer(broker) as p:
         p.subscribe("ykt/o/%s/upd/%s" % (tid, name))
         # (amqtt 0.12 also hands a new subscription other topics' retained messages)
         topic, payload, retained = p.next("ykt/o/%s/upd/%s" % (tid, name))
     assert retained
-    return wire.decode_update(payload)
+    return decode(payload)
 
 
 def _install(tmp_path, tid, master, upd):
@@ -178,10 +195,14 @@ def test_publish_sends_each_group_member_its_own_signed_update_with_the_apply_by
     version = updates.canteen_version(open("canteens/putuo-example.json", "rb").read())
     update_master = read_office_keys(str(master)).update_master
     for tid in (A, C):
-        upd = _retained(broker, tid, "canteen")
-        assert (upd.kind, upd.terminal, upd.version) == ("canteen", tid, version)
-        assert upd.apply_by == wire.secs2000(datetime.datetime(2026, 12, 1, 4, 0))
-        assert updates.verify(upd.file, update_master)
+        # a rule set is larger than a terminal's packet: a manifest, the file in parts
+        man = _retained(broker, tid, "canteen", wire.decode_retained)
+        assert isinstance(man, wire.Manifest)
+        assert (man.kind, man.terminal, man.version) == ("canteen", tid, version)
+        assert man.apply_by == wire.secs2000(datetime.datetime(2026, 12, 1, 4, 0))
+        file = _parts(master, dbpath, tid, man)
+        assert hashlib.sha256(file).digest() == man.digest
+        assert updates.verify(file, update_master)
     assert "to group canteens, apply by 2026-12-01T04:00:00: 2 terminal(s)" in out
 
 
