@@ -73,6 +73,9 @@ class PgServer:
                       "-A", "trust", "-E", "UTF8", "--no-sync", timeout=120)
         if r.returncode:
             raise Unavailable("initdb failed: %s" % (r.stderr.strip().splitlines() or ["?"])[-1])
+        return self._launch()
+
+    def _launch(self):
         self.proc = subprocess.Popen(
             [os.path.join(self.bindir, "postgres"), "-D", self.data,
                            "-h", "127.0.0.1", "-p", str(self.port), "-k", self.root,
@@ -95,6 +98,21 @@ class PgServer:
         self.stop()
         raise Unavailable("postgres did not accept connections within 30 s")
 
+    def restart(self):
+        """Stop the server (a fast shutdown: its connections are cut) and start it again on
+        the same data and port: an office database restart."""
+        self._shutdown()
+        return self._launch()
+
+    def _shutdown(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown of the postmaster we started
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
     def new_database(self, name):
         """A fresh, empty database on this server: its URL."""
         import psycopg
@@ -105,13 +123,7 @@ class PgServer:
         return "postgresql://ykt@127.0.0.1:%d/%s" % (self.port, name)
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown of the postmaster we started
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        self._shutdown()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import struct
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from host_tools.lib import denylist, updates
+from host_tools.lib import denylist, journal, updates
 from host_tools.lib.errors import BadInput
 from host_tools.lib.issuer import OfficeKeys
 from host_tools.lib.office import mask_card
@@ -264,6 +265,37 @@ def denied(db: Db) -> list[dict[str, Any]]:
     return [{"card": mask_card(str(c)), "reason": int(r), "note": str(n), "version": int(v)}
             for c, r, n, v in db.query("SELECT card, reason, note, version FROM denylist "
                                        "ORDER BY version, card")]
+
+
+# -- a terminal re-imaged --------------------------------------------------------------------
+
+class Floor(NamedTuple):
+    """Where a re-imaged terminal starts: its journal continues the office's chain after
+    ``seq`` (``ack``: the journal's ack file saying so, MACed with its journal key) and its
+    SAM's transaction sequence starts at ``sequence_floor`` (``ykt provision
+    --sequence-floor``)."""
+
+    seq: int
+    ack: bytes
+    sequence_floor: int
+
+
+def reimage_floor(db: Db, keys: OfficeKeys, tid: str) -> Floor:
+    """What a terminal whose flash was wiped (``ykt image``, a replaced board) starts from,
+    from what the office holds of it: its journal's ack file (watermark and chain MAC: the
+    next record is the watermark + 1 and chains from the office's last stored record, so
+    nothing the office has is numbered again) and the sequence floor (one above the
+    highest terminal transaction sequence the office has seen from it)."""
+    tid = wire.tid_hex(tid)
+    row = db.one("SELECT watermark, chain_mac FROM terminals WHERE terminal = ?", (tid,))
+    if row is None:
+        raise BadInput("the office holds nothing of terminal %s" % tid)
+    seq, mac = int(row[0]), bytes.fromhex(str(row[1]))
+    top = db.one("SELECT MAX(tseq) FROM records WHERE terminal = ?", (tid,))
+    floor = int(top[0]) + 1 if top and top[0] is not None else 0
+    body = struct.pack(">4sII8sH", b"YKA1", seq, seq, mac, 0)
+    ack = body + journal.mac8(keys.journal_key(bytes.fromhex(tid)), b"ykt journal ack", body)
+    return Floor(seq, ack, floor)
 
 
 # -- status -----------------------------------------------------------------------------------
