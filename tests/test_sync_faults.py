@@ -339,3 +339,30 @@ def test_a_terminal_with_another_terminals_credentials_is_refused_by_the_acl(tmp
     acked, _, _ = journal._ack(files, sim_device_key(DEFAULT_SEED, bytes.fromhex(b)))
     recs = [r for r in raw_records(files) if journal.crc_ok(r)]
     assert acked == 0 and [journal.decode(r).seq for r in recs] == list(range(1, len(recs) + 1))
+
+
+def test_ykt_office_floor_writes_the_ack_file_and_names_the_sequence_floor(capsys, tmp_path):
+    from host_tools import cli
+
+    run = officekit.run(officekit.two_operators([(1, "A", "alice"), (3, "A", "bob")]))
+    tid = officekit.TIDS["A"]
+    target = str(tmp_path / "office.sqlite")
+    db = open_db(target)
+    try:
+        ingest.ingest_records(db, KEYS, tid, raw_records(journal_files(run, "A")))
+        want = ops.reimage_floor(db, KEYS, tid)
+    finally:
+        db.close()
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"format": "ykt-issuer-seed/1", "seed": DEFAULT_SEED}))
+    assert cli.main(["office", "floor", tid, "--db", target, "--keys", str(seed),
+                     "--out", str(tmp_path / "img")]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "img" / "journal" / "ack").read_bytes() == want.ack
+    assert "--sequence-floor %d" % want.sequence_floor in out
+    assert journal._ack({"ack": want.ack}, sim_device_key(DEFAULT_SEED, bytes.fromhex(tid)))[
+        :2] == (want.seq, want.seq)
+    assert cli.main(["office", "floor", "290099000001", "--db", target, "--keys", str(seed),
+                     "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "ykt: error: the office holds nothing of terminal 290099000001"

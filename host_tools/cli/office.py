@@ -1,4 +1,4 @@
-"""`ykt office ingest|report|export|clearing|serve|deny|publish|group|status`: the back office
+"""`ykt office ingest|report|export|clearing|serve|deny|publish|group|status|floor`: the back office
 on a database (docs/office.md), and on an MQTT broker (docs/sync.md).
 
 ``--db`` is a SQLite file (created by the first ingest) or a ``postgresql://`` URL.
@@ -171,6 +171,31 @@ def _serve(args):
     _say("office serving %s into %s" % (opts.where(), office.database().where()))
     office.close()  # the service's own thread opens it again
     return service.run()
+
+
+def _floor(args):
+    import os
+
+    from host_tools.lib.errors import BadInput
+    from host_tools.lib.files import write_atomic
+    from host_tools.lib.issuer import read_office_keys
+    from host_tools.lib.office import ops
+
+    keys = read_office_keys(args.keys)
+    db = _open(args)
+    try:
+        floor = ops.reimage_floor(db, keys, args.terminal.lower())
+    finally:
+        db.close()
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise BadInput("--out %s is a file (give a directory)" % args.out)
+    os.makedirs(os.path.join(args.out, "journal"), exist_ok=True)
+    write_atomic(os.path.join(args.out, "journal", "ack"), floor.ack)
+    print("terminal %s: the office holds seq 1..%d; %s written (its journal goes on at "
+          "seq %d); provision it with --sequence-floor %d"
+          % (args.terminal.lower(), floor.seq, os.path.join(args.out, "journal", "ack"),
+             floor.seq + 1, floor.sequence_floor))
+    return 0
 
 
 def _keys_and_db(args):
@@ -410,6 +435,17 @@ def _register_fleet(osub):
                    help="flag a clock off by more than S seconds (default 60)")
     t.add_argument("--json", action="store_true", help="one JSON document")
     t.set_defaults(fn=_status)
+    f = osub.add_parser("floor", help="where a re-imaged terminal starts: its journal's ack "
+                                      "file and its sequence floor, from what the office holds",
+                        **examples("ykt office floor 290010202501 --db office.sqlite "
+                                   "--keys master.json --out flash-files/"))
+    f.add_argument("terminal", help="the terminal id (12 hex digits)")
+    f.add_argument("--db", required=True, help=DB_HELP)
+    f.add_argument("--keys", required=True, help="the master key file (its device master "
+                                                  "makes the terminal's journal key)")
+    f.add_argument("--out", required=True, metavar="DIR",
+                   help="writes DIR/journal/ack, for the terminal's new filesystem")
+    f.set_defaults(fn=_floor)
 
 
 def ops_kinds():
