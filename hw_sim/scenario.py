@@ -673,9 +673,10 @@ class Run:
         self._runtime, self._mpy_dir, self._heap = runtime, mpy_dir, heap
         self.power_cuts = []
         # lines go to on_line between steps; with nobody to hand them to, no step is due
-        sched = Scheduler(self.end_us, on_exit=self._exited, on_step=self._pass_on,
-                          step_due=lambda: (self._on_line is not None
-                                            and self._passed < len(self.lines)))
+        sched = Scheduler(self.end_us, on_exit=self._exited, on_step=self._step,
+                          step_due=lambda: (self._on_step is not None
+                                            or (self._on_line is not None
+                                                and self._passed < len(self.lines))))
         self._sched = sched
         sinks = {id(sim): _LineSink(lambda line, tid=tid: self.console(tid, line))
                  for tid, sim in self.terms.items()}
@@ -702,7 +703,28 @@ class Run:
     errors = ()
     vm_stats = {}
     _on_line = None
+    _on_step = None
     _passed = 0
+    _sched = None
+
+    def _step(self):
+        self._pass_on()
+        if self._on_step is not None:
+            self._on_step()
+
+    def next_us(self):
+        """While the run goes on (from ``on_step``): the virtual time (us since the start) of
+        the next step, or None."""
+        return None if self._sched is None else self._sched.next_wake_us()
+
+    def extend(self, until_us):
+        """Run at least until ``until_us`` (virtual us since the start): an event that was not
+        in the file (a key pressed on ``ykt sim view``'s page) gets the run's settling time
+        as a scheduled one does. Call it from ``on_step``."""
+        if until_us > self.end_us:
+            self.end_us = until_us
+            if self._sched is not None:
+                self._sched.end_us = until_us
 
     def _exited(self, order, proc):
         """A terminal stopped on its own: a power cut boots it again from its
@@ -720,7 +742,7 @@ class Run:
             self.errors = list(self.errors) + ["terminal %s stopped: %s" % (t["id"], proc.error)]
         return None
 
-    def run(self, runtime="cpython", heap=None, on_line=None):
+    def run(self, runtime="cpython", heap=None, on_line=None, on_step=None):
         """Run the scenario to its end on ``runtime``; returns this Run (its output lines
         are ``lines``). ``on_line(line)``, if given, gets each line as soon as it is output
         (in this thread, between the terminals' steps), the ``card`` lines last.
@@ -729,8 +751,14 @@ class Run:
         ``"micropython"``: the firmware compiled by mpy-cross (built here when out of date)
         on the MicroPython unix VM, each terminal's heap its ``vm_heap``, else ``heap``,
         else the heap its board file gives (``vm_bridge.board_heap``, docs/boards.md
-        "Memory"). ScenarioError if a terminal stopped."""
+        "Memory"). ScenarioError if a terminal stopped.
+
+        ``on_step()``, if given, is called between every two steps (every firmware sleep
+        comes back to the scheduler), in this thread while no terminal runs: the models
+        may be read and changed there (``ykt sim view`` paces, draws and presses keys so);
+        the lines and their bytes are the same with it or without."""
         self._on_line, self._passed = on_line, len(self.lines)
+        self._on_step = on_step
         if runtime == "micropython":
             from hw_sim.vm_bridge import vm_path
 

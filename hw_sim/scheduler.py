@@ -178,6 +178,12 @@ class Scheduler:
             heapq.heappop(heap)
         return None
 
+    def next_wake_us(self):
+        """When the next step resumes a process (virtual us), or None when none sleeps (for
+        an ``on_step`` that paces the run against the wall clock)."""
+        top = self._earliest()
+        return None if top is None else top[0]
+
     def successor(self, proc):
         """What the next step would resume after ``proc``'s sleep (until ``proc.wake_us``)
         when that step has nothing else to do, so ``proc`` may act on it in its own thread:

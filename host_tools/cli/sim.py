@@ -105,6 +105,9 @@ def register(sub):
     run.set_defaults(fn=_run)
 
     _add_board_parser(simsub)
+    from host_tools.cli import _view
+
+    _view.add_parser(simsub, _listen, _heap)
 
 
 def _listen(text):
