@@ -53,7 +53,7 @@ from host_tools.lib import boards, denylist, tariff, updates
 from host_tools.lib.errors import BadInput
 from host_tools.lib.issuer import sim_device_key
 from hw_sim.faults import FORGERIES, forged, noise_on_reader
-from hw_sim.issuer import IssuerKeys, issue_card
+from hw_sim.issuer import IssuerKeys, issue_card, ssc_files
 from hw_sim.scheduler import POWER_CUT, Scheduler, ThreadProcess
 from hw_sim.terminal import SimTerminal
 
@@ -131,7 +131,8 @@ NOISE_KEYS = ("ms", "xor")
 TOP_KEYS = ("name", "start", "issuer_seed", "terminals", "cards", "denylist", "events")
 TERMINAL_KEYS = ("id", "role", "board", "config", "vm_heap")
 CARD_KEYS = ("name", "number", "balance_fen", "category", "pin", "records", "issuer_seed",
-             "forge")
+             "forge", "holder")
+HOLDER_KEYS = ("id_number", "name", "card_id", "issued", "expires", "sex")
 CANTEEN_RECORD = 2  # SFI 0x17 record of the canteen state (firmware ykt/pos/canteen_record.py)
 
 
@@ -181,6 +182,24 @@ def check_card(c, w):
     pin = c.get("pin")
     if pin is not None and not (isinstance(pin, str) and pin.isdigit() and 2 <= len(pin) <= 12):
         raise ScenarioError("%s: 'pin' must be a string of 2 to 12 digits" % w)
+    if "holder" in c:
+        _check_holder(c["holder"], w + ".holder")
+
+
+def _check_holder(h, w):
+    """A card's social security application (docs/scenarios.md "Cards": ``holder``)."""
+    if not isinstance(h, dict) or "id_number" not in h:
+        raise ScenarioError("%s: an object with at least 'id_number'" % w)
+    check_keys(h, HOLDER_KEYS, w)
+    for k in ("issued", "expires"):
+        if k in h and not (_whole(h[k], 19000101) and h[k] <= 29991231):
+            raise ScenarioError("%s.%s: a date as the number YYYYMMDD" % (w, k))
+    if "sex" in h and h["sex"] not in (1, 2):
+        raise ScenarioError("%s.sex: 1 (male) or 2 (female)" % w)
+    try:
+        ssc_files(**h)
+    except (ValueError, TypeError, UnicodeError) as e:
+        raise ScenarioError("%s: %s" % (w, e))
 
 
 class Scenario:
@@ -420,8 +439,28 @@ class Scenario:
             "device": sim_device_key(self.seed, tid).hex(),
             "update": updates.device_key(self.update_master(), tid).hex(),
         }
+        if terminal["role"] == "venue":
+            from host_tools.lib import venue
+
+            try:
+                cfg["venue"] = venue.rules(cfg.get("venue", {}))
+            except BadInput as e:
+                raise ScenarioError("%s: terminal %s: %s" % (self.source, terminal["id"], e))
+        if cfg.get("role") == "venue" or "qr_issuers" in cfg or "bookings" in cfg:
+            cfg["keys"]["match"] = self.match_secret(terminal).hex()
+            if cfg.get("qr_issuers"):
+                cfg.setdefault("qr_test_keys", True)
         cfg.pop("tariff", None)
+        cfg.pop("qr_issuers", None)
+        cfg.pop("bookings", None)
         return cfg
+
+    def match_secret(self, terminal):
+        """The holder match-key secret a venue terminal is given: ``ykt qr issue``'s for the
+        first of its ``qr_issuers`` seeds (else the scenario's issuer seed), so codes issued
+        with that seed and bookings made here carry the same match keys."""
+        seeds = terminal.get("config", {}).get("qr_issuers") or [self.seed]
+        return hashlib.sha256(b"ykt-qr-match:" + str(seeds[0]).encode()).digest()
 
     def update_master(self):
         return hashlib.sha256(b"ykt-update-master|" + self.seed.encode()).digest()[:16]
@@ -437,12 +476,59 @@ class Scenario:
             payload = _cached(("tariff", path), lambda: tariff.build(path, 1))
             out.append(("tariff.upd",
                         updates.sign("tariff", 1, tid, payload, self.update_master())))
+        if cfg.get("qr_issuers"):
+            out.append(("trust-test.upd", updates.sign("trust-test", 1, tid,
+                                                       self._anchors(cfg["qr_issuers"]),
+                                                       self.update_master())))
+        if cfg.get("bookings") is not None:
+            from host_tools.lib import venue
+
+            try:
+                payload = venue.bookings_payload(self._bookings(cfg["bookings"]), 1,
+                                                 self.match_secret(terminal))
+            except BadInput as e:
+                raise ScenarioError("%s: terminal %s: %s" % (self.source, terminal["id"], e))
+            out.append(("bookings.upd", updates.sign("bookings", 1, tid, payload,
+                                                     self.update_master())))
         if self.denied:
             entries = [(self.cards[n]["number"], 1) for n in self.denied]
             payload = denylist.build_base(entries, 1)
             out.append(("denylist.upd", updates.sign("denylist", 1, tid, payload,
                                                      self.update_master())))
         return out
+
+
+    def _bookings(self, src):
+        """A terminal's ``bookings``: a bookings source (host_tools/lib/venue.py) or the
+        name of a file holding one, relative to the scenario; a booking may name its holder
+        by a card of the scenario (``"card"``: that card's ``holder.id_number``)."""
+        if isinstance(src, str):
+            path = os.path.normpath(os.path.join(self.base_dir, src))
+            try:
+                with open(path, encoding="utf-8") as f:
+                    src = json.load(f)
+            except (OSError, ValueError) as e:
+                raise ScenarioError("bookings %s: %s" % (src, e))
+        if isinstance(src, dict) and isinstance(src.get("bookings"), list):
+            books = []
+            for b in src["bookings"]:
+                if isinstance(b, dict) and "card" in b:
+                    c = self.cards.get(b["card"])
+                    if c is None or "holder" not in c:
+                        raise ScenarioError("%s: a booking names card %r, which has no holder"
+                                            % (self.source, b["card"]))
+                    b = dict(b, id_number=c["holder"]["id_number"])
+                    del b["card"]
+                books.append(b)
+            src = dict(src, bookings=books)
+        return src
+
+    @staticmethod
+    def _anchors(seeds):
+        from host_tools.lib import qr
+
+        keys = [(qr.key_from_seed(str(s)).public_key(), 0xFFFFFFF0) for s in seeds]
+        return qr.anchors_payload(keys, "test", 1)
 
 
 class Run:
@@ -469,7 +555,7 @@ class Run:
             records = {int(k): bytes.fromhex(v) for k, v in c.get("records", {}).items()}
             app = issue_card(c["number"], balance_fen=c.get("balance_fen", 0),
                              category=c.get("category", 0), issuer_keys=keys,
-                             records=records or None, pin=c.get("pin"))
+                             records=records or None, pin=c.get("pin"), holder=c.get("holder"))
             self.apps[name] = app
             on_card = forged(app, c["forge"]) if c.get("forge") else app
             self.cards[name] = self.sim.new_card(on_card, c["number"])
@@ -550,6 +636,8 @@ class Run:
         hold = e.get("hold_ms", DEFAULT_HOLD_MS)
 
         def show():
+            if sim.gate is not None:  # the visitor walks through if the barrier opens
+                sim.gate.waiting = 1
             if "scan" in e:
                 sim.scanner.present(e["scan"], hold, e.get("scan_ms"))
             else:

@@ -27,7 +27,7 @@ _CLOCK_SOURCES = {"update": 1, "staff": 2, "sync": 3}  # clock-set tx_type
 _I32 = 0x7FFFFFFF
 # modules the update installer's checks import (ykt.store.updates)
 _CHECKERS = ("ykt.fare.tariff", "ykt.pos", "ykt.pos.rules", "ykt.pos.periods", "ykt.pos.menu",
-             "ykt.pos.canteen_record")
+             "ykt.pos.canteen_record", "ykt.venue", "ykt.venue.bookings")
 
 
 def _iso(t):
@@ -49,6 +49,8 @@ class Context:
         keys = {"purchase": _unhex(config, "purchase")}
         if "load" in config["keys"]:
             keys["load"] = _unhex(config, "load")
+        if "match" in config["keys"]:
+            keys["match"] = _unhex(config, "match")
         self.sam = SoftSam(keys, self.terminal_id, lease=Counter(fs))
         # after a re-imaged filesystem: above every number the back office has seen
         self.sam.advance_to(int(config.get("sequence_floor", 0)))
@@ -222,7 +224,7 @@ class Context:
         return self._tariff
 
 
-_ROLES = ("fixed_fare", "gate", "entry_gate", "exit_gate", "pos", "validator")
+_ROLES = ("fixed_fare", "gate", "entry_gate", "exit_gate", "pos", "validator", "venue")
 
 
 def _role(name):
@@ -242,6 +244,10 @@ def _role(name):
         from ykt.roles.validator import Validator
 
         return Validator
+    if name == "venue":
+        from ykt.roles.venue import VenueGate
+
+        return VenueGate
     raise ValueError("unknown role %r" % name)
 
 

@@ -26,7 +26,7 @@ MAC_SIZE = 16
 UINT32_MAX = 0xFFFFFFFF
 
 KINDS = {"tariff": 1, "denylist": 2, "denylist-delta": 3, "config": 4, "staff": 5, "clock": 6,
-         "canteen": 7, "trust": 8, "trust-test": 9}
+         "canteen": 7, "trust": 8, "trust-test": 9, "bookings": 10}
 CLOCK_YEARS = (2024, 2099)  # as the firmware (ykt.store.updates.CLOCK_YEARS)
 
 
@@ -118,6 +118,10 @@ def _check_payload(code: int, version: int, payload: bytes) -> None:
         pver = canteen_version(payload)
     elif code in (KINDS["trust"], KINDS["trust-test"]):
         pver = trust_version(code, payload)
+    elif code == KINDS["bookings"]:
+        from host_tools.lib.venue import bookings_version
+
+        pver = bookings_version(payload)
     elif code == KINDS["denylist"]:
         pver, _ = denylist.read_base(payload)
     elif code == KINDS["denylist-delta"]:

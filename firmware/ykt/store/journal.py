@@ -28,12 +28,14 @@ KINDS = {
     "load-intent": 0x15,
     "entry": 0x20,
     "exit": 0x21,
+    "admitted": 0x22,  # a venue gate admitted a visitor (roles/venue.py)
     "load": 0x30,
     "refund": 0x31,
     "void": 0x32,
     "correction": 0x33,
     "give-back": 0x34,
     "denied": 0x40,
+    "refused": 0x41,  # a venue gate refused a visitor: tx_type the code (roles/venue.py)
     "update-installed": 0x50,
     "update-refused": 0x51,
     "shift-open": 0x60,

@@ -38,6 +38,7 @@ KIND_CLOCK = const(6)
 KIND_CANTEEN = const(7)
 KIND_TRUST = const(8)
 KIND_TRUST_TEST = const(9)
+KIND_BOOKINGS = const(10)
 
 # code: (name, installed file); a clock update installs no file, it sets the RTC
 KINDS = {
@@ -50,6 +51,7 @@ KINDS = {
     7: ("canteen", "/canteen.bin"),
     8: ("trust", "/trust.bin"),  # e-card QR trust anchors (docs/qr.md)
     9: ("trust-test", "/trust-test.bin"),
+    10: ("bookings", "/bookings.bin"),  # a venue's day of bookings (docs/venue.md)
 }
 CLOCK_YEARS = (2024, 2099)  # a clock update outside these years is refused
 
@@ -228,6 +230,19 @@ def _check_trust(payload, kind, name, version):
                             name, version)
 
 
+def _check_bookings(f, plen, name, version):
+    """A bookings payload (docs/venue.md §4): its header, size and version the envelope's."""
+    from ykt.venue.bookings import header
+
+    try:
+        pver = header(f.read(16), plen)[0]
+    except ValueError as e:
+        raise UpdateRefused("bad payload (%s)" % e, name, version)
+    if pver != version:
+        raise UpdateRefused("bad payload (bookings v%d, not v%d)" % (pver, version),
+                            name, version)
+
+
 def _missing(e):
     return e.args and e.args[0] == _ENOENT
 
@@ -378,6 +393,9 @@ class Updates:
             elif (kind == KIND_TRUST or kind == KIND_TRUST_TEST) and not already:
                 f.seek(HEADER_SIZE)
                 _check_trust(f.read(min(plen, 20000)), kind, name, version)
+            elif kind == KIND_BOOKINGS and not already:
+                f.seek(HEADER_SIZE)
+                _check_bookings(f, plen, name, version)
         return kind, version, plen, head, want, already, when
 
     def check(self, src):
@@ -409,6 +427,10 @@ class Updates:
             _check_canteen(io.BytesIO(payload), plen, name, version)
         elif kind == KIND_TRUST or kind == KIND_TRUST_TEST:
             _check_trust(payload, kind, name, version)
+        elif kind == KIND_BOOKINGS:
+            import io
+
+            _check_bookings(io.BytesIO(payload), plen, name, version)
         return kind, version, payload
 
     # -- installing --------------------------------------------------------

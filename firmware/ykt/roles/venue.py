@@ -1,0 +1,332 @@
+"""Culture-venue gate: timed-entry bookings by card or e-card QR code, walk-in tickets.
+
+A visitor taps the social security card (the purse and, beside it, the social security
+application with the holder's data: ``ykt.card.ssc``) or shows an e-card QR code to the
+serial scanner (``ykt.qr.credential``). Either gives the holder's match key (a keyed hash of
+the ID number: the SAM's for a card, the issuer-signed one in a code), age and region of
+residence; the ID number and the name are never kept, journaled or shown.
+
+- A **booking** (``/bookings.bin``, update kind 10) of this holder for today admits inside
+  its slot's window (``early_min`` before its start to ``late_min`` after its end), once
+  (anti-passback for the day: the booking ids admitted are rebuilt from the journal at
+  boot); a price still due is debited from the card's purse first.
+- Without a booking a card holder may buy a **walk-in** ticket for the slot open now while
+  it has capacity left (capacity less the people booked and the walk-ins sold): priced by
+  the venue rules (``ykt.venue.prices``: full, resident, senior by age) and debited with
+  the exactly-once payment (``TapRole.charge``, journal kind ``purchase``).
+
+Every admission is journaled ``admitted`` (tseq the booking id or 0, amount the people,
+tx_type the slot index) and every refusal ``refused`` (tx_type its code, tseq the booking id
+if any); both show on the display and as a console line with the code.
+
+Config: ``venue`` (rules, ``host_tools.lib.venue.rules``), ``early_min`` (15),
+``late_min`` (15), ``passage_ms`` (8000), ``qr_test_keys`` (false: accept the test trust
+anchors too). docs/venue.md.
+"""
+
+from micropython import const
+
+from ykt import board as boards
+from ykt import caltime, clock, report
+from ykt.card.purse import TX_PURCHASE
+from ykt.card.ssc import SscCard, age
+from ykt.drivers.gm65 import CODE, NO_CODE, OK, TRIGGER
+from ykt.errors import CardRefused
+from ykt.money import yuan
+from ykt.qr import credential as qc
+from ykt.roles.tap import TapRole
+from ykt.venue import prices
+from ykt.venue.bookings import Bookings
+
+NO_BOOKING = const(1)
+WRONG_SLOT = const(2)
+SLOT_FULL = const(3)
+ALREADY_ENTERED = const(4)
+CARD_EXPIRED = const(5)
+DENYLISTED = const(6)
+QR_EXPIRED = const(7)
+QR_FORGED = const(8)
+QR_REPLAYED = const(9)
+QR_INVALID = const(10)
+HOLDER_UNREADABLE = const(11)
+PAY_AT_DESK = const(12)
+
+# code: (reason on the console, second line of the display)
+REFUSALS = {
+    NO_BOOKING: ("no booking", "NO BOOKING"),
+    WRONG_SLOT: ("wrong slot", "WRONG TIME SLOT"),
+    SLOT_FULL: ("slot full", "SLOT FULL"),
+    ALREADY_ENTERED: ("already entered", "ALREADY ENTERED"),
+    CARD_EXPIRED: ("card expired", "CARD EXPIRED"),
+    DENYLISTED: ("card blocked", "CARD BLOCKED"),
+    QR_EXPIRED: ("code expired", "CODE EXPIRED"),
+    QR_FORGED: ("code forged", "CODE NOT GENUINE"),
+    QR_REPLAYED: ("code replayed", "CODE USED"),
+    QR_INVALID: ("code not valid", "CODE NOT VALID"),
+    HOLDER_UNREADABLE: ("holder data unreadable", "CARD ERROR"),
+    PAY_AT_DESK: ("payment due", "PAY AT DESK"),
+}
+_QR_CODES = {qc.EXPIRED: QR_EXPIRED, qc.FORGED: QR_FORGED, qc.REPLAYED: QR_REPLAYED}
+_SCAN_SHOW_MS = const(1500)  # a QR outcome stays on the screen this long
+
+
+class _Refused(Exception):
+    def __init__(self, code, booking=0, detail=None):
+        super().__init__(code)
+        self.code = code
+        self.booking = booking
+        self.detail = detail
+
+
+def _hhmm(minutes):
+    return "%02d:%02d" % (minutes // 60, minutes % 60)
+
+
+class VenueGate(TapRole):
+    def __init__(self, ctx, config):
+        super().__init__(ctx, config)
+        rules = config.get("venue", {})
+        if not isinstance(rules, dict) or not isinstance(rules.get("price_fen", 0), int):
+            raise ValueError("config: 'venue' must be the venue's rules (price_fen, ...)")
+        self.rules = rules
+        self.early = int(config.get("early_min", 15))
+        self.late = int(config.get("late_min", 15))
+        self.passage_ms = int(config.get("passage_ms", 8000))
+        self.gate = ctx.gate
+        self.bookings = Bookings(ctx.fs)
+        paths = ("/trust.bin", "/trust-test.bin") if config.get("qr_test_keys") else None
+        self.verifier = qc.Verifier(qc.load_anchors(ctx.fs, paths) if paths
+                                    else qc.load_anchors(ctx.fs))
+        self.scanner = boards.qr(ctx.board)
+        self._bad = None  # (code, detail) of a card _check_card refused
+        self._day = 0
+        self.used = set()  # booking ids admitted today
+        self.walk_ins = []  # walk-in visitors per slot today
+        self._emergency = False
+        self._reading = False  # trigger mode: a reading was started and has not ended
+        self._said = False  # a scanner failure was reported
+        self._new_day(caltime.date_of(clock.now()), True)
+
+    # -- the day --------------------------------------------------------------
+    def _new_day(self, today, from_journal=False):
+        self._day = today
+        self.used = set()
+        self.walk_ins = [0] * len(self.bookings.slots)
+        if not from_journal:
+            return
+        j = self.ctx.journal
+        midnight = clock.seconds() - clock.seconds() % 86400
+        if not j.last_seq:
+            return
+        for r in j.records(1):
+            if r.kind != 0x22 or r.time < midnight:  # admitted, today
+                continue
+            if r.tseq:
+                self.used.add(r.tseq)
+            elif r.tx_type < len(self.walk_ins):
+                self.walk_ins[r.tx_type] += r.amount
+
+    def _today(self):
+        today = caltime.date_of(clock.now())
+        if today != self._day:
+            self._new_day(today)
+        return today
+
+    # -- screens --------------------------------------------------------------
+    def idle_screen(self):
+        if self._emergency:
+            return ("EMERGENCY", "GATES OPEN")
+        return ("WELCOME", "TAP CARD OR SCAN")
+
+    def ready_fields(self):
+        return (("bookings", self.bookings.version), ("slots", len(self.bookings.slots)),
+                ("anchors", len(self.verifier.anchors)),
+                ("scanner", self.scanner is not None))
+
+    def run(self):
+        if self.scanner is not None and self.scanner.configure() < 0:
+            report.emit("warning", ("reason", "QR scanner: %s" % self.scanner.reason()))
+            self.scanner = None
+        self._trigger()
+        super().run()
+
+    # -- between taps: the emergency input, the QR scanner ---------------------
+    def _trigger(self):
+        """Trigger mode: start a reading (again, until one is acknowledged)."""
+        q = self.scanner
+        if q is not None and q.mode == TRIGGER:
+            r = q.trigger()
+            self._reading = r == OK
+            self._trig_s = clock.seconds()
+            if r != OK and not self._said:
+                self._said = True
+                report.emit("warning", ("reason", "QR scanner: %s" % q.reason(r)))
+
+    def idle(self):
+        if self.gate is not None:
+            on = self.gate.emergency()
+            if on != self._emergency:
+                self._emergency = on
+                (self.gate.open if on else self.gate.close)()
+                report.emit("emergency", ("on", on))
+                self._idle_screen()
+        q = self.scanner
+        if q is None or self._emergency:
+            return
+        r = q.poll()
+        if r == CODE:
+            self._scan(q.payload())
+            self._trigger()
+        elif r < 0 and r != NO_CODE:  # a misread, discarded
+            report.emit("scan-error", ("reason", q.reason(r)))
+            self._trigger()
+        elif q.mode == TRIGGER and (not self._reading or clock.seconds() - self._trig_s
+                                    > q.read_ms // 1000):
+            # the reading has ended (timed on the wall clock, whole seconds: the driver's
+            # NO_CODE is on ticks, which the simulator's VM wraps early, docs/venue.md §6)
+            self._trigger()
+
+    def _scan(self, text):
+        self.shown = None
+        outcome, code = self.verifier.check(text, clock.seconds())
+        if code is not None:
+            self.shown = report.mask(bytes(code.card).decode().strip())
+        try:
+            if outcome != qc.OK:
+                code_ = _QR_CODES.get(outcome, QR_INVALID)
+                raise _Refused(code_, 0, qc.NAMES[outcome] if code_ == QR_INVALID else None)
+            self._admit(code.match_key, age(code.birth, self._today()), code.region, "qr")
+        except _Refused as e:
+            self._refuse(e, None, "qr")
+            clock.sleep_ms(_SCAN_SHOW_MS)
+        self._idle_screen()
+
+    # -- a card ---------------------------------------------------------------
+    def _check_card(self, info):
+        self._bad = None
+        if self.ctx.clock_ok() and caltime.date_of(clock.now()) > info.end:
+            self._bad = (CARD_EXPIRED, "purse")
+            return
+        try:
+            self.ctx.check_denylist(info.card_no)
+        except CardRefused as e:
+            self._bad = (DENYLISTED, str(e))
+
+    def serve(self, card, info):
+        try:
+            if self._bad:
+                raise _Refused(self._bad[0], 0, self._bad[1])
+            try:
+                holder = SscCard(card._iso).read(self.ctx.sam.match_key)
+            except CardRefused as e:
+                raise _Refused(HOLDER_UNREADABLE, 0, str(e))
+            today = self._today()
+            if holder.expires < today:
+                raise _Refused(CARD_EXPIRED, 0, "social security card")
+            card.select()  # the purse again, for a payment
+            self._admit(holder.match, age(holder.birth, today), holder.region, "card",
+                        card, info)
+        except _Refused as e:
+            self._refuse(e, info.card_no, "card")
+
+    def recovered(self, held, result, seq):
+        """A walk-in ticket proven paid on the card's return: admitted, nothing more charged."""
+        slot = self._slot_now()
+        self._admitted(held.pending.card_no, 0, 1, slot)
+        report.emit("ticket", ("card", self.shown), ("fen", result.amount),
+                    ("balance", result.balance), ("recovered", True))
+        self.ui.ok("TICKET " + yuan(result.amount), "BAL " + yuan(result.balance))
+        self._let_through()
+
+    # -- deciding ---------------------------------------------------------------
+    def _inside(self, slot, now):
+        start, end, _ = self.bookings.slots[slot]
+        return start - self.early <= now <= end + self.late
+
+    def _slot_now(self):
+        t = clock.now()
+        now = t[3] * 60 + t[4]
+        for i in range(len(self.bookings.slots)):
+            start, end, _ = self.bookings.slots[i]
+            if start <= now < end:
+                return i
+        return None
+
+    def _admit(self, match, years, region, via, card=None, info=None):
+        today = self._today()
+        t = clock.now()
+        now = t[3] * 60 + t[4]
+        books = self.bookings.find(match) if self.bookings.date == today else []
+        if books:
+            fresh = [b for b in books if b.id not in self.used]
+            if not fresh:
+                raise _Refused(ALREADY_ENTERED, books[0].id)
+            inside = [b for b in fresh if b.slot < len(self.bookings.slots)
+                      and self._inside(b.slot, now)]
+            if not inside:
+                b = fresh[0]
+                slot = self.bookings.slots[b.slot][0] if b.slot < len(self.bookings.slots) else 0
+                raise _Refused(WRONG_SLOT, b.id, "booked " + _hhmm(slot))
+            b = inside[0]
+            fields = []
+            if b.due:
+                if card is None:
+                    raise _Refused(PAY_AT_DESK, b.id)
+                result = self.charge(card, info, b.due, TX_PURCHASE)
+                if result is None:
+                    return
+                fields = [("fen", result.amount), ("balance", result.balance)]
+            self.used.add(b.id)
+            self._admitted(info.card_no if info else None, b.id, b.people, b.slot)
+            report.emit("admit", (via, self.shown), ("booking", b.id),
+                        ("slot", _hhmm(self.bookings.slots[b.slot][0])),
+                        ("people", b.people), *fields)
+            self.ui.ok("WELCOME", "BOOKING %d x%d" % (b.id, b.people))
+            self._let_through()
+            return
+        slot = self._slot_now()
+        if card is None or not self.rules.get("walk_in", True) or slot is None:
+            raise _Refused(NO_BOOKING)
+        left = self.bookings.slots[slot][2] - self.bookings.booked[slot] - self.walk_ins[slot]
+        if left < 1:
+            raise _Refused(SLOT_FULL)
+        fen, steps = prices.price(self.rules, years, region)
+        balance = None
+        if fen:
+            result = self.charge(card, info, fen, TX_PURCHASE)
+            if result is None:
+                return
+            balance = result.balance
+        else:
+            balance = card.balance()
+        self.walk_ins[slot] += 1
+        self._admitted(info.card_no, 0, 1, slot)
+        report.emit("ticket", ("card", self.shown), ("fen", fen), ("balance", balance),
+                    ("slot", _hhmm(self.bookings.slots[slot][0])),
+                    ("steps", [list(s) for s in steps]), ("recovered", False))
+        self.ui.ok("TICKET " + yuan(fen), "BAL " + yuan(balance))
+        self._let_through()
+
+    def _admitted(self, card_no, booking, people, slot):
+        self.ctx.log("admitted", card=card_no, tseq=booking, amount=people,
+                     tx_type=slot if slot is not None else 255)
+
+    def _refuse(self, e, card_no, via):
+        reason, screen = REFUSALS[e.code]
+        self.ctx.log("refused", card=card_no, tx_type=e.code, tseq=e.booking)
+        fields = [(via, self.shown), ("code", e.code), ("reason", reason)]
+        if e.booking:
+            fields.append(("booking", e.booking))
+        if e.detail:
+            fields.append(("detail", e.detail))
+        report.emit("refused", *fields)
+        self.ui.fail("REFUSED", screen)
+
+    def _let_through(self):
+        if self.gate is None or self._emergency:
+            return
+        self.gate.open()
+        passed = self.gate.wait_passage(self.passage_ms)
+        self.gate.close()
+        if not passed:
+            report.emit("gate", ("passage", False))
