@@ -1,6 +1,6 @@
 """`make bench` (``python -m bench``): every figure, one section each."""
 
-from bench import denylist, deploy, fare, harness, pos, qr, scale, tap
+from bench import denylist, deploy, fare, harness, ingest, pos, qr, scale, tap
 
 
 def main():
@@ -41,6 +41,7 @@ def main():
     pos.main()
     qr.main([])
     deploy.main()
+    ingest.main([])
 
 
 if __name__ == "__main__":

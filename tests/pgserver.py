@@ -58,8 +58,9 @@ def _runas():
 
 
 class PgServer:
-    def __init__(self, bindir, runas, root, port):
+    def __init__(self, bindir, runas, root, port, durable=False):
         self.bindir, self.runas, self.root, self.port = bindir, runas, root, port
+        self.durable = durable
         self.data = os.path.join(root, "data")
         self.url = "postgresql://ykt@127.0.0.1:%d/postgres" % port
         self.proc = None
@@ -76,11 +77,11 @@ class PgServer:
         return self._launch()
 
     def _launch(self):
+        fast = [] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                        "-c", "full_page_writes=off"]
         self.proc = subprocess.Popen(
             [os.path.join(self.bindir, "postgres"), "-D", self.data,
-                           "-h", "127.0.0.1", "-p", str(self.port), "-k", self.root,
-                           "-c", "fsync=off", "-c", "synchronous_commit=off",
-                           "-c", "full_page_writes=off"],
+             "-h", "127.0.0.1", "-p", str(self.port), "-k", self.root] + fast,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.root, **self.runas)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -127,8 +128,9 @@ class PgServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start():
-    """A running server in a new temporary directory (the caller stops it)."""
+def start(durable=False):
+    """A running server in a new temporary directory (the caller stops it); fsync off
+    (tests) unless ``durable`` (bench/ingest.py: commits reach the disk, as in service)."""
     bindir = _bindir()
     try:
         import psycopg  # noqa: F401
@@ -138,4 +140,4 @@ def start():
     root = tempfile.mkdtemp(prefix="ykt-pg-")
     os.chown(root, uid, gid)
     os.chmod(root, 0o700)
-    return PgServer(bindir, runas, root, _free_port()).start()
+    return PgServer(bindir, runas, root, _free_port(), durable).start()

@@ -183,3 +183,41 @@ def test_a_journal_acknowledged_on_the_terminal_chains_from_its_ack_file(db, tmp
 def test_a_terminal_id_that_is_not_12_hex_digits_is_bad_input(db):
     with pytest.raises(BadInput, match="12 hex digits"):
         ingest.ingest_records(db, KEYS, "xyz", [])
+
+
+def _state(db):
+    return (db.query("SELECT terminal, seq, raw, tac_ok, purse FROM records "
+                     "ORDER BY terminal, seq"),
+            db.query("SELECT terminal, watermark, chain_mac FROM terminals ORDER BY terminal"),
+            db.query("SELECT terminal, seq, raw FROM pending ORDER BY terminal, seq, raw"),
+            db.query("SELECT terminal, seq, raw FROM quarantine ORDER BY terminal, seq"))
+
+
+def test_terminals_ingested_in_batches_are_stored_as_one_by_one(db, day, tmp_path):
+    """The service's batches (several terminals, one transaction): split across batches,
+    out of order, repeated, with a forged record: the same rows, reports and gaps as each
+    message ingested alone."""
+    from host_tools.lib.office.db import open_db
+
+    _, records = day
+    a, b = records["A"], records["B"]
+    seq = _purchase_seq(a)
+    messages = [("A", a[4:7]), ("B", b[:3]), ("A", a[:3]), ("B", b[3:] + b[:1]),
+                ("A", [_forge(a[seq - 1], 1)]), ("A", a[3:4] + a[7:]), ("A", a[:2]),
+                ("B", b)]
+    one = open_db(str(tmp_path / "one.sqlite"))
+    try:
+        alone = [ingest.ingest_records(one, KEYS, TIDS[t], raws) for t, raws in messages]
+        want = _state(one)
+    finally:
+        one.close()
+    together = []
+    for batch in (messages[:2], messages[2:5], messages[5:]):
+        uploads = {}
+        for t, raws in batch:  # a terminal's messages in one batch: one upload (the service)
+            uploads.setdefault(TIDS[t], []).extend(raws)
+        together.append(ingest.ingest_batch(db, KEYS, uploads))
+    assert _state(db) == want
+    assert {r.terminal: (r.watermark, r.gaps) for r in together[-1]} == {
+        r.terminal: (r.watermark, r.gaps) for r in alone[-2:]}
+    assert sum(r.stored for g in together for r in g) == len(a) + len(b)

@@ -130,6 +130,21 @@ class Db:
             cur = self.conn.cursor()
             cur.executemany(self._sql(sql), [tuple(r) for r in rows])
 
+    def insert(self, table: str, columns: Sequence[str], types: Sequence[str],
+               rows: Sequence[Params]) -> None:
+        """Insert ``rows`` (``types``: the columns' SQL types): on PostgreSQL one statement
+        for all of them (``unnest`` of one array a column: one round trip, one prepared
+        statement whatever the number of rows), on SQLite ``executemany`` (in-process)."""
+        if not rows:
+            return
+        head = "INSERT INTO %s (%s) " % (table, ", ".join(columns))
+        if not self.postgres:
+            self.many(head + "VALUES (%s)" % ", ".join("?" * len(columns)), rows)
+            return
+        arrays = [list(col) for col in zip(*rows)]
+        self.conn.execute(head + "SELECT * FROM unnest(%s)"
+                          % ", ".join("%%s::%s[]" % t for t in types), arrays)
+
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         return [tuple(r) for r in self.conn.execute(self._sql(sql), tuple(params)).fetchall()]
 

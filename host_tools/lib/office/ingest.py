@@ -25,8 +25,8 @@ from __future__ import annotations
 import datetime
 import struct
 from collections import Counter
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from host_tools.lib import journal
 from host_tools.lib.errors import BadInput
@@ -89,28 +89,17 @@ class _Terminal:
     """The chain state of one terminal while a batch is ingested (in memory, written at the
     end: the records in one statement, the pending ones in one)."""
 
-    def __init__(self, db: Db, keys: OfficeKeys, tid: bytes, operator: str | None,
-                 anchor: tuple[int, bytes] | None) -> None:
+    def __init__(self, db: Db, keys: OfficeKeys, tid: bytes, watermark: int, mac: bytes,
+                 waiting: dict[int, set[bytes]], quarantine_top: int = 0) -> None:
         self.db, self.tid, self.hex = db, tid, tid.hex()
         self.key = keys.journal_key(tid)
         self.tac_master = keys.tac_master
-        start, mac = anchor if anchor else (0, journal.genesis(self.key, tid))
-        new = db.execute("INSERT INTO terminals (terminal, operator, watermark, chain_mac, "
-                         "anchor) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                         (self.hex, operator or default_operator(self.hex), start, mac.hex(),
-                          start))
-        if not new and operator is not None:
-            db.execute("UPDATE terminals SET operator = ? WHERE terminal = ?",
-                       (operator, self.hex))
-        row = db.one("SELECT watermark, chain_mac FROM terminals WHERE terminal = ?"
-                     + db.lock_row, (self.hex,))  # one ingest of a terminal at a time
-        assert row is not None
-        self.watermark = int(row[0])
-        self.mac = bytes.fromhex(str(row[1]))
-        self.waiting: dict[int, set[bytes]] = {}
-        for seq, raw in db.query("SELECT seq, raw FROM pending WHERE terminal = ?",
-                                 (self.hex,)):
-            self.waiting.setdefault(int(seq), set()).add(bytes.fromhex(str(raw)))
+        self.watermark = watermark
+        self.mac = mac
+        self.start = watermark
+        self.waiting = waiting
+        self.had_pending = bool(waiting)
+        self.quarantine_top = quarantine_top  # highest seq quarantined before (gaps)
         self.fresh: list[tuple[int, bytes]] = []  # offered now, not in pending yet
         self.old: list[bytes] = []  # offered at or below the watermark
         self.rows: list[tuple[object, ...]] = []  # good records to insert
@@ -118,6 +107,8 @@ class _Terminal:
         self.bad_tac: list[BadTac] = []
         self.duplicates = 0
         self.intents: dict[int, int] = {}  # seq -> amount, intents stored in this batch
+        self.links: set[int] = set()  # stored intents the records offered complete
+        self.stored_intents: dict[int, int] = {}  # seq -> amount, of those (_intents)
 
     def quarantine(self, seq: int, raw: bytes, reason: str) -> None:
         if self.db.execute("INSERT INTO quarantine (terminal, seq, raw, reason) "
@@ -143,6 +134,8 @@ class _Terminal:
         else:
             self.waiting.setdefault(r.seq, set()).add(raw)
             self.fresh.append((r.seq, raw))
+            if r.kind in TAC_KINDS and 0 < r.link <= self.watermark:
+                self.links.add(r.link)  # its intent is stored: read with the batch's
 
     def compare_old(self) -> None:
         """Records offered again at or below the watermark: the same bytes change nothing."""
@@ -162,7 +155,9 @@ class _Terminal:
     def _purse(self, r: journal.Record) -> tuple[int, bool]:
         """(fen the purse lost (+) or gained (-), TAC verified) of a TAC record."""
         amount = self.intents.get(r.link)
-        if amount is None and r.link:
+        if amount is None:
+            amount = self.stored_intents.get(r.link)
+        if amount is None and r.link and r.link not in self.links:
             row = self.db.one("SELECT amount, kind FROM records WHERE terminal = ? AND seq = ?",
                               (self.hex, r.link))
             if row is not None and int(row[1]) in INTENTS:
@@ -200,8 +195,8 @@ class _Terminal:
                           raw.hex(), tac_ok, purse))
 
     def advance(self) -> None:
-        """Store every waiting record that now follows the chain, in seq order; write."""
-        start = self.watermark
+        """Take every waiting record that now follows the chain, in seq order (written by
+        :func:`_write`, for every terminal of a batch at once)."""
         while self.watermark + 1 in self.waiting:
             seq = self.watermark + 1
             cands = sorted(self.waiting.pop(seq))
@@ -218,23 +213,106 @@ class _Terminal:
                 break
             self._store(good)
             self.watermark, self.mac = seq, good[journal.FIELDS:60]
-        self.db.many("INSERT INTO records (terminal, seq, time, kind, tx_type, card, atc, "
-                     "amount, balance, tac, random, link, tseq, mac, raw, tac_ok, purse) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.rows)
-        if self.watermark > start:
-            self.db.execute("DELETE FROM pending WHERE terminal = ? AND seq <= ?",
-                            (self.hex, self.watermark))
-            self.db.execute("UPDATE terminals SET watermark = ?, chain_mac = ? "
-                            "WHERE terminal = ?", (self.watermark, self.mac.hex(), self.hex))
-        self.db.many("INSERT INTO pending (terminal, seq, raw) VALUES (?, ?, ?) "
-                     "ON CONFLICT DO NOTHING",
-                     [(self.hex, seq, raw.hex()) for seq, raw in self.fresh
-                      if raw in self.waiting.get(seq, ())])
+
+    def gaps(self) -> list[tuple[int, int]]:
+        """:func:`gaps` from what this ingest knows (no query)."""
+        seen = [s for s in (self.quarantine_top, *(q.seq for q in self.quarantined))
+                if s > self.watermark]
+        return _holes(self.watermark, set(self.waiting), max([self.watermark, *self.waiting,
+                                                              *seen]))
 
     def report(self, received: int, torn: int) -> Report:
         return Report(self.hex, received, len(self.rows), self.duplicates,
                       sum(len(v) for v in self.waiting.values()), self.quarantined,
-                      self.bad_tac, torn, self.watermark, gaps(self.db, self.hex))
+                      self.bad_tac, torn, self.watermark, self.gaps())
+
+
+RECORD_COLUMNS = ("terminal", "seq", "time", "kind", "tx_type", "card", "atc", "amount",
+                  "balance", "tac", "random", "link", "tseq", "mac", "raw", "tac_ok", "purse")
+RECORD_TYPES = ("text", "bigint", "bigint", "bigint", "bigint", "text", "bigint", "bigint",
+                "bigint", "text", "text", "bigint", "bigint", "text", "text", "bigint", "bigint")
+
+
+def _in(values: list[Any]) -> str:
+    return "(%s)" % ", ".join("?" * len(values))
+
+
+def _load(db: Db, keys: OfficeKeys, tids: list[bytes], operator: str | None,
+          anchor: tuple[int, bytes] | None) -> list[_Terminal]:
+    """The chain state of each terminal (sorted: workers lock rows in one order), its row
+    locked until the transaction ends; a terminal never seen gets its row."""
+    hexes = [t.hex() for t in tids]
+    sql = ("SELECT terminal, watermark, chain_mac FROM terminals WHERE terminal IN %s"
+           % _in(hexes)) + db.lock_row
+    rows = {str(r[0]): r for r in db.query(sql, hexes)}
+    new = [t for t in tids if t.hex() not in rows]
+    for tid in new:
+        start, mac = anchor if anchor else (0, journal.genesis(keys.journal_key(tid), tid))
+        db.execute("INSERT INTO terminals (terminal, operator, watermark, chain_mac, anchor) "
+                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                   (tid.hex(), operator or default_operator(tid.hex()), start, mac.hex(),
+                    start))
+    if new:  # (another worker may have made one meanwhile: read what is there)
+        rows.update({str(r[0]): r for r in db.query(
+            ("SELECT terminal, watermark, chain_mac FROM terminals WHERE terminal IN %s"
+             % _in([t.hex() for t in new])) + db.lock_row, [t.hex() for t in new])})
+    if operator is not None:
+        db.execute("UPDATE terminals SET operator = ? WHERE terminal IN %s" % _in(hexes),
+                   (operator, *hexes))
+    waiting: dict[str, dict[int, set[bytes]]] = {h: {} for h in hexes}
+    for t, seq, raw in db.query("SELECT terminal, seq, raw FROM pending WHERE terminal IN %s"
+                                % _in(hexes), hexes):
+        waiting[str(t)].setdefault(int(seq), set()).add(bytes.fromhex(str(raw)))
+    top = {str(t): int(m) for t, m in db.query(
+        "SELECT terminal, MAX(seq) FROM quarantine WHERE terminal IN %s GROUP BY terminal"
+        % _in(hexes), hexes)}
+    return [_Terminal(db, keys, tid, int(rows[tid.hex()][1]),
+                      bytes.fromhex(str(rows[tid.hex()][2])), waiting[tid.hex()],
+                      top.get(tid.hex(), 0)) for tid in tids]
+
+
+def _intents(db: Db, terms: list[_Terminal]) -> None:
+    """The stored intents the offered completions link to, for all terminals in one query
+    (a purchase whose intent went up in the message before)."""
+    want = [t for t in terms if t.links]
+    if not want:
+        return
+    hexes = [t.hex for t in want]
+    seqs = sorted({s for t in want for s in t.links})
+    rows = db.query("SELECT terminal, seq, amount FROM records WHERE terminal IN %s AND seq IN "
+                    "%s AND kind IN (%d, %d)" % (_in(hexes), _in([""] * len(seqs)), *INTENTS),
+                    (*hexes, *seqs))
+    by = {t.hex: t for t in want}
+    for tid, seq, amount in rows:
+        t = by[str(tid)]
+        if int(seq) in t.links:
+            t.stored_intents[int(seq)] = int(amount)
+
+
+def _write(db: Db, terms: list[_Terminal]) -> None:
+    """Write what a batch's ingest took: the records (one statement for all terminals),
+    the watermarks, the pending records."""
+    db.insert("records", RECORD_COLUMNS, RECORD_TYPES, [row for t in terms for row in t.rows])
+    moved = [(t.hex, t.watermark, t.mac.hex()) for t in terms if t.watermark > t.start]
+    drop = [(t.hex, t.watermark) for t in terms if t.watermark > t.start and t.had_pending]
+    if db.postgres and moved:  # one statement each, whatever the number of terminals
+        cols = [list(c) for c in zip(*moved)]
+        db.conn.execute("UPDATE terminals SET watermark = v.w, chain_mac = v.m FROM "
+                        "unnest(%s::text[], %s::bigint[], %s::text[]) AS v(t, w, m) "
+                        "WHERE terminals.terminal = v.t", cols)
+        if drop:
+            cols = [list(c) for c in zip(*drop)]
+            db.conn.execute("DELETE FROM pending USING unnest(%s::text[], %s::bigint[]) "
+                            "AS v(t, w) WHERE pending.terminal = v.t AND pending.seq <= v.w",
+                            cols)
+    else:
+        db.many("UPDATE terminals SET watermark = ?, chain_mac = ? WHERE terminal = ?",
+                [(w, m, h) for h, w, m in moved])
+        db.many("DELETE FROM pending WHERE terminal = ? AND seq <= ?", drop)
+    db.many("INSERT INTO pending (terminal, seq, raw) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [(t.hex, seq, raw.hex()) for t in terms for seq, raw in t.fresh
+             if raw in t.waiting.get(seq, ())])
 
 
 def _terminal_id(text: str | bytes) -> bytes:
@@ -257,20 +335,39 @@ def ingest_records(db: Db, keys: OfficeKeys, terminal: str | bytes, raws: Iterab
     bytes), in any order, any number of times. ``anchor``: (seq, mac) the terminal's chain
     continues from when the office has nothing of it yet (its ack file's anchor; default
     the genesis). One transaction: all of it is stored or none."""
-    tid = _terminal_id(terminal)
-    received = torn = 0
+    return ingest_batch(db, keys, {terminal: raws}, operator=operator, anchor=anchor)[0]
+
+
+def ingest_batch(db: Db, keys: OfficeKeys, uploads: Mapping[Any, Iterable[bytes]], *,
+                 operator: str | None = None,
+                 anchor: tuple[int, bytes] | None = None) -> list[Report]:
+    """:func:`ingest_records` for several terminals in one transaction (the service's
+    batches): each terminal's chain state read in one query for all, the records of all
+    of them written in one statement. Reports in the order of ``uploads``."""
+    tids = [_terminal_id(t) for t in uploads]
+    if len(set(tids)) != len(tids):
+        raise BadInput("a terminal named twice in one batch")
     with db.transaction():
-        t = _Terminal(db, keys, tid, operator, anchor)
-        for raw in raws:
-            raw = bytes(raw)
-            for off in range(0, len(raw) - journal.RECORD + 1, journal.RECORD):
-                received += 1
-                t.offer(raw[off:off + journal.RECORD])
-            if len(raw) % journal.RECORD:
-                torn += 1
-        t.compare_old()
-        t.advance()
-        return t.report(received, torn)
+        terms = {t.tid: t for t in _load(db, keys, sorted(tids), operator, anchor)}
+        counts = []
+        for tid, raws in zip(tids, uploads.values()):
+            t = terms[tid]
+            received = torn = 0
+            for raw in raws:
+                raw = bytes(raw)
+                for off in range(0, len(raw) - journal.RECORD + 1, journal.RECORD):
+                    received += 1
+                    t.offer(raw[off:off + journal.RECORD])
+                if len(raw) % journal.RECORD:
+                    torn += 1
+            counts.append((received, torn))
+        _intents(db, list(terms.values()))
+        for tid in tids:
+            t = terms[tid]
+            t.compare_old()
+            t.advance()
+        _write(db, list(terms.values()))
+        return [terms[tid].report(*n) for tid, n in zip(tids, counts)]
 
 
 def journal_terminal(files: journal.Files) -> bytes | None:
@@ -320,7 +417,11 @@ def gaps(db: Db, terminal: str, upto: int | None = None) -> list[tuple[int, int]
                                          (terminal,))}
     seen = [int(r[0]) for r in db.query("SELECT MAX(seq) FROM quarantine WHERE terminal = ?",
                                         (terminal,)) if r[0] is not None]
-    top = max([mark, upto or 0, *have, *seen])
+    return _holes(mark, have, max([mark, upto or 0, *have, *seen]))
+
+
+def _holes(mark: int, have: set[int], top: int) -> list[tuple[int, int]]:
+    """The ranges above ``mark`` up to ``top`` that are not in ``have``."""
     out: list[tuple[int, int]] = []
     first = None
     for seq in range(mark + 1, top + 1):

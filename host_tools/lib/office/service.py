@@ -14,10 +14,14 @@ Two parts:
   and clears the retained updates it shows installed. A message that cannot be handled is one
   line (``say``) and nothing is published for it: nothing is acknowledged that was not stored.
   The database is opened on first use and again after it failed.
-- :class:`Service`: the MQTT side, on paho-mqtt (its network thread calls :class:`Office`;
-  the database is used from that one thread only). It subscribes ``ykt/t/+/rec`` and
-  ``ykt/t/+/hb`` at QoS 1 with a persistent session (client id ``ykt-office`` by default),
-  so what terminals sent while the office was down is delivered when it comes back. With
+- :class:`Service`: the MQTT side, on paho-mqtt. Its network thread queues what comes; one
+  worker thread takes what has queued (up to ``batch`` messages) and hands it to
+  :meth:`Office.handle_batch`: the records of the whole batch in one transaction, then the
+  acks, then the PUBACKs to the broker (manual acks: a message is acknowledged to the
+  broker only once handled). The database is used from that one thread only. It
+  subscribes ``ykt/t/+/rec``, ``ykt/t/+/hb`` and ``ykt/t/+/get`` at QoS 1 with a
+  persistent session (client id ``ykt-office`` by default), so what terminals sent
+  while the office was down is delivered when it comes back. With
   ``share`` (``--share GROUP``) it is one worker of several: MQTT 5 shared subscriptions
   (``$share/GROUP/ykt/t/+/rec``) on a broker that has them (Mosquitto 2; amqtt does not),
   each with a client id of its own, writing to one PostgreSQL database (the ingest locks the
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -114,15 +119,16 @@ def parse_broker(url: str, user: str | None = None, password_file: str | None = 
     return BrokerOptions(parts.hostname, port, name, password, client_id, share=share)
 
 
-def _client(opts: BrokerOptions, client_id: str, clean: bool, v5: bool = False) -> Any:
+def _client(opts: BrokerOptions, client_id: str, clean: bool, v5: bool = False,
+            manual_ack: bool = False) -> Any:
     import paho.mqtt.client as mqtt
 
     if v5:  # a shared subscription needs MQTT 5 (clean start is given at connect)
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                        protocol=mqtt.MQTTv5)
+                        protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     else:
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                        clean_session=clean, protocol=mqtt.MQTTv311)
+                        clean_session=clean, protocol=mqtt.MQTTv311, manual_ack=manual_ack)
     if opts.user:
         c.username_pw_set(opts.user, opts.password)
     c.reconnect_delay_set(1, 30)
@@ -217,13 +223,58 @@ class Office:
 
     def handle(self, topic: str, payload: bytes) -> list[Message]:
         """The messages to publish for one incoming message; never raises."""
-        try:
+        def work() -> list[Message]:
             tid, what = wire.parse_topic(topic)
             if what == "rec":
                 return self.records(tid, payload)
             if what == "get":
                 return self.get(tid, payload)
             return self.heartbeat(tid, payload)
+
+        return self._guard(topic, work)
+
+    def handle_batch(self, items: list[tuple[str, bytes]]) -> list[Message]:
+        """The messages to publish for several incoming messages: the record messages of
+        all of them ingested in one transaction (one commit for the batch: the group commit
+        that makes the ingest fast), every other message as :meth:`handle` does, after
+        them. Nothing is acknowledged before the transaction holding it committed; when
+        the batch fails, each terminal's records are tried again in a transaction of
+        their own (so one bad terminal cannot hold the others back). Never raises."""
+        groups: dict[str, list[bytes]] = {}
+        others: list[tuple[str, bytes]] = []
+        for topic, payload in items:
+            try:
+                tid, what = wire.parse_topic(topic)
+                if what == "rec":
+                    groups.setdefault(tid, []).extend(wire.decode_records(payload))
+                    continue
+                if what == "hb":  # (refused here: the lines keep the order things came in)
+                    wire.decode_heartbeat(payload, tid)
+                else:
+                    wire.decode_get(payload)
+                others.append((topic, payload))
+            except BadInput as e:
+                self.counts["bad"] += 1
+                self.say("%s: refused: %s" % (topic, e))
+        out: list[Message] = []
+        if groups:
+            try:
+                reports = ingest.ingest_batch(self.database(), self.keys, groups)
+                for rep in reports:
+                    out += self._stored(rep)
+            except Exception as e:
+                self.say("a batch of %d terminal(s) not stored together (%s: %s): "
+                         "one by one" % (len(groups), type(e).__name__, _first_line(e)))
+                self.close()
+                for tid, raws in groups.items():
+                    out += self._guard("ykt/t/%s/rec" % tid, _bind(self._ingest, tid, raws))
+        for topic, payload in others:
+            out += self.handle(topic, payload)
+        return out
+
+    def _guard(self, topic: str, work: Callable[[], list[Message]]) -> list[Message]:
+        try:
+            return work()
         except BadInput as e:
             self.counts["bad"] += 1
             self.say("%s: refused: %s" % (topic, e))
@@ -259,9 +310,14 @@ class Office:
         return out
 
     def records(self, tid: str, payload: bytes) -> list[Message]:
-        raws = wire.decode_records(payload)
-        db = self.database()
-        rep = ingest.ingest_records(db, self.keys, tid, raws)
+        return self._ingest(tid, wire.decode_records(payload))
+
+    def _ingest(self, tid: str, raws: list[bytes]) -> list[Message]:
+        return self._stored(ingest.ingest_records(self.database(), self.keys, tid, raws))
+
+    def _stored(self, rep: ingest.Report) -> list[Message]:
+        """What to publish once ``rep``'s records were committed: the ack, resends."""
+        tid = rep.terminal
         self._last_rec[tid] = self.monotonic()
         self.counts["records"] += rep.received
         self.counts["stored"] += rep.stored
@@ -312,6 +368,11 @@ class Office:
         return out
 
 
+def _bind(fn: Callable[[str, list[bytes]], list[Message]], tid: str,
+          raws: list[bytes]) -> Callable[[], list[Message]]:
+    return lambda: fn(tid, raws)
+
+
 def _span(first: int, last: int) -> str:
     return "%d" % first if first == last else "%d..%d" % (first, last)
 
@@ -322,10 +383,12 @@ class Service:
     """``Office`` on a broker: ``run()`` until ``stop()`` (from a signal handler or another
     thread). Each incoming QoS 1 message gets its PUBACK after it was handled."""
 
-    def __init__(self, opts: BrokerOptions, office: Office, say: Say) -> None:
+    def __init__(self, opts: BrokerOptions, office: Office, say: Say, batch: int = 256) -> None:
         self.opts = opts
         self.office = office
         self.say = say
+        self.batch = batch  # messages handled in one transaction at most
+        self._queue: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue()
         self._stop = threading.Event()
         self.connected = threading.Event()  # set while subscribed
         self.client: Any = None
@@ -362,11 +425,35 @@ class Service:
         self.say("cannot reach the broker %s: retrying" % self.opts.where())
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        for m in self.office.handle(str(msg.topic), bytes(msg.payload)):
-            client.publish(m.topic, m.payload, qos=1, retain=m.retain)
+        # handled on the worker thread; its PUBACK goes once it was (manual acks)
+        self._queue.put((str(msg.topic), bytes(msg.payload), int(msg.mid), int(msg.qos)))
+
+    def _work(self) -> None:
+        """The one thread that uses the database: what has come, in batches."""
+        q = self._queue
+        while True:
+            try:
+                items = [q.get(timeout=0.2)]
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            while len(items) < self.batch:
+                try:
+                    items.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            out = self.office.handle_batch([(t, p) for t, p, _, _ in items])
+            c = self.client
+            for m in out:
+                c.publish(m.topic, m.payload, qos=1, retain=m.retain)
+            for _, _, mid, qos in items:
+                if qos:
+                    c.ack(mid, qos)
 
     def run(self) -> int:
-        c = _client(self.opts, self.opts.client_id, False, v5=bool(self.opts.share))
+        c = _client(self.opts, self.opts.client_id, False, v5=bool(self.opts.share),
+                    manual_ack=True)
         self.client = c
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
@@ -383,11 +470,14 @@ class Service:
                             clean_start=False, properties=props)
         else:
             c.connect_async(self.opts.host, self.opts.port, self.opts.keepalive)
+        worker = threading.Thread(target=self._work, name="ykt-office-db", daemon=True)
+        worker.start()
         c.loop_start()
         try:
             while not self._stop.wait(0.2):
                 pass
         finally:
+            worker.join()  # what came is handled (and acknowledged) first
             c.disconnect()
             c.loop_stop()
             self.office.close()
