@@ -774,6 +774,8 @@ class Run:
                 for order, t in enumerate(self.scenario.terminals):
                     self._arm_boot_cut(t["id"])
                     sched.add(order, self._process(t, runtime, mpy_dir, heap))
+                    if self._on_step is not None:  # between two boots is between steps too
+                        self._on_step()
                 sched.run()
         except BaseException:  # on_line's reader went away, Ctrl-C: stop every terminal
             for proc in list(sched.slots.values()):

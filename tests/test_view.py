@@ -30,6 +30,23 @@ REFUSAL = {
     "events": [{"at": 1, "tap": "poor"}]}
 
 
+TARIFF = "../tariffs/shanghai-2017.json"
+GATES = {"name": "Xujiahui in, People's Square out", "start": "2026-11-29T08:00:00",
+         "terminals": [
+             {"id": "XJH-IN-1", "role": "entry_gate", "board": "devkitc-turnstile",
+              "vm_heap": "176K",
+              "config": {"station": 2025, "tariff": TARIFF, "terminal_id": "290010202501"}},
+             {"id": "PSQ-OUT-1", "role": "exit_gate", "board": "devkitc-turnstile",
+              "vm_heap": "176K",
+              "config": {"station": 2035, "tariff": TARIFF, "terminal_id": "290010203501"}}],
+         "cards": [{"name": "commuter", "number": "31010000000000001234", "balance_fen": 3000},
+                   {"name": "student", "number": "31010000000000004321", "balance_fen": 2000,
+                    "category": 2}],
+         "events": [{"at": 1, "terminal": "XJH-IN-1", "tap": "commuter"},
+                    {"at": 1.5, "terminal": "PSQ-OUT-1", "tap": "student"},
+                    {"at": 5, "terminal": "PSQ-OUT-1", "tap": "commuter"}]}
+
+
 def scenario(data):
     s = Scenario(data, "test.json")
     s.base_dir = os.path.join(ROOT, "scenarios")
@@ -45,9 +62,8 @@ def finished(feed):
 
 @pytest.mark.parametrize("runtime", ["cpython", "micropython"])
 def test_a_run_watched_prints_the_same_lines_as_a_run_alone(runtime):
-    path = os.path.join(ROOT, "scenarios", "demo-station.json")
-    alone = Run(Scenario.load(path)).run(runtime).lines
-    watched = finished(LiveFeed(Scenario.load(path), runtime, speed="max"))
+    alone = Run(scenario(GATES)).run(runtime).lines
+    watched = finished(LiveFeed(scenario(GATES), runtime, speed="max"))
     assert watched.error is None
     assert watched.run.lines == alone
 
@@ -131,13 +147,14 @@ def test_a_gate_without_a_keypad_refuses_a_key():
 
 
 def test_a_metro_run_draws_its_stations_and_the_journey_along_the_network():
-    feed = finished(LiveFeed(Scenario.load(os.path.join(ROOT, "scenarios",
-                                                        "demo-station.json")), speed="max"))
+    feed = finished(LiveFeed(scenario(GATES), speed="max"))
     status = feed.hub.state()["status"]
     assert status["stations"] == {"2025": ["XJH-IN-1"], "2035": ["PSQ-OUT-1"]}
-    trip = [t for t in status["trips"] if t["card"].endswith("4321")][0]
-    assert (trip["from"], trip["to"]) == (2025, 2035)
-    assert trip["path"][0] == 2025 and trip["path"][-1] == 2035 and len(trip["path"]) > 2
+    entered, unseen = status["trips"]  # in the order they began
+    assert (entered["card"][-4:], entered["from"], entered["to"]) == ("1234", 2025, 2035)
+    assert entered["path"][0] == 2025 and entered["path"][-1] == 2035
+    assert len(entered["path"]) > 2  # along the lines, station by station
+    assert (unseen["card"][-4:], unseen["from"], unseen["to"]) == ("4321", None, 2035)
     assert json.loads(feed.hub.meta)["map"]["stations"]
 
 

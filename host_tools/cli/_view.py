@@ -38,8 +38,9 @@ def _view(args):
                          % (host, port, host)) from None
         raise Failed("--listen %s:%d: cannot listen there (%s)"
                      % (host, port, e.strerror or e)) from None
-    feed.start()
+    # before the run starts: while terminals run, stdout is theirs (Run redirects it)
     print("%s: %s (Ctrl-C stops)" % (feed.name, server.url), flush=True)
+    feed.start()
     try:
         server.serve(max_seconds=args.max_seconds)
     except KeyboardInterrupt:

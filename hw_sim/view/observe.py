@@ -103,8 +103,7 @@ class Observer:
         read now (``fresh``)."""
         sim = self.sim
         self._watch()
-        out: dict[str, Any] = {"boots": sim.boots,
-                               "clock": sim.wall_time().isoformat(timespec="seconds")}
+        out: dict[str, Any] = {"boots": sim.boots}
         if sim.display is not None:
             out["display"] = list(sim.display.lines)
         if sim.lcd is not None:

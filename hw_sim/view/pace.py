@@ -15,6 +15,7 @@ from typing import Callable
 SPEEDS = {"1": 1.0, "10": 10.0, "100": 100.0, "max": 0.0}
 TICK_S = 0.04  # while waiting, ``tick`` runs at least this often (the page's frame rate)
 BEHIND_S = 0.5  # a run further behind its pace than this starts counting again from now
+AHEAD_S = 0.005  # a step due sooner than this goes at once (no wait shorter than a frame's bit)
 
 
 class Pacer:
@@ -74,7 +75,7 @@ class Pacer:
                     delay = 0.0  # stepping: as fast as it goes until the next line
                 else:
                     delay = self._delay(virtual_us)
-                if delay <= 0:
+                if delay <= AHEAD_S:
                     if virtual_us is not None:
                         self.virtual_us = max(self.virtual_us, virtual_us)
                     return

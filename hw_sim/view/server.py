@@ -5,8 +5,9 @@ fetched from elsewhere); ``GET /events?feed=N`` the feed's description (``meta``
 changes (``state``), as Server-Sent Events; ``GET /state?feed=N`` everything now, as JSON;
 ``POST /control?feed=N`` ``{"speed": ...}``, ``{"pause": ...}`` or ``{"step": true}``;
 ``POST /key?feed=N`` ``{"terminal": ID, "key": "5"}``; ``POST /replay`` a recording's text
-(the file a person picked on the page; ``?name=``): a new replay feed, or 400 with the one
-line that says what is wrong with it. A page that goes away ends only its own request.
+(the file a person picked on the page; ``?name=``, ``&speed=``): a new replay feed, or 400
+with the one line that says what is wrong with it. A page that goes away ends only its own
+request.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from host_tools.lib.errors import BadInput
 from hw_sim.view import replay
 from hw_sim.view.feed import ReplayFeed
+from hw_sim.view.pace import SPEEDS
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -171,7 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._body()
             if path == "/replay":
-                return self._replay(body, q.get("name") or "recording.jsonl")
+                return self._replay(body, q.get("name") or "recording.jsonl",
+                                    q.get("speed", "1"))
             feed = self._feed(q)
             try:
                 req = json.loads(body or b"{}")
@@ -189,14 +192,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": str(e)})
         self._json(404, {"error": "no such request: %s" % path})
 
-    def _replay(self, body: bytes, name: str) -> None:
+    def _replay(self, body: bytes, name: str, speed: str) -> None:
+        if speed not in SPEEDS:
+            raise BadInput("speed %r: one of %s" % (speed, ", ".join(SPEEDS)))
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise BadInput("%s: not text (UTF-8 JSON Lines); %s"
                            % (name, replay.RECORD_HINT)) from None
         entries = replay.parse(text, os.path.basename(name))
-        feed = ReplayFeed(entries, os.path.basename(name))
+        feed = ReplayFeed(entries, os.path.basename(name), speed)
         n = self.server_view.add(feed)
         feed.start()
         self._json(200, {"feed": n})

@@ -20,6 +20,7 @@
   let meta = null;
   const terms = {};      // id -> {root, parts, desc, last}
   let finished = false;
+  const stats = window.viewStats = {messages: 0, ms: 0, max_ms: 0};
 
   function showError(msg) {
     const box = $("#error");
@@ -132,7 +133,7 @@
     if (!desc.recorded) root.append(el("details", {}, el("summary", {text: "journal (latest records)"}), p.journal));
     const con = el("details", {}, el("summary", {text: "console"}), p.console);
     root.append(con);
-    return {root, parts: p, desc, beeps: 0};
+    return {root, parts: p, desc, beeps: 0, drawn: {}};
   }
 
   function receiptHtml(receipts) {
@@ -145,6 +146,14 @@
       }
     });
     return frag;
+  }
+
+  // true when part ``name`` of terminal ``t`` differs from what was drawn (then remembered)
+  function changed(t, name, value) {
+    const text = JSON.stringify(value);
+    if (t.drawn[name] === text) return false;
+    t.drawn[name] = text;
+    return true;
   }
 
   function update(t, s) {
@@ -178,22 +187,22 @@
         " · " + s.gate.passages + " passed";
     }
     if (p.keys && s.keys) for (const [k, b] of Object.entries(p.keys)) b.classList.toggle("held", s.keys.includes(k));
-    if (p.receipt && s.receipts && s.receipts.length) {
+    if (p.receipt && s.receipts && s.receipts.length && changed(t, "receipts", s.receipts)) {
       p.receipt.replaceChildren(receiptHtml(s.receipts));
       p.receipt.scrollTop = p.receipt.scrollHeight;
     }
-    if (s.outcome) {
+    if (s.outcome && changed(t, "outcome", s.outcome)) {
       const o = Object.assign({}, s.outcome); delete o.t; delete o.terminal;
       p.outcome.dataset.event = o.event;
       p.outcome.textContent = (s.outcome.t || "").slice(11) + " " + JSON.stringify(o);
     }
-    if (s.journal) {
+    if (s.journal && changed(t, "journal", s.journal)) {
       const rows = [el("tr", {}, ...["seq", "time", "kind", "card", "amount", "balance"].map(h => el("th", {text: h})))];
       for (const r of s.journal.slice().reverse())
         rows.push(el("tr", {}, ...[r.seq, (r.time || "").slice(11), r.kind, String(r.card).slice(-4), r.amount, r.balance].map(v => el("td", {text: String(v)}))));
       p.journal.replaceChildren(...rows);
     }
-    if (s.console) p.console.textContent = s.console.map(l => {
+    if (s.console && changed(t, "console", s.console)) p.console.textContent = s.console.map(l => {
       const o = Object.assign({}, l); delete o.t; delete o.terminal;
       return (l.t || "").slice(11) + " " + (o.event === "console" ? o.text : JSON.stringify(o));
     }).join("\n");
@@ -294,11 +303,15 @@
       document.body.dataset.ready = "1";
     });
     src.addEventListener("state", ev => {
+      const t0 = performance.now();
       const msg = JSON.parse(ev.data);
       for (const [id, s] of Object.entries(msg.terms)) if (terms[id]) update(terms[id], s);
       setStatus(msg.status);
       document.body.dataset.version = msg.version;
       document.body.dataset.lines = msg.status.lines;
+      document.body.dataset.steps = msg.status.steps;
+      const took = performance.now() - t0;  // how long drawing takes (docs/view.md, figures)
+      stats.messages++; stats.ms += took; stats.max_ms = Math.max(stats.max_ms, took);
     });
   }
 
@@ -309,7 +322,8 @@
     const file = ev.target.files[0];
     if (!file) return;
     const text = await file.text();
-    const r = await fetch("/replay?name=" + encodeURIComponent(file.name), {method: "POST", body: text});
+    const speed = (document.querySelector("[data-speed].on") || {dataset: {speed: "1"}}).dataset.speed;
+    const r = await fetch("/replay?name=" + encodeURIComponent(file.name) + "&speed=" + speed, {method: "POST", body: text});
     const out = await r.json().catch(() => ({error: "no answer"}));
     if (!r.ok) { showError(out.error); return; }
     location.search = "?feed=" + out.feed;
