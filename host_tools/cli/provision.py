@@ -30,7 +30,9 @@ def _provision(args):
     cfg = pv.provision(args.board, args.terminal_id, args.role, masters, station=args.station,
                        route=args.route, fare_fen=args.fare_fen, canteen=args.canteen,
                        mode=args.mode, staff=args.staff, load=args.load, name=args.name,
-                       sequence_floor=args.sequence_floor, broker=args.broker)
+                       sequence_floor=args.sequence_floor, broker=args.broker,
+                       venue=args.venue, match_secret=_match_secret(args),
+                       qr_test_keys=args.qr_test_keys)
     pv.write_config(args.out, cfg)
     print("terminal %s (%s) on %s -> %s; keys %s (not shown)%s"
           % (cfg["terminal_id"], cfg["role"], args.board, args.out, ", ".join(cfg["keys"]),
@@ -38,6 +40,14 @@ def _provision(args):
              % (cfg["mqtt"]["host"], cfg["mqtt"]["port"], cfg["mqtt"]["user"])
              if "mqtt" in cfg else ""))
     return 0
+
+
+def _match_secret(args):
+    if not args.match_secret_file:
+        return None
+    from host_tools.lib.files import read_input
+
+    return read_input(args.match_secret_file, "match secret").strip()
 
 
 def _mosquitto(args, pv):
@@ -82,13 +92,21 @@ def register(sub):
     p.add_argument("--board", help="board name (boards/NAME.json) or path")
     p.add_argument("--terminal-id", help="12 hex digits")
     p.add_argument("--role", help="fixed_fare, entry_gate, exit_gate, gate (entry and exit), "
-                                  "validator (bus or ferry) or pos (canteen)")
+                                  "validator (bus or ferry), pos (canteen) or venue (culture-venue "
+                                  "gate)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--station", type=int, help="tariff station id (gate roles)")
     what.add_argument("--route", help="route name in the tariff (validator)")
     what.add_argument("--fare-fen", type=int, help="fare in fen (fixed_fare)")
     what.add_argument("--canteen", metavar="RULES.json",
                       help="canteen rule set with its menu (pos), e.g. canteens/putuo-example.json")
+    what.add_argument("--venue", metavar="RULES.json",
+                      help="venue gate's price rules (venue): price_fen, walk_in, resident_pct, "
+                           "residents, ages (docs/venue.md)")
+    p.add_argument("--match-secret-file", metavar="F",
+                   help="venue: the holder match-key secret the bookings and e-card codes use")
+    p.add_argument("--qr-test-keys", action="store_true",
+                   help="venue: accept e-card codes of the test trust anchors (trust-test) too")
     p.add_argument("--mode", help="validator: bus (default) or ferry; pos: fixed (default), menu "
                                   "or amount")
     p.add_argument("--staff", metavar="STAFF.json",

@@ -72,7 +72,7 @@ MQTT_KEEPALIVE = 60
 MOSQUITTO_ITERATIONS = 101  # mosquitto_passwd's own count; the passwords are random 128 bits
 # role -> the setting it needs (firmware/ykt/roles/*)
 ROLES = {"fixed_fare": "fare_fen", "gate": "station", "entry_gate": "station",
-         "exit_gate": "station", "validator": "route", "pos": "canteen"}
+         "exit_gate": "station", "validator": "route", "pos": "canteen", "venue": "venue"}
 # role -> the modes its firmware takes (config "mode"), the first the default
 MODES = {"validator": ("bus", "ferry"), "pos": ("fixed", "menu", "amount")}
 STAFF_ROLES = ("cashier", "supervisor")  # as ykt.pos.staff.ROLES
@@ -282,19 +282,46 @@ def read_staff(path: str) -> list[dict[str, Any]]:
     return doc
 
 
+def _venue(role: str, venue: str | None, match_secret: bytes | None,
+           qr_test_keys: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """(config, keys) a venue gate adds: its rules (a file), the match secret, whether it
+    takes the test trust anchors; BadInput for those given to another role."""
+    if role != "venue":
+        if match_secret is not None or qr_test_keys:
+            raise BadInput("role %s takes no --%s" % (
+                role, "match-secret-file" if match_secret is not None else "qr-test-keys"))
+        return {}, {}
+    if not match_secret:
+        raise BadInput("role venue needs --match-secret-file")
+    from host_tools.lib import venue as venue_lib
+
+    try:
+        rules = json.loads(read_input(str(venue), "venue rules"))
+    except ValueError as e:
+        raise BadInput("%s: not JSON (%s)" % (venue, e)) from None
+    cfg: dict[str, Any] = {"venue": venue_lib.rules(rules)}
+    if qr_test_keys:
+        cfg["qr_test_keys"] = True
+    return cfg, {"match": bytes(match_secret).hex()}
+
+
 def provision(board_name: str, terminal_id: str, role: str, masters: dict[str, bytes], *,
               station: int | None = None, route: str | None = None, fare_fen: int | None = None,
               canteen: str | None = None, mode: str | None = None, staff: str | None = None,
               load: bool = False, name: str | None = None,
-              sequence_floor: int | None = None, broker: str | None = None) -> dict[str, Any]:
+              sequence_floor: int | None = None, broker: str | None = None,
+              venue: str | None = None, match_secret: bytes | None = None,
+              qr_test_keys: bool = False) -> dict[str, Any]:
     """The terminal config (dict) for one terminal. ``canteen`` and ``staff`` are files
-    (the canteen rule set and the staff list of a ``pos``), put into the config."""
+    (the canteen rule set and the staff list of a ``pos``), put into the config; so is
+    ``venue``, a venue gate's price rules (``host_tools.lib.venue.rules``), which also needs
+    the holder ``match_secret`` (docs/venue.md)."""
     board = Board(board_name)
     tid = updates.terminal_id(terminal_id)
     if role not in ROLES:
         raise BadInput("unknown role %r (one of %s)" % (role, ", ".join(sorted(ROLES))))
     given: dict[str, Any] = {"station": station, "route": route, "fare_fen": fare_fen,
-                             "canteen": canteen}
+                             "canteen": canteen, "venue": venue}
     need = ROLES[role]
     if given[need] is None:
         raise BadInput("role %s needs --%s" % (role, need.replace("_", "-")))
@@ -303,6 +330,7 @@ def provision(board_name: str, terminal_id: str, role: str, masters: dict[str, b
         extra.append("staff")
     if mode is not None and role not in MODES:
         extra.append("mode")
+
     if extra:
         raise BadInput("role %s takes no --%s" % (role, extra[0].replace("_", "-")))
     if mode is not None and mode not in MODES[role]:
@@ -318,6 +346,7 @@ def provision(board_name: str, terminal_id: str, role: str, masters: dict[str, b
         parse_hostport(broker)
     if sequence_floor is not None and not 0 <= sequence_floor <= 0xFFFFFFFF:
         raise BadInput("--sequence-floor must be 0 to 4294967295")
+    venue_cfg, venue_keys = _venue(role, venue, match_secret, qr_test_keys)
     unfit = boardcheck.role_fit(board.spec, role)
     if unfit:
         raise BadInput(unfit)
@@ -326,10 +355,11 @@ def provision(board_name: str, terminal_id: str, role: str, masters: dict[str, b
         cfg["name"] = name
     if sequence_floor:
         cfg["sequence_floor"] = int(sequence_floor)
+    cfg.update(venue_cfg)
     if need == "canteen":
         cfg["canteen"] = read_canteen(str(canteen))
         cfg["staff"] = read_staff(staff) if staff is not None else []
-    else:
+    elif need != "venue":
         cfg[need] = str(route) if need == "route" else int(given[need])
     if role in MODES:
         cfg["mode"] = mode or MODES[role][0]
@@ -338,6 +368,7 @@ def provision(board_name: str, terminal_id: str, role: str, masters: dict[str, b
         keys["load"] = masters["load"].hex()
     keys["device"] = journal_key(masters["device"], tid).hex()
     keys["update"] = updates.device_key(masters["update"], tid).hex()
+    keys.update(venue_keys)
     cfg["keys"] = keys
     if broker is not None:
         cfg["mqtt"] = mqtt_config(broker, masters["device"], tid)
