@@ -15,6 +15,7 @@ demo: $(STAMP)
 	$(BIN)/ykt sim run scenarios/demo-station.json
 	$(BIN)/ykt sim run scenarios/demo-canteen-pos.json
 	$(BIN)/ykt sim run scenarios/demo-canteen.json
+	$(BIN)/ykt sim run scenarios/demo-venue.json
 
 # ruff (pyflakes, pycodestyle, import order, complexity), mypy on the host library, and the
 # firmware type-checked against MicroPython's ESP32 stubs; .pre-commit-config.yaml runs the same.
