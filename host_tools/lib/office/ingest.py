@@ -242,8 +242,8 @@ def _load(db: Db, keys: OfficeKeys, tids: list[bytes], operator: str | None,
     """The chain state of each terminal (sorted: workers lock rows in one order), its row
     locked until the transaction ends; a terminal never seen gets its row."""
     hexes = [t.hex() for t in tids]
-    sql = ("SELECT terminal, watermark, chain_mac FROM terminals WHERE terminal IN %s"
-           % _in(hexes)) + db.lock_row
+    sql = ("SELECT terminal, watermark, chain_mac FROM terminals WHERE terminal IN %s "
+           "ORDER BY terminal" % _in(hexes)) + db.lock_row
     rows = {str(r[0]): r for r in db.query(sql, hexes)}
     new = [t for t in tids if t.hex() not in rows]
     for tid in new:
@@ -254,8 +254,8 @@ def _load(db: Db, keys: OfficeKeys, tids: list[bytes], operator: str | None,
                     start))
     if new:  # (another worker may have made one meanwhile: read what is there)
         rows.update({str(r[0]): r for r in db.query(
-            ("SELECT terminal, watermark, chain_mac FROM terminals WHERE terminal IN %s"
-             % _in([t.hex() for t in new])) + db.lock_row, [t.hex() for t in new])})
+            ("SELECT terminal, watermark, chain_mac FROM terminals WHERE terminal IN %s "
+             "ORDER BY terminal" % _in([t.hex() for t in new])) + db.lock_row, [t.hex() for t in new])})
     if operator is not None:
         db.execute("UPDATE terminals SET operator = ? WHERE terminal IN %s" % _in(hexes),
                    (operator, *hexes))
