@@ -143,7 +143,7 @@ class Db:
             return
         arrays = [list(col) for col in zip(*rows)]
         self.conn.execute(head + "SELECT * FROM unnest(%s)"
-                          % ", ".join("%%s::%s[]" % t for t in types), arrays)
+                          % ", ".join("%%b::%s[]" % t for t in types), arrays)
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         return [tuple(r) for r in self.conn.execute(self._sql(sql), tuple(params)).fetchall()]

@@ -298,11 +298,11 @@ def _write(db: Db, terms: list[_Terminal]) -> None:
     if db.postgres and moved:  # one statement each, whatever the number of terminals
         cols = [list(c) for c in zip(*moved)]
         db.conn.execute("UPDATE terminals SET watermark = v.w, chain_mac = v.m FROM "
-                        "unnest(%s::text[], %s::bigint[], %s::text[]) AS v(t, w, m) "
+                        "unnest(%b::text[], %b::bigint[], %b::text[]) AS v(t, w, m) "
                         "WHERE terminals.terminal = v.t", cols)
         if drop:
             cols = [list(c) for c in zip(*drop)]
-            db.conn.execute("DELETE FROM pending USING unnest(%s::text[], %s::bigint[]) "
+            db.conn.execute("DELETE FROM pending USING unnest(%b::text[], %b::bigint[]) "
                             "AS v(t, w) WHERE pending.terminal = v.t AND pending.seq <= v.w",
                             cols)
     else:
