@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -243,7 +244,7 @@ def test_the_command_wants_a_scenario_or_a_replay():
     r = subprocess.run([YKT, "sim", "view"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr == ("ykt: error: give a scenario file or --replay FILE.jsonl "
-                        "(one of them)\n")
+                        "(one of them; or only --console PORT)\n")
 
 
 def test_the_command_prints_where_the_page_is_served(tmp_path):
@@ -267,3 +268,32 @@ def test_the_command_prints_where_the_page_is_served(tmp_path):
         proc.wait(30)
     assert first.startswith("a refused tap: http://127.0.0.1:")
 
+
+
+def test_a_board_s_console_is_in_the_page_s_state_line_by_line():
+    import socket
+
+    board = socket.socket()
+    board.bind(("127.0.0.1", 0))
+    board.listen(1)
+    url = "socket://127.0.0.1:%d" % board.getsockname()[1]
+    proc = subprocess.Popen([YKT, "sim", "view", "--console", url, "--listen", "127.0.0.1:0",
+                             "--max-seconds", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        page = proc.stdout.readline().split(": ", 1)[1].split(" ")[0]
+        conn, _ = board.accept()
+        conn.sendall(b"MicroPython v1.29.0 on 2026-01-01; ESP32\r\n{\"event\": \"boot\"}\r\npart")
+        conn.close()  # the board goes away
+        for _ in range(100):
+            code, state = _get(page + "state")
+            if state.get("console", {}).get("error"):
+                break
+            time.sleep(0.1)
+        assert state["console"]["lines"] == ["MicroPython v1.29.0 on 2026-01-01; ESP32",
+                                             '{"event": "boot"}']
+        assert state["console"]["error"] == ("%s: the board closed the connection" % url)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        board.close()

@@ -238,3 +238,35 @@ def test_fifty_terminals_are_all_drawn_and_all_their_outcomes_shown(browser):
         assert rides.count() == 50
         assert terminal(page, "V49").locator(".outcome").inner_text().endswith(
             '"fen":200,"balance":800,"route":"926","recovered":false,"steps":[["flat",0,200]]}')
+
+
+def test_a_virtual_board_s_console_is_watched_in_the_page(browser):
+    import subprocess
+    import sys
+
+    from playwright.sync_api import expect
+
+    ykt = [sys.executable, "-m", "host_tools.cli"]
+    board = subprocess.Popen(ykt + ["sim", "board", "--listen", "127.0.0.1:0", "--boot", "app",
+                                    "--max-seconds", "120"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             stdin=subprocess.DEVNULL, text=True)
+    view = None
+    try:
+        url = re.search(r"socket://[0-9.:]+", board.stdout.readline()).group(0)
+        view = subprocess.Popen(ykt + ["sim", "view", "--console", url, "--listen",
+                                       "127.0.0.1:0", "--max-seconds", "120"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, text=True)
+        page_url = re.search(r"http://[0-9.:]+/", view.stdout.readline()).group(0)
+        page = browser.new_page()
+        page.goto(page_url)
+        expect(page.locator("#console-lines")).to_contain_text("rst:0x1 (POWERON_RESET)",
+                                                               timeout=WAIT_MS)
+        expect(page.locator("#console-name")).to_have_text("— " + url)
+        page.close()
+    finally:
+        for proc in (view, board):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(30)

@@ -14,9 +14,14 @@ def _view(args):
     from host_tools.lib.errors import BadInput, Failed
 
     host, port = args.parse_listen(args.listen)
-    if bool(args.scenario) == bool(args.replay):
-        raise BadInput("give a scenario file or --replay FILE.jsonl (one of them)")
-    if args.replay:
+    if args.scenario and args.replay or not (args.scenario or args.replay or args.console):
+        raise BadInput("give a scenario file or --replay FILE.jsonl (one of them; or only "
+                       "--console PORT)")
+    if not (args.scenario or args.replay):
+        from hw_sim.view.feed import BoardOnly
+
+        feed = BoardOnly(args.console)
+    elif args.replay:
         from hw_sim.view import replay
         from hw_sim.view.feed import ReplayFeed
 
@@ -40,6 +45,8 @@ def _view(args):
                      % (host, port, e.strerror or e)) from None
     # before the run starts: while terminals run, stdout is theirs (Run redirects it)
     print("%s: %s (Ctrl-C stops)" % (feed.name, server.url), flush=True)
+    if args.console:
+        _watch_console(args.console, feed)
     feed.start()
     try:
         server.serve(max_seconds=args.max_seconds)
@@ -53,6 +60,25 @@ def _view(args):
     return 0
 
 
+def _watch_console(port, feed):
+    """Read the board's console on ``port`` in a thread (as ``ykt monitor`` does) into the
+    page; a port that cannot be read, or closes, is one line under the console."""
+    import threading
+
+    from host_tools.device.monitor import monitor
+    from hw_sim.view.feed import ConsoleTail
+
+    tail = ConsoleTail(port, [feed.hub])
+
+    def read():
+        try:
+            monitor(port, None, tail)
+        except OSError as e:
+            tail.failed(str(e))
+
+    threading.Thread(target=read, daemon=True, name="ykt-view-console").start()
+
+
 def add_parser(simsub, parse_listen, heap):
     """Add ``view`` to the ``ykt sim`` subcommands (``parse_listen``, ``heap``: how
     ``ykt sim`` reads ``--listen`` and ``--heap``)."""
@@ -63,7 +89,9 @@ def add_parser(simsub, parse_listen, heap):
                    "ykt sim view scenarios/demo-canteen-pos.json --speed 10 --listen "
                    "127.0.0.1:8470",
                    "ykt sim view --replay out.jsonl  # recorded: ykt sim run X.json > "
-                   "out.jsonl"))
+                   "out.jsonl",
+                   "ykt sim view --console socket://127.0.0.1:4000  # a virtual board's "
+                   "console"))
     p.add_argument("scenario", nargs="?", help="scenario file (JSON, docs/scenarios.md)")
     p.add_argument("--replay", metavar="FILE.jsonl",
                    help="play a JSON Lines file recorded with `ykt sim run` instead")
@@ -79,6 +107,10 @@ def add_parser(simsub, parse_listen, heap):
                    help="run the firmware in this process (default) or on the MicroPython VM")
     p.add_argument("--heap", default=None, type=heap,
                    help="firmware heap on the MicroPython VM (as for `ykt sim run`)")
+    p.add_argument("--console", metavar="PORT",
+                   help="also show a board's console in the page, the lines `ykt monitor` "
+                        "shows: a virtual board's socket://HOST:PORT (ykt sim board) or a "
+                        "serial port")
     p.add_argument("--tariff", metavar="FILE",
                    help="tariff source whose stations and lines draw the metro map (default: "
                         "the one a gate's configuration names; for a replay "

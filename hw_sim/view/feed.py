@@ -41,6 +41,7 @@ class Hub:
         self.version = 0
         self._terms: dict[str, tuple[int, str]] = {}
         self._status: tuple[int, str] = (0, "{}")
+        self._console: tuple[int, str] | None = None  # a board's console (ConsoleTail)
 
     def publish(self, terms: dict[str, dict[str, Any]], status: dict[str, Any]) -> None:
         with self._cond:
@@ -69,15 +70,27 @@ class Hub:
                 return None, since
             terms = ", ".join("%s: %s" % (json.dumps(tid), text)
                               for tid, (v, text) in self._terms.items() if v > since)
-            return ('{"version": %d, "terms": {%s}, "status": %s}'
-                    % (self.version, terms, self._status[1])), self.version
+            console = ""
+            if self._console is not None and self._console[0] > since:
+                console = ', "console": %s' % self._console[1]
+            return ('{"version": %d, "terms": {%s}, "status": %s%s}'
+                    % (self.version, terms, self._status[1], console)), self.version
+
+    def publish_console(self, console: dict[str, Any]) -> None:
+        with self._cond:
+            self.version += 1
+            self._console = (self.version, json.dumps(console, ensure_ascii=False))
+            self._cond.notify_all()
 
     def state(self) -> dict[str, Any]:
         """Everything as it is now (``GET /state``)."""
         with self._cond:
-            return {"version": self.version,
-                    "terms": {tid: json.loads(text) for tid, (_, text) in self._terms.items()},
-                    "status": json.loads(self._status[1])}
+            out = {"version": self.version,
+                   "terms": {tid: json.loads(text) for tid, (_, text) in self._terms.items()},
+                   "status": json.loads(self._status[1])}
+            if self._console is not None:
+                out["console"] = json.loads(self._console[1])
+            return out
 
 
 class _Feed:
@@ -388,3 +401,64 @@ def _describe_recorded(tid: str, boot: dict[str, Any] | None) -> dict[str, Any]:
     d = describe(tid, {"role": out["role"], "board_data": board, "config": {}})
     return {"id": tid, "role": out["role"], "board": out["board"], "recorded": True,
             "display": d.get("display") or out["display"]}
+
+
+class ConsoleTail:
+    """A board's console (what ``ykt monitor`` shows), written to as a byte stream by
+    whoever reads the port, published line by line to the hubs of the pages that show it."""
+
+    LINES = 200
+
+    def __init__(self, name: str, hubs: list[Hub]) -> None:
+        self.name = name
+        self.hubs = hubs
+        self.lines: list[str] = []
+        self._part = b""
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self._publish()
+
+    def write(self, data: bytes) -> int:
+        with self._lock:
+            self._part += data
+            *whole, self._part = self._part.split(b"\n")
+            if not whole:
+                return len(data)
+            for raw in whole:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\r"))
+            del self.lines[:-self.LINES]
+        self._publish()
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def failed(self, message: str) -> None:
+        """The port went away (or could not be opened): shown under the lines."""
+        self.error = message
+        self._publish()
+
+    def _publish(self) -> None:
+        with self._lock:
+            console = {"name": self.name, "lines": list(self.lines), "error": self.error}
+        for hub in self.hubs:
+            hub.publish_console(console)
+
+
+class BoardOnly(_Feed):
+    """No scenario: a page for a board's console alone (``ykt sim view --console PORT``)."""
+
+    kind = "console"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, datetime.datetime(2000, 1, 1), "1", False)
+        self.done = True
+        self.hub = Hub({"mode": "console", "name": name, "source": name, "start": None,
+                        "terminals": [], "map": None})
+        self.publish()
+
+    def _main(self) -> None:
+        pass
+
+    def _terms(self) -> dict[str, dict[str, Any]]:
+        return {}

@@ -289,6 +289,16 @@
     updateMap(st);
   }
 
+  function showConsole(c) {
+    $("#board-console").hidden = false;
+    $("#console-name").textContent = "— " + c.name;
+    const pre = $("#console-lines");
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = c.lines.join("\n");
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+    $("#console-error").textContent = c.error || "";
+  }
+
   function start() {
     const src = new EventSource("/events?feed=" + feed);
     src.addEventListener("meta", ev => {
@@ -296,9 +306,11 @@
       meta = JSON.parse(ev.data);
       document.title = meta.name + " — ykt sim view";
       $("#name").textContent = meta.name;
-      $("#mode").textContent = meta.mode === "live" ? "live · " + meta.runtime : "replay";
+      $("#mode").textContent = meta.mode === "live" ? "live · " + meta.runtime : meta.mode;
       const box = $("#terminals");
       for (const d of meta.terminals) { terms[d.id] = build(d); box.append(terms[d.id].root); }
+      if (meta.terminals.length <= 3)  // a few terminals: their journals and consoles open
+        for (const d of box.querySelectorAll("details")) d.open = true;
       buildMap(meta.map);
       document.body.dataset.ready = "1";
     });
@@ -307,6 +319,7 @@
       const msg = JSON.parse(ev.data);
       for (const [id, s] of Object.entries(msg.terms)) if (terms[id]) update(terms[id], s);
       setStatus(msg.status);
+      if (msg.console) showConsole(msg.console);
       document.body.dataset.version = msg.version;
       document.body.dataset.lines = msg.status.lines;
       document.body.dataset.steps = msg.status.steps;
