@@ -253,9 +253,10 @@ def _load(db: Db, keys: OfficeKeys, tids: list[bytes], operator: str | None,
                    (tid.hex(), operator or default_operator(tid.hex()), start, mac.hex(),
                     start))
     if new:  # (another worker may have made one meanwhile: read what is there)
+        made = [t.hex() for t in new]
         rows.update({str(r[0]): r for r in db.query(
             ("SELECT terminal, watermark, chain_mac FROM terminals WHERE terminal IN %s "
-             "ORDER BY terminal" % _in([t.hex() for t in new])) + db.lock_row, [t.hex() for t in new])})
+             "ORDER BY terminal" % _in(made)) + db.lock_row, made)})
     if operator is not None:
         db.execute("UPDATE terminals SET operator = ? WHERE terminal IN %s" % _in(hexes),
                    (operator, *hexes))
