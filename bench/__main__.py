@@ -1,6 +1,6 @@
 """`make bench` (``python -m bench``): every figure, one section each."""
 
-from bench import denylist, deploy, fare, harness, ingest, pos, qr, scale, tap
+from bench import denylist, deploy, fare, harness, ingest, pos, qr, scale, tap, venue
 
 
 def main():
@@ -40,6 +40,7 @@ def main():
     fare.main()
     pos.main()
     qr.main([])
+    venue.main([])
     deploy.main()
     ingest.main([])
 

@@ -194,10 +194,10 @@ VM_FACTOR = 1.14
 # them): every role's need is below this.
 VM_CAP_KB = 512
 # The smallest firmware heap (KB) each role's tap loop runs in on the 64-bit VM, with the
-# same output as at its declared heap: `make bench` (bench.tap, bench.fare, bench.pos),
-# 4 KB bisection (pos: 8 KB).
+# same output as at its declared heap: `make bench` (bench.tap, bench.fare, bench.pos,
+# bench.venue), 4 KB bisection (pos, venue: 8 KB).
 ROLE_VM_NEED_KB = {"fixed_fare": 112, "gate": 164, "entry_gate": 164, "exit_gate": 164,
-                   "validator": 160, "pos": 240}
+                   "validator": 160, "pos": 240, "venue": 208}
 
 
 def heap_kb(board: dict) -> int | None:
