@@ -172,6 +172,7 @@ def test_the_journal_shown_is_the_terminal_s_records_with_card_numbers_masked():
     ('[1, 2]\n', "out.jsonl: line 1: not an output line of a run"),
     ('{"event": "entry", "terminal": "A"}\n', "out.jsonl: line 1: a 'entry' line needs \"t\""),
     ('\n\n', "out.jsonl: no lines to replay"),
+    ('{"event": "card", "name": "a"}\n', "out.jsonl: no lines to replay"),
 ])
 def test_a_malformed_recording_is_one_message_naming_the_line(text, message):
     with pytest.raises(BadInput) as e:

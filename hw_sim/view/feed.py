@@ -61,11 +61,19 @@ class Hub:
             if changed:
                 self._cond.notify_all()
 
+    def close(self) -> None:
+        """Wake the pages waiting for changes (the server is going away)."""
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    closed = False
+
     def changes(self, since: int, timeout: float) -> tuple[str | None, int]:
         """(a JSON object of what changed after version ``since``, the version it is at), or
-        (None, since) when nothing did within ``timeout`` seconds."""
+        (None, since) when nothing did within ``timeout`` seconds (or the hub was closed)."""
         with self._cond:
-            self._cond.wait_for(lambda: self.version > since, timeout)
+            self._cond.wait_for(lambda: self.version > since or self.closed, timeout)
             if self.version <= since:
                 return None, since
             terms = ", ".join("%s: %s" % (json.dumps(tid), text)

@@ -51,7 +51,7 @@ def parse(text: str, name: str) -> list[tuple[int | None, dict[str, Any]]]:
             start = when
         us = int((when - start).total_seconds() * 1000000)
         out.append((max(0, us), line))
-    if not out:
+    if start is None:
         raise BadInput("%s: no lines to replay; %s" % (name, RECORD_HINT))
     return out
 

@@ -80,6 +80,8 @@ class ViewServer:
 
     def close(self) -> None:
         self.closing.set()
+        for feed in list(self.feeds):
+            feed.hub.close()
         self.httpd.shutdown()
         self.httpd.server_close()
         for feed in list(self.feeds):
