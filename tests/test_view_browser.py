@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import sys
 
 import pytest
 
@@ -37,13 +38,30 @@ def _missing():
     return None
 
 
-@pytest.fixture(scope="module")
-def browser():
+def require_browser():
+    """Chromium and Playwright, or the test fails under YKT_REQUIRE_SERVERS=1 (CI), else is
+    skipped: one line naming what is missing."""
     missing = _missing()
     if missing:
         if os.environ.get("YKT_REQUIRE_SERVERS") == "1":
             pytest.fail("%s and YKT_REQUIRE_SERVERS=1 requires it" % missing, pytrace=False)
         pytest.skip(missing)
+
+
+def test_without_chromium_the_browser_tests_say_so_and_fail_where_it_is_required(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("YKT_REQUIRE_SERVERS", "1")
+    with pytest.raises(pytest.fail.Exception, match=r"^chromium is missing \(/nonexistent/"
+                       r"chromium; apt-get install chromium\) and YKT_REQUIRE_SERVERS=1"):
+        require_browser()
+    monkeypatch.delenv("YKT_REQUIRE_SERVERS")
+    with pytest.raises(pytest.skip.Exception, match="^chromium is missing"):
+        require_browser()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -242,7 +260,6 @@ def test_fifty_terminals_are_all_drawn_and_all_their_outcomes_shown(browser):
 
 def test_a_virtual_board_s_console_is_watched_in_the_page(browser):
     import subprocess
-    import sys
 
     from playwright.sync_api import expect
 
