@@ -298,3 +298,17 @@ def test_a_board_s_console_is_in_the_page_s_state_line_by_line():
         proc.terminate()
         proc.wait(30)
         board.close()
+
+
+def test_a_step_ends_when_a_gate_s_arm_moves():
+    feed = LiveFeed(scenario(GATES), speed="max", paused=True)
+    feed.start()
+    try:
+        seen = step_until(feed, lambda s: s["terms"]["XJH-IN-1"]["gate"]["arm"] == "open")
+        assert seen[-1]["terms"]["XJH-IN-1"]["gate"]["arm"] == "open"
+        assert seen[-1]["terms"]["XJH-IN-1"]["display"] == ["WELCOME", "BAL 30.00"]
+        closed = step_until(feed, lambda s: s["terms"]["XJH-IN-1"]["gate"]["arm"] == "closed")
+        assert closed[-1]["terms"]["XJH-IN-1"]["gate"]["passages"] == 1
+        assert not closed[-1]["status"]["done"]
+    finally:
+        feed.close()

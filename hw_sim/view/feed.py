@@ -268,9 +268,13 @@ class LiveFeed(_Feed):
             self.tracker.apply(line)
 
     def lines_so_far(self) -> int:
-        return len(self.run.lines)
+        """What a step counts: output lines, and the gates' arms moving (which print
+        nothing)."""
+        return len(self.run.lines) + sum(obs.arm_moves for obs in self.observers.values())
 
     def _step(self) -> None:
+        for obs in self.observers.values():  # here, while no firmware runs
+            obs.watch()
         self._wait(self.run.next_us())
 
     def press(self, tid: str, key: str) -> None:

@@ -62,14 +62,17 @@ class Observer:
         buzzer = parts.get("buzzer")
         self._buzzer = buzzer if isinstance(buzzer, int) else None
         self.beeps = 0
-        self._watched = None  # the wiring the beep counter is attached to
+        self.arm_moves = 0  # the gate's arm opened or closed (a step ends there too)
+        self._watched = None  # the wiring the counters are attached to
         self._journal: list[dict[str, Any]] = []
         self._journal_ops = -1
         self._journal_at = 0.0
 
-    def _watch(self) -> None:
+    def watch(self) -> None:
+        """Attach the beep and arm counters to the board's wiring (again after a power cut
+        rebuilt it); cheap when they are attached."""
         wiring = self.sim.wiring
-        if self._buzzer is None or wiring is self._watched:
+        if wiring is self._watched:
             return
         self._watched = wiring
 
@@ -77,7 +80,13 @@ class Observer:
             if level:
                 self.beeps += 1
 
-        wiring.watch_pin(self._buzzer, beep)
+        def arm(level: int) -> None:
+            self.arm_moves += 1
+
+        if self._buzzer is not None:
+            wiring.watch_pin(self._buzzer, beep)
+        if self._gate is not None:
+            wiring.watch_pin(self._gate["open"], arm)
 
     def _gate_state(self) -> dict[str, Any] | None:
         g = self._gate
@@ -102,7 +111,7 @@ class Observer:
         """What the terminal shows now; its journal as read at most JOURNAL_EVERY_S ago, or
         read now (``fresh``)."""
         sim = self.sim
-        self._watch()
+        self.watch()
         out: dict[str, Any] = {"boots": sim.boots}
         if sim.display is not None:
             out["display"] = list(sim.display.lines)

@@ -1,5 +1,6 @@
 """Pacing a run on virtual time against the wall clock: real time, x10, x100 or as fast as
-it goes; paused; one step at a time (a step ends at the next output line).
+it goes; paused; one step at a time (a step ends at the next output line or, in a live run,
+the next move of a gate's arm: whatever the feed counts).
 
 The run's thread calls :meth:`Pacer.wait` before each step with the virtual time (us) the
 step starts at; it returns when the step may go. The page's requests change the pace from
