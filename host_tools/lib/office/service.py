@@ -14,13 +14,11 @@ Two parts:
   and clears the retained updates it shows installed. A message that cannot be handled is one
   line (``say``) and nothing is published for it: nothing is acknowledged that was not stored.
   The database is opened on first use and again after it failed.
-- :class:`Service`: the MQTT side, on paho-mqtt. Its network thread queues what comes (at
-  most :data:`QUEUED` messages; then it stops reading and the broker keeps the rest) and
-  gives the broker its PUBACK; one worker thread takes what has queued (up to ``batch``
-  messages) and hands it to :meth:`Office.handle_batch`: the records of the whole batch in
-  one transaction, then the acks. The database is used from that one thread only. A record
-  the broker handed over and the office did not store (a crash) is not lost: the terminal
-  frees nothing without the office's ack and sends it again (docs/sync.md). It
+- :class:`Service`: the MQTT side, on paho-mqtt. Its network thread queues what comes; one
+  worker thread takes what has queued (up to ``batch`` messages) and hands it to
+  :meth:`Office.handle_batch`: the records of the whole batch in one transaction, then the
+  acks, then the PUBACKs to the broker (manual acks: a message is acknowledged to the
+  broker only once handled). The database is used from that one thread only. It
   subscribes ``ykt/t/+/rec``, ``ykt/t/+/hb`` and ``ykt/t/+/get`` at QoS 1 with a
   persistent session (client id ``ykt-office`` by default), so what terminals sent
   while the office was down is delivered when it comes back. With
@@ -56,7 +54,6 @@ from host_tools.lib.office.ops import Message
 Say = Callable[[str], None]
 SUBSCRIPTIONS = ("ykt/t/+/rec", "ykt/t/+/hb", "ykt/t/+/get")
 DEFAULT_PORT = 1883
-QUEUED = 4096  # messages taken from the broker and not handled yet, at most
 SESSION_EXPIRY_S = 7 * 86400  # a worker's MQTT 5 session outlives a week's outage
 # CONNACK return codes (MQTT 3.1.1) in words
 CONNACK = {1: "unacceptable protocol version", 2: "client id rejected",
@@ -122,15 +119,16 @@ def parse_broker(url: str, user: str | None = None, password_file: str | None = 
     return BrokerOptions(parts.hostname, port, name, password, client_id, share=share)
 
 
-def _client(opts: BrokerOptions, client_id: str, clean: bool, v5: bool = False) -> Any:
+def _client(opts: BrokerOptions, client_id: str, clean: bool, v5: bool = False,
+            manual_ack: bool = False) -> Any:
     import paho.mqtt.client as mqtt
 
     if v5:  # a shared subscription needs MQTT 5 (clean start is given at connect)
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                        protocol=mqtt.MQTTv5)
+                        protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     else:
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                        clean_session=clean, protocol=mqtt.MQTTv311)
+                        clean_session=clean, protocol=mqtt.MQTTv311, manual_ack=manual_ack)
     if opts.user:
         c.username_pw_set(opts.user, opts.password)
     c.reconnect_delay_set(1, 30)
@@ -390,7 +388,7 @@ class Service:
         self.office = office
         self.say = say
         self.batch = batch  # messages handled in one transaction at most
-        self._queue: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue(QUEUED)
+        self._queue: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue()
         self._stop = threading.Event()
         self.connected = threading.Event()  # set while subscribed
         self.client: Any = None
@@ -427,8 +425,7 @@ class Service:
         self.say("cannot reach the broker %s: retrying" % self.opts.where())
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        # handled on the worker thread; a full queue holds paho's reading (the broker keeps
-        # the rest)
+        # handled on the worker thread; its PUBACK goes once it was (manual acks)
         self._queue.put((str(msg.topic), bytes(msg.payload), int(msg.mid), int(msg.qos)))
 
     def _work(self) -> None:
@@ -450,9 +447,13 @@ class Service:
             c = self.client
             for m in out:
                 c.publish(m.topic, m.payload, qos=1, retain=m.retain)
+            for _, _, mid, qos in items:
+                if qos:
+                    c.ack(mid, qos)
 
     def run(self) -> int:
-        c = _client(self.opts, self.opts.client_id, False, v5=bool(self.opts.share))
+        c = _client(self.opts, self.opts.client_id, False, v5=bool(self.opts.share),
+                    manual_ack=True)
         self.client = c
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
