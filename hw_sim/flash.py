@@ -45,6 +45,7 @@ class NorFlash:
         self.erase_size = erase_size
         self.write_unit = write_unit
         self._data = bytearray(b"\xff" * size)
+        self._view = None  # the VM's copy (share)
         self.ops = 0  # program + erase operations started with power on
         self.programs = 0
         self.erases = 0
@@ -56,25 +57,41 @@ class NorFlash:
         self.log = [] if log else None  # ("program", offset, length) / ("erase", block)
 
     def share(self, directory):
-        """Keep the contents in a file in ``directory`` (mapped: every program and erase lands
-        there as it happens) that a child process may read, the MicroPython VM's block device
-        (hw_sim/vm/flashdev.py): its open file descriptor, for the child to inherit and open as
-        ``/dev/fd/N``. The file has no name (unlinked at once): nothing is left behind, even
-        when the process is killed. Idempotent."""
+        """A copy of the contents in a file in ``directory`` for a child process, the
+        MicroPython VM's block device (hw_sim/vm/flashdev.py): its open file descriptor, for
+        the child to inherit and open as ``/dev/fd/N``. The file has no name (unlinked at
+        once): nothing is left behind, even when the process is killed.
+
+        The file is the VM's own view: the VM reads it and writes its programs and erases
+        into it as it posts them here, so it never waits for this process to catch up
+        (``vm_check``). This flash stays the truth: every call copies it into the file
+        again, so a VM booted after a power cut sees what the cut left, not what the dead
+        VM wrote ahead of it."""
         import mmap
         import os
         import tempfile
         import weakref
 
-        if isinstance(self._data, mmap.mmap):
-            return self._fd
-        fd, path = tempfile.mkstemp(prefix="flash-", suffix=".bin", dir=directory)
-        os.unlink(path)
-        os.write(fd, bytes(self._data))
-        self._data = mmap.mmap(fd, self.size)
-        self._fd = fd
-        weakref.finalize(self, _forget, self._data, fd)
-        return fd
+        if self._view is None:
+            fd, path = tempfile.mkstemp(prefix="flash-", suffix=".bin", dir=directory)
+            os.unlink(path)
+            os.ftruncate(fd, self.size)
+            self._view = mmap.mmap(fd, self.size)
+            self._fd = fd
+            weakref.finalize(self, _forget, self._view, fd)
+        self._view[:] = self._data
+        return self._fd
+
+    def vm_check(self, offset, data):
+        """Raise ValueError when programming ``data`` at ``offset`` would give anything but
+        ``data`` (bits that are already 0 where ``data`` has a 1): the VM's view, which
+        takes a program as written, would no longer be this flash. LittleFS programs only
+        erased space, so this is a firmware defect, reported rather than simulated wrong."""
+        n = len(data)
+        new = int.from_bytes(data, "big")
+        if int.from_bytes(self._data[offset:offset + n], "big") & new != new:
+            raise ValueError("program over programmed bits at 0x%x+%d: the VM's view of the "
+                             "flash would differ from the flash" % (offset, n))
 
     # -- images ---------------------------------------------------------------
     def image(self):

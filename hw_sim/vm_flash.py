@@ -3,8 +3,9 @@
 The VM sends one request line ``b"\\x02" + op + " a b c\\n"`` (three 8-digit hex
 fields; see flashdev.py for the layout), followed for a write by the data, and
 reads back a status byte, then the data (read) or a 5-byte value (ioctl, error); a posted
-write (``w``) is answered with nothing, a fence (``F``) with the status once the writes
-posted before it are done: the VM reads the flash's file itself (``NorFlash.share``).
+write (``w``) or erase (``e``) is answered with nothing, a fence (``F``) with the status once
+the writes posted before it are done. A VM given the flash's file (``NorFlash.share``) reads
+it itself and keeps its own programs and erases in it: it posts them and never waits.
 The binary form keeps the VM side free of heap allocations, as the C block
 device on the board is.
 
@@ -32,9 +33,9 @@ def is_request(line):
 
 
 def is_posted(line):
-    """Whether the flash request is a posted write (``w``: the VM does not wait for a status;
-    a power cut under it is found at the VM's next request)."""
-    return line[1:2] == b"w"
+    """Whether the flash request is a posted write or erase (``w``, ``e``: the VM does not wait
+    for a status; a power cut under it is found at the VM's next request)."""
+    return line[1:2] in (b"w", b"e")
 
 
 def refuse(line, rfile, wfile):
@@ -54,7 +55,12 @@ def serve(flash, line, rfile, wfile):
     a, b, c = (int(x, 16) for x in line[2:].split())
     data = rfile.read(c) if op in (b"W", b"w") else None
     if op == b"w":  # posted: nothing answered; a PowerCut goes to the caller
+        if b != _NO_OFFSET and flash._view is not None:
+            flash.vm_check(a * flash.erase_size + b, data)
         flash.writeblocks(a, data, None if b == _NO_OFFSET else b)
+        return
+    if op == b"e":
+        flash.erase(a)
         return
     try:
         if op == b"F":  # fence: every posted write before it is on the flash (and its file)

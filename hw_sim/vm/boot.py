@@ -6,7 +6,7 @@ import sys
 
 from _rpc import rpc
 
-gc.threshold(4096)  # collect often: the bridge's JSON garbage must not fragment the heap
+gc.threshold(4096)  # collect often: the bridge's garbage must not fragment the heap
 _cfg = rpc("boot")
 if _cfg["config"].get("data_dir") == "/flash":
     import flashdev

@@ -12,6 +12,7 @@
 #               R: block, offset, length      W: block, offset, length (data follow)
 #               w: as W, posted: no status is sent back
 #               F: fence, answered once every write posted before it is done
+#               e: block, 0, 0: erase, posted
 #               I: op, arg, 0                 (offset 0xFFFFFFFF: erase first)
 #   sim -> VM   one status byte (0 ok, 1 end of run, 2 OSError), then a value
 #               for I and for OSError (the errno): 4 bytes signed big-endian and
@@ -35,6 +36,7 @@ _HEX = b"0123456789abcdef"
 _req = bytearray(b"\x02R00000000 00000000 00000000\n")
 _status = bytearray(1)
 _word = bytearray(5)
+_ERASED = b"\xff" * 128  # an erase writes it 32 times: 4 KB would cost the heap 4 KB
 _write = sys.stdout.buffer.write  # unbuffered on the unix port, like the console
 _readinto = sys.stdin.buffer.readinto  # loops until the buffer is full
 
@@ -70,11 +72,15 @@ def _value():
 
 
 class FlashDev:
-    # ``path``: the flash's contents as a file the simulator keeps up to date (NorFlash.share):
-    # reads come from it with no round trip, after a fence ("F") if writes were posted since
+    # ``path``: the flash's contents as a file (NorFlash.share), this VM's own view of the
+    # flash: reads come from it, and programs and erases go into it as they are posted to
+    # the simulator, so nothing here waits for an answer. Without a file every read is a
+    # round trip ("R"), after the writes posted before it.
     def __init__(self, path=None):
-        self._f = open(path, "rb") if path else None
-        self._dirty = False
+        self._f = open(path, "r+b") if path else None
+        self._blocks = 0
+        if path:
+            self._blocks = self._f.seek(0, 2) // 4096
 
     def readblocks(self, n, buf, off=0):
         f = self._f
@@ -83,22 +89,38 @@ class FlashDev:
             _check()
             _readinto(buf)
             return
-        if self._dirty:
-            _send(70, 0, 0, 0)  # "F"
-            _check()
-            self._dirty = False
         f.seek(n * 4096 + off)  # 4 KB blocks: NorFlash.erase_size, the ESP32 flash sector
         f.readinto(buf)
 
     def writeblocks(self, n, buf, off=None):
         # posted ("w"): no status awaited. The simulator's flash cannot fail a write but by a
         # power cut, and then this VM is ended at its next request, before anything it did
-        # after the cut is seen (hw_sim/vm_bridge.py _after_cut)
+        # after the cut is seen (hw_sim/vm_bridge.py _after_cut). LittleFS programs only
+        # erased space, so the view takes the data as written (the simulator checks that)
         _send(119, n, _NO_OFFSET if off is None else off, len(buf))  # "w"
         _write(buf)
-        self._dirty = True
+        f = self._f
+        if f is not None:
+            f.seek(n * 4096 + (off or 0))
+            f.write(buf)
 
     def ioctl(self, op, arg):
+        if self._f is not None:
+            if op == 6:  # erase, posted ("e") and done in the view
+                _send(101, arg, 0, 0)
+                f = self._f
+                f.seek(arg * 4096)
+                i = 0
+                while i < 32:
+                    f.write(_ERASED)
+                    i += 1
+                return 0
+            if op == 4:
+                return self._blocks
+            if op == 5:
+                return 4096
+            if op in (1, 2, 3):
+                return 0
         _send(73, op, arg or 0, 0)  # "I"
         _check()
         _readinto(_word)

@@ -1,7 +1,9 @@
 # MicroPython-side `machine` for the simulator: thin proxies; the real models
 # (hw_sim.machine on CPython) do the work on the other end of the bridge.
+from binascii import hexlify
+
 import _rpc
-from _rpc import b, rpc
+from _rpc import b, rpc, rpc_raw
 
 
 def _arg(v):
@@ -38,15 +40,16 @@ class Pin(_Proxy):
         self.id = id
         self._new("Pin", (id, mode, pull), {} if value is None else {"value": value})
 
+    # the requests a pin sends again and again, as bytes (_rpc.raw)
     def init(self, mode=-1, pull=-1, *, value=None):
-        self._post("init", mode, pull)
+        _rpc.post_raw(b'\x03["call", %d, "init", [%d, %d]]\n' % (self._h, mode, pull))
         if value is not None:
             self.value(value)
 
     def value(self, v=None):
         if v is None:
-            return self._call("value")
-        self._post("value", 1 if v else 0)
+            return rpc_raw(b'\x01["call", %d, "value", []]\n' % self._h)
+        _rpc.post_raw(b'\x03["call", %d, "value", [%d]]\n' % (self._h, 1 if v else 0))
 
     def __call__(self, v=None):
         return self.value(v)
@@ -69,16 +72,17 @@ class SPI(_Proxy):
         self._new("SPI", (id, baudrate), kw)
 
     def write(self, buf):
-        self._post("write", buf)
+        _rpc.post_raw(b'\x03["call", %d, "write", [{"b": "%s"}]]\n' % (self._h, hexlify(buf)))
 
     def read(self, n, write=0):
-        return self._call("read", n, write)
+        return rpc_raw(b'\x01["call", %d, "read", [%d, %d]]\n' % (self._h, n, write))
 
     def readinto(self, buf, write=0):
-        buf[:] = self._call("read", len(buf), write)
+        buf[:] = self.read(len(buf), write)
 
     def write_readinto(self, wbuf, rbuf):
-        rbuf[:] = self._call("transfer", wbuf)
+        rbuf[:] = rpc_raw(b'\x01["call", %d, "transfer", [{"b": "%s"}]]\n'
+                          % (self._h, hexlify(wbuf)))
 
 
 class SoftSPI(SPI):
@@ -169,7 +173,10 @@ def idle():
 
 def lightsleep(time_ms=None):
     # one request: the simulator sleeps it leg by leg (hw_sim/vm_bridge.py _lightsleep)
-    rpc("lightsleep", time_ms)
+    if time_ms is None:
+        rpc("lightsleep", None)
+    else:
+        rpc_raw(b'\x01["lightsleep", %d]\n' % time_ms)
 
 
 PWRON_RESET = 1

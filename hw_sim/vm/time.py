@@ -1,6 +1,8 @@
 # MicroPython-side `time` for the simulator: ticks and sleeps on the virtual clock.
 import _rpc
-from _rpc import rpc
+from _rpc import rpc_raw
+
+_TICKS = b'\x01["ticks_us"]\n'
 
 _PERIOD = 1 << 30
 _MAX = _PERIOD - 1
@@ -10,7 +12,7 @@ _HALF = _PERIOD // 2
 def ticks_us():
     # the clock stands still between two requests: the last answer's reading holds
     t = _rpc.now[0]
-    return rpc("ticks_us") if t is None else t
+    return rpc_raw(_TICKS) if t is None else t
 
 
 def ticks_ms():
@@ -30,8 +32,8 @@ def ticks_diff(a, b):
 
 
 def sleep_ms(ms):
-    rpc("sleep_us", int(ms) * 1000)
+    rpc_raw(b'\x01["sleep_us", %d]\n' % (int(ms) * 1000))
 
 
 def sleep_us(us):
-    rpc("sleep_us", int(us))
+    rpc_raw(b'\x01["sleep_us", %d]\n' % int(us))

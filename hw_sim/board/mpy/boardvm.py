@@ -110,9 +110,10 @@ sys.path.insert(0, sys.argv[3])  # hw_sim/vm: its _rpc, over the control pipe
 import _rpc  # noqa: E402
 
 sys.path.pop(0)
-_rpc.call = _call
+_rpc.raw = lambda msg: _call(json.loads(msg[1:]))  # a request line's JSON, as a request
 rpc = _rpc.rpc
-_rpc.post = lambda req: rpc(*req)  # the board answers every request: waited for, as any call
+# the board answers every request: a posted one is waited for, as any call
+_rpc.post_raw = lambda msg: _rpc.rpc_raw(msg)
 
 
 class _Partition:
