@@ -426,6 +426,8 @@ class Service:
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         # handled on the worker thread; its PUBACK goes once it was (manual acks)
+        if self._stop.is_set():  # stopping: never acknowledged, the broker keeps it for
+            return  # this session's next connection
         self._queue.put((str(msg.topic), bytes(msg.payload), int(msg.mid), int(msg.qos)))
 
     def _work(self) -> None:
