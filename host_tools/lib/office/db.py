@@ -132,18 +132,21 @@ class Db:
 
     def insert(self, table: str, columns: Sequence[str], types: Sequence[str],
                rows: Sequence[Params]) -> None:
-        """Insert ``rows`` (``types``: the columns' SQL types): on PostgreSQL one statement
-        for all of them (``unnest`` of one array a column: one round trip, one prepared
-        statement whatever the number of rows), on SQLite ``executemany`` (in-process)."""
+        """Insert ``rows`` (``types``: the columns' SQL types): on PostgreSQL one binary
+        ``COPY`` for all of them (one round trip, the rows encoded in C: faster than one
+        ``INSERT`` of arrays, far faster than one per row), on SQLite ``executemany``
+        (in-process). The rows must be new (``COPY`` has no ``ON CONFLICT``)."""
         if not rows:
             return
-        head = "INSERT INTO %s (%s) " % (table, ", ".join(columns))
         if not self.postgres:
-            self.many(head + "VALUES (%s)" % ", ".join("?" * len(columns)), rows)
+            self.many("INSERT INTO %s (%s) VALUES (%s)"
+                      % (table, ", ".join(columns), ", ".join("?" * len(columns))), rows)
             return
-        arrays = [list(col) for col in zip(*rows)]
-        self.conn.execute(head + "SELECT * FROM unnest(%s)"
-                          % ", ".join("%%b::%s[]" % t for t in types), arrays)
+        with self.conn.cursor() as cur, cur.copy("COPY %s (%s) FROM STDIN (FORMAT BINARY)"
+                                                 % (table, ", ".join(columns))) as cp:
+            cp.set_types(list(types))
+            for row in rows:
+                cp.write_row(row)
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         return [tuple(r) for r in self.conn.execute(self._sql(sql), tuple(params)).fetchall()]
