@@ -163,6 +163,9 @@ def edges(request):
         {"at": "09:07:30", "power_cut": {"after_ops": 1}},
         {"at": "09:08:00", "tap": "bob"},
         {"at": "09:09:00", "tap": "alice"},
+        {"at": "09:10:00", "emergency": True},
+        {"at": "09:10:20", "scan": henry},
+        {"at": "09:11:00", "emergency": False},
     ]
     return _run(data, request.param)
 
@@ -202,3 +205,11 @@ def test_anti_passback_outlives_a_reboot(edges):
     alice = [o for o in _outcomes(edges) if o[1] == "****************0101"]
     assert alice == [("admit", "****************0101", None, 2001),
                      ("refused", "****************0101", 4, 2001)]
+
+
+def test_the_emergency_input_opens_the_barrier_and_the_scanner_waits(edges):
+    assert [e["on"] for e in events(edges, "emergency")] == [True, False]
+    assert "EMERGENCY | GATES OPEN" in [e["text"] for e in events(edges, "display")]
+    late = [e for e in events(edges) if e.get("t", "") >= "2026-12-05T09:10"
+            and e["event"] in ("admit", "refused", "ticket")]
+    assert late == []
