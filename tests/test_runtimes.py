@@ -42,7 +42,7 @@ SHIPPED = sorted(os.path.basename(p)[:-5]
 
 
 def test_the_demos_are_among_the_shipped_scenarios():
-    assert {"demo-canteen", "demo-station", "demo-canteen-pos"} <= set(SHIPPED)
+    assert {"demo-canteen", "demo-station", "demo-canteen-pos", "demo-venue"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
