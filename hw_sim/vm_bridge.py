@@ -37,10 +37,12 @@ VM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vm")
 # .mpy modules (VM_FACTOR 1.15), at most VM_CAP_KB for a PSRAM board. None here means "by the
 # rule"; a scenario terminal's ``vm_heap`` or ``ykt sim run --heap`` overrides it.
 DEFAULT_HEAP = None
-# The bridge's machine/time/_rpc/flashdev stand-ins live in the VM's heap (measured
-# ~11.3 KB), where on the chip those modules are C. They get this on top of the
-# firmware's heap, so the firmware itself runs inside the heap it is given.
-SHIM_HEAP_KB = 12
+# The bridge's machine/time/_rpc/flashdev/esp32 stand-ins live in the VM's heap (measured
+# 16.3 KB: gc.mem_alloc before and after importing them), where on the chip those modules
+# are C. They get this on top of the firmware's heap, so the firmware itself runs inside the
+# heap it is given; a terminal that syncs also imports the network stand-in (3.6 KB).
+SHIM_HEAP_KB = 17
+NETWORK_SHIM_KB = 4
 
 
 def board_heap(board):
@@ -48,11 +50,12 @@ def board_heap(board):
     return "%dK" % boardcheck.vm_heap_kb(board or {})
 
 
-def vm_heapsize(heap):
-    """``-X heapsize`` for a firmware heap like "96K": the heap plus the shims' share."""
+def vm_heapsize(heap, syncs=False):
+    """``-X heapsize`` for a firmware heap like "96K": the heap plus the shims' share (and the
+    network stand-in's, for a terminal that ``syncs``)."""
     text = str(heap).strip().upper()
     kb = int(text[:-1]) if text.endswith("K") else int(text) // 1024
-    return "%dK" % (kb + SHIM_HEAP_KB)
+    return "%dK" % (kb + SHIM_HEAP_KB + (NETWORK_SHIM_KB if syncs else 0))
 
 
 def vm_dir():
@@ -132,7 +135,9 @@ class VmProcess:
 
     # -- requests from the VM ----------------------------------------------------
     def _ticks_us(self):
-        return self.terminal.clock.now_us() & ((1 << 30) - 1)
+        """The virtual clock in whole microseconds, unwrapped: the VM's ``time`` takes
+        ticks_us and ticks_ms from it, each wrapped at 2**30 as MicroPython's are."""
+        return self.terminal.clock.now_us()
 
     def _call(self, handle, name, *args):
         return getattr(self.objects[handle], name)(*args)
@@ -174,7 +179,7 @@ class VmProcess:
         op = req[0]
         clock = self.terminal.clock
         if op == "ticks_us":
-            return clock.now_us() & ((1 << 30) - 1)
+            return clock.now_us()
         if op == "sleep_us":
             raise _Sleep(req[1])
         if op == "lightsleep":
@@ -219,14 +224,14 @@ class VmProcess:
         raise ValueError("unknown board function %r" % (name,))
 
     def _reply(self, value):
-        """Answer the VM (hw_sim/vm/_rpc.py): 8 hex digits of the clock's ticks_us (the VM
-        keeps the reading: hw_sim/vm/time.py asks again only after a posted request), 6 of
-        the length of the value, the value as JSON. Fixed-size heads: the VM takes an answer
-        in two reads, where a line would cost it one read per byte."""
+        """Answer the VM (hw_sim/vm/_rpc.py): 12 hex digits of the virtual clock in
+        microseconds (the VM keeps the reading: hw_sim/vm/time.py asks again only after a
+        posted request), 6 of the length of the value, the value as JSON. Fixed-size heads:
+        the VM takes an answer in two reads, where a line would cost it one read per byte."""
         self._send(json.dumps(value).encode())
 
     def _send(self, data):
-        self._proc.stdin.write(b"%08x%06x" % (self._ticks_us(), len(data)) + data)
+        self._proc.stdin.write(b"%012x%06x" % (self._ticks_us(), len(data)) + data)
         self._proc.stdin.flush()
 
     def _answer(self, value):
@@ -409,7 +414,8 @@ class VmProcess:
             self.boot_cfg = dict(self.boot_cfg, flash_file="/dev/fd/%d" % fds[0])
         env = dict(os.environ, MICROPYPATH=self.mpy_dir)
         self._proc = subprocess.Popen(
-            [micropython_binary(), "-X", "heapsize=" + vm_heapsize(self.heap),
+            [micropython_binary(), "-X", "heapsize=" + vm_heapsize(
+                self.heap, "mqtt" in self.boot_cfg.get("config", {})),
              os.path.join(VM_DIR, "boot.py")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
             pass_fds=fds)

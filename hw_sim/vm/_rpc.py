@@ -8,19 +8,20 @@ import sys
 _bw = sys.stdout.buffer.write  # the same stream, unbuffered: requests stay in order
 _read = sys.stdin.buffer.read  # one read per call: a readline would read byte by byte
 
-# An answer: 8 hex digits of the virtual clock's ticks_us, 6 of the value's length, the
-# value: "n" (None), an int in decimal, "#" and raw bytes, or JSON (hw_sim/vm_bridge.py).
+# An answer: 12 hex digits of the virtual clock in microseconds (unwrapped), 6 of the value's
+# length, the value: "n" (None), an int in decimal, "#" and raw bytes, or JSON
+# (hw_sim/vm_bridge.py).
 
-# the virtual clock's ticks_us as the last answer gave it; None when a posted request may
-# have moved the clock since (a bus write takes time on the wire)
+# the virtual clock (us) as the last answer gave it; None when a posted request may have
+# moved the clock since (a bus write takes time on the wire)
 now = [None]
 
 
 def _raw(msg):
     _bw(msg)
-    head = _read(14)
-    now[0] = int(head[:8], 16)
-    v = _read(int(head[8:], 16))
+    head = _read(18)
+    now[0] = int(head[:12], 16)
+    v = _read(int(head[12:], 16))
     c = v[0]
     if c == 110:  # "n"
         return None

@@ -9,14 +9,21 @@ _MAX = _PERIOD - 1
 _HALF = _PERIOD // 2
 
 
-def ticks_us():
-    # the clock stands still between two requests: the last answer's reading holds
+def _now():
+    # the virtual clock in microseconds, unwrapped; it stands still between two requests:
+    # the last answer's reading holds
     t = _rpc.now[0]
     return rpc_raw(_TICKS) if t is None else t
 
 
+def ticks_us():
+    return _now() & _MAX
+
+
 def ticks_ms():
-    return ticks_us() // 1000 & _MAX
+    # from the unwrapped clock: ticks_ms wraps at 2**30 ms, as on the board, not when
+    # ticks_us does
+    return _now() // 1000 & _MAX
 
 
 def ticks_cpu():

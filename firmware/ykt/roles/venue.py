@@ -157,7 +157,6 @@ class VenueGate(TapRole):
         if q is not None and q.mode == TRIGGER:
             r = q.trigger()
             self._reading = r == OK
-            self._trig_s = clock.seconds()
             if r != OK and not self._said:
                 self._said = True
                 report.emit("warning", ("reason", "QR scanner: %s" % q.reason(r)))
@@ -177,13 +176,12 @@ class VenueGate(TapRole):
         if r == CODE:
             self._scan(q.payload())
             self._trigger()
-        elif r < 0 and r != NO_CODE:  # a misread, discarded
+        elif r == NO_CODE:  # the reading ended without a code: start the next
+            self._trigger()
+        elif r < 0:  # a misread, discarded
             report.emit("scan-error", ("reason", q.reason(r)))
             self._trigger()
-        elif q.mode == TRIGGER and (not self._reading or clock.seconds() - self._trig_s
-                                    > q.read_ms // 1000):
-            # the reading has ended (timed on the wall clock, whole seconds: the driver's
-            # NO_CODE is on ticks, which the simulator's VM wraps early, docs/venue.md §6)
+        elif q.mode == TRIGGER and not self._reading:  # the last trigger was not taken
             self._trigger()
 
     def _scan(self, text):
