@@ -1,22 +1,25 @@
 """Run several terminals' firmware side by side on virtual time, deterministically.
 
 Each terminal has its own :class:`~hw_sim.clock.VirtualClock`; its firmware runs
-as a *process* (a CPython thread or a MicroPython VM) that only ever stops
+as a *process* (a greenlet on CPython, or a MicroPython VM) that only ever stops
 when it sleeps. The scheduler always resumes the process whose wake-up time is
 earliest (ties: terminal order), after moving that terminal's clock there, so
 exactly one firmware runs at a time and a card that leaves one gate at t is
 seen at the next gate only after t. Same inputs, same interleaving, same bytes.
 
-A sleep hands control to the scheduler thread and back only when that could
-change anything. When the step between has nothing to do (no output line
-waiting, no process exited) the sleeping process asks the scheduler's rule
-itself (``Scheduler.successor``): still the earliest to wake, no later than the
-end, it advances its own clock in place and runs on; else, when the earliest is
-another terminal's thread that wakes no later than the end, it hands control to
-that thread directly, one thread switch instead of two (a MicroPython VM, served by the
-scheduler thread itself, only runs on: ``VmProcess._run_on``). ``FAST_PATH`` off: every
-sleep goes through the scheduler thread; the bytes are the same either way
-(tests/test_scheduler_fast_path.py holds it).
+A sleep hands control to the scheduler and back only when that could change
+anything. When the step between has nothing to do (no output line waiting, no
+process exited) the sleeping process asks the scheduler's rule itself
+(``Scheduler.successor``): still the earliest to wake, no later than the end, it
+advances its own clock in place and runs on; else, when the earliest is another
+terminal's greenlet that wakes no later than the end, it switches to that one
+directly, one switch instead of two (a MicroPython VM, served by the scheduler
+itself, only runs on: ``VmProcess._run_on``). ``FAST_PATH`` off: every sleep goes
+through the scheduler; the bytes are the same either way
+(tests/test_scheduler_fast_path.py holds it). Greenlets, not threads: a switch is
+a jump between stacks in one OS thread, where a thread hand-off took two
+semaphores, the GIL and the kernel (a network day of 900 gates a process spent a
+quarter of its CPU in the kernel switching threads).
 
 A process ends when the scenario is over (its sleep raises
 ``SimulationEnd``), when power is cut (``PowerCut`` from the flash model: the
@@ -24,7 +27,8 @@ runner may boot it again from its flash) or on an error.
 """
 
 import heapq
-import threading
+
+import greenlet
 
 from hw_sim.clock import SimulationEnd
 
@@ -49,19 +53,20 @@ def power_cut_types():
 
 
 class ThreadProcess:
-    """A terminal's firmware on CPython, in a thread that runs only when resumed."""
+    """A terminal's firmware on CPython, in a greenlet of its own (its own stack, run only when
+    switched to: no OS thread, no lock to hand over, no GIL to wait for). The name stays from
+    when it was a thread; it behaves as one that runs only when resumed."""
 
     def __init__(self, terminal, target):
         self.terminal = terminal
         self._target = target
-        self._go = threading.Semaphore(0)
-        self._back = threading.Semaphore(0)
         self.wake_us = None
         self.exited = None
         self.error = None
         self._ending = False
         self.scheduler = None  # set by Scheduler.add: asked whether a sleep may skip it
-        self._thread = threading.Thread(target=self._main, daemon=True)
+        self._home = None  # the scheduler's greenlet, where control goes back
+        self._g = None
 
     def _sleep(self, us):
         clock = self.terminal.clock
@@ -69,11 +74,8 @@ class ThreadProcess:
         sched = self.scheduler
         nxt = None if sched is None else sched.successor(self)
         if nxt is not self:
-            if nxt is None:
-                self._back.release()  # the scheduler's (shared by its processes)
-            else:
-                nxt._go.release()
-            self._go.acquire()
+            (self._home if nxt is None else nxt._g).switch()
+            self.terminal.wiring.activate()  # whoever ran meanwhile made theirs active
             if self._ending:
                 raise SimulationEnd()
         if self.terminal.power_off_due(self.wake_us):
@@ -83,7 +85,6 @@ class ThreadProcess:
         clock.advance(self.wake_us - clock.now_us())
 
     def _main(self):
-        self._go.acquire()
         self.terminal.wiring.activate()
         self.terminal.clock.on_sleep = self._sleep
         try:
@@ -98,22 +99,20 @@ class ThreadProcess:
         finally:
             self.terminal.clock.on_sleep = None
             self.wake_us = None
-            self._back.release()
+        # returning ends the greenlet: control goes to its parent, the scheduler's greenlet
 
     def start(self):
-        self._thread.start()
-        self._go.release()
-        self._back.acquire()
+        self._home = greenlet.getcurrent()
+        self._g = greenlet.greenlet(self._main, parent=self._home)
+        self._g.switch()
 
     def resume(self):
-        self._go.release()
-        self._back.acquire()
+        self._g.switch()
 
     def stop(self):
         if self.exited is None:
             self._ending = True
             self.resume()
-        self._thread.join()
 
 
 class Scheduler:
@@ -139,7 +138,6 @@ class Scheduler:
         self._resumed = None
         self.kept = 0  # sleeps that ran on in place (successor)
         self.switched = 0  # sleeps that handed control to another process directly
-        self._back = threading.Semaphore(0)  # any of its ThreadProcesses handing control back
         # (wake_us, order) of each sleeping process, a heap: an entry whose process has since
         # woken (or was replaced) is stale and skipped, so finding the earliest costs log n
         self._heap = []
@@ -155,8 +153,6 @@ class Scheduler:
     def add(self, order, proc):
         self.slots[order] = proc
         proc.scheduler = self
-        if isinstance(proc, ThreadProcess):
-            proc._back = self._back
         self._enter(proc, proc.start)
         self._fresh.append(order)
         self._asleep(order, proc)
@@ -186,7 +182,7 @@ class Scheduler:
 
     def successor(self, proc):
         """What the next step would resume after ``proc``'s sleep (until ``proc.wake_us``)
-        when that step has nothing else to do, so ``proc`` may act on it in its own thread:
+        when that step has nothing else to do, so ``proc`` may act on it in its own greenlet:
         ``proc`` itself (it runs on), another asleep ThreadProcess (``proc`` hands control to
         it directly; ``current`` is it from now), or None (hand control to the scheduler).
 
@@ -195,7 +191,7 @@ class Scheduler:
         ``proc`` ran). The others are all asleep, so their wake-ups cannot move while it runs:
         their least (wake, order) is kept from the resume. The chosen one must wake no later
         than the end, as in ``run``. A terminal's own scheduled events, power cut and end are
-        handled after its sleep, on either path. Called in ``proc``'s thread."""
+        handled after its sleep, on either path. Called in ``proc``'s greenlet."""
         resumed = self._resumed
         if not FAST_PATH or resumed is None or resumed[0] is not proc:
             return None
