@@ -37,6 +37,7 @@ import tempfile
 import time
 
 from bench import harness
+from host_tools.lib import mqtt_packets as mqtt
 
 ROOT = harness.ROOT
 SEED = "yikatong-demo-issuer"  # hw_sim.scenario.DEFAULT_SEED (checked in _keys)
@@ -139,27 +140,13 @@ def fleet(terminals, per, tmp):
 
 # -- the publishers (a process of their own) --------------------------------------------------
 
-def _rl(n):
-    out = b""
-    while True:
-        d = n & 0x7F
-        n >>= 7
-        out += bytes([d | (0x80 if n else 0)])
-        if not n:
-            return out
-
-
-def _s(b):
-    return struct.pack(">H", len(b)) + b
-
-
 class _Conn:
     __slots__ = ("tid", "sock", "inbuf", "out", "recs", "next", "pid", "sent", "acked",
                  "state", "last")
 
     def __init__(self, tid, recs):
         self.tid, self.recs = tid, recs
-        self.inbuf = b""
+        self.inbuf = bytearray()
         self.out = b""
         self.next = 0  # index of the next record to send
         self.pid = 0
@@ -169,34 +156,12 @@ class _Conn:
         self.last = struct.unpack_from(">I", recs[-1])[0]
 
 
-def _packets(c):
-    """The whole packets in ``c.inbuf``: (first byte, body), taken out of it."""
-    while len(c.inbuf) >= 2:
-        n, mult, p = 0, 1, 1
-        while True:
-            if p >= len(c.inbuf):
-                return
-            d = c.inbuf[p]
-            n += (d & 0x7F) * mult
-            mult <<= 7
-            p += 1
-            if not d & 0x80:
-                break
-        if len(c.inbuf) < p + n:
-            return
-        b0, body = c.inbuf[0], c.inbuf[p:p + n]
-        c.inbuf = c.inbuf[p + n:]
-        yield b0, body
-
-
 def _publish(c):
     """The terminal's next message of records (QoS 1), as the firmware sends it."""
     batch = c.recs[c.next:c.next + BATCH]
     c.next += len(batch)
     c.pid = c.pid % 65535 + 1
-    body = _s(("ykt/t/%s/rec" % c.tid).encode()) + struct.pack(">H", c.pid) \
-        + b"\x01" + b"".join(batch)
-    c.out += b"\x32" + _rl(len(body)) + body
+    c.out += mqtt.publish("ykt/t/%s/rec" % c.tid, b"\x01" + b"".join(batch), qos=1, pid=c.pid)
     c.sent.append((struct.unpack_from(">I", batch[-1])[0], time.monotonic()))
     c.state = 3
     try:
@@ -218,10 +183,7 @@ def load(host, port, path, terminals, per, deadline_s):
         s.setblocking(False)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         c.sock = s
-        body = _s(b"MQTT") + b"\x04\x02" + struct.pack(">H", 0) + _s(
-            ("bench-" + c.tid).encode())
-        sub = struct.pack(">H", 1) + _s(("ykt/o/%s/ack" % c.tid).encode()) + b"\x00"
-        c.out = b"\x10" + _rl(len(body)) + body + b"\x82" + _rl(len(sub)) + sub
+        c.out = mqtt.connect("bench-" + c.tid) + mqtt.subscribe(1, [("ykt/o/%s/ack" % c.tid, 0)])
         sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
         conns.append(c)
     latencies = []
@@ -243,7 +205,7 @@ def load(host, port, path, terminals, per, deadline_s):
                 except BlockingIOError:
                     chunk = b""
                 c.inbuf += chunk
-                for b0, body in _packets(c):
+                for b0, body in mqtt.take_packets(c.inbuf):
                     kind = b0 >> 4
                     if kind in (9, 4):  # SUBACK: start uploading; PUBACK: the next message
                         c.state = 2

@@ -21,6 +21,7 @@ import pytest
 import vmscripts
 from brokers import auth_broker_fixture, broker_fixture  # noqa: F401  (the fixtures)
 
+from host_tools.lib import mqtt_packets
 from hw_sim.vm_bridge import vm_dir
 from ykt.net import mqtt
 
@@ -51,25 +52,13 @@ def test_qos0_goes_both_ways_through_a_real_broker(runtime, broker):
 # -- a scripted peer ------------------------------------------------------------------------
 
 def read_packet(conn):
-    """One MQTT packet from ``conn`` -> (first byte, body); (None, b"") at EOF."""
-    head = conn.recv(1)
-    if not head:
-        return None, b""
-    n = mult = 0
-    mult = 1
-    while True:
-        d = conn.recv(1)[0]
-        n += (d & 0x7F) * mult
-        mult <<= 7
-        if not d & 0x80:
-            break
-    body = b""
-    while len(body) < n:
-        chunk = conn.recv(n - len(body))
-        if not chunk:
-            break
-        body += chunk
-    return head[0], body
+    """One MQTT packet from ``conn`` -> (first byte, body); (None, b"") at EOF, also one inside
+    a packet."""
+    try:
+        got = mqtt_packets.read_packet(conn)
+    except EOFError:
+        got = None
+    return got or (None, b"")
 
 
 def wait_closed(conn):
@@ -229,16 +218,6 @@ def test_a_dropped_connection_is_reported_and_the_reconnect_resends_with_dup(run
     assert first[2].endswith(b"record 7") and peer.errors == []
 
 
-def _packet_bytes(b0, body):
-    out = bytearray([b0])
-    n = len(body)
-    while True:
-        d, n = n & 0x7F, n >> 7
-        out.append(d | (0x80 if n else 0))
-        if not n:
-            return bytes(out) + body
-
-
 class CuttingProxy:
     """A TCP proxy on loopback in front of a real broker that cuts its first connection where
     the client sends a PUBLISH (forwarding none of it) and passes later ones whole;
@@ -276,7 +255,7 @@ class CuttingProxy:
                 self.packets.append((n, b0, body))
                 if n == 0 and b0 >> 4 == 3:
                     break  # the cut: the PUBLISH goes nowhere
-                up.sendall(_packet_bytes(b0, body))
+                up.sendall(mqtt_packets.packet(b0, body))
         for s in (conn, up):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)

@@ -24,7 +24,7 @@ import pytest
 import vmscripts
 from brokers import broker_fixture  # noqa: F401  (the fixture)
 
-from host_tools.lib import build, updates
+from host_tools.lib import build, mqtt_packets, updates
 from host_tools.lib.journal import crc_ok, decode, genesis, mac8
 from hw_sim.vm_bridge import vm_dir
 
@@ -48,20 +48,6 @@ def new_tid(runtime, broker):
 
 # -- the office stand-in --------------------------------------------------------------------
 
-def _rl(n):
-    out = b""
-    while True:
-        d = n & 0x7F
-        n >>= 7
-        out += bytes([d | (0x80 if n else 0)])
-        if not n:
-            return out
-
-
-def _s(b):
-    return struct.pack(">H", len(b)) + b
-
-
 class Office:
     """A raw MQTT client subscribed to ``ykt/t/TID/#``: ``got`` holds (topic, payload) as they
     arrive; ``publish`` sends at QoS 1 and waits for the broker's PUBACK."""
@@ -74,38 +60,20 @@ class Office:
         self.pid = 0
         self.send_lock = threading.Lock()  # the reader's PUBACKs and publish() share the socket
         self.sock = socket.create_connection((broker.host, broker.port), timeout=_WAIT_S)
-        body = _s(b"MQTT") + b"\x04\x02" + struct.pack(">H", 60) + _s(b"office-" + tid.encode())
-        self.sock.sendall(b"\x10" + _rl(len(body)) + body)
+        self.sock.sendall(mqtt_packets.connect("office-" + tid, keepalive=60))
         assert self._read() == (0x20, b"\x00\x00")
-        topic = ("ykt/t/%s/#" % tid).encode()
-        body = struct.pack(">H", 1) + _s(topic) + b"\x01"
-        self.sock.sendall(b"\x82" + _rl(len(body)) + body)
+        self.sock.sendall(mqtt_packets.subscribe(1, [("ykt/t/%s/#" % tid, 1)]))
         b0, body = self._read()
         assert b0 == 0x90 and body[2] == 1
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         self.threads = []
 
-    def _recv(self, n):
-        out = b""
-        while len(out) < n:
-            d = self.sock.recv(n - len(out))
-            if not d:
-                raise EOFError
-            out += d
-        return out
-
     def _read(self):
-        b0 = self._recv(1)[0]
-        n = mult = 0
-        mult = 1
-        while True:
-            d = self._recv(1)[0]
-            n += (d & 0x7F) * mult
-            mult <<= 7
-            if not d & 0x80:
-                break
-        return b0, self._recv(n)
+        got = mqtt_packets.read_packet(self.sock)
+        if got is None:
+            raise EOFError
+        return got
 
     def _run(self):
         try:
@@ -116,10 +84,10 @@ class Office:
                     topic = body[2:2 + tl].decode()
                     p = 2 + tl
                     if b0 & 6:
-                        pid = body[p:p + 2]
+                        pid = struct.unpack_from(">H", body, p)[0]
                         p += 2
                         with self.send_lock:
-                            self.sock.sendall(b"\x40\x02" + pid)
+                            self.sock.sendall(mqtt_packets.puback(pid))
                     with self.lock:
                         self.got.append((topic, body[p:]))
                         self.lock.notify_all()
@@ -132,10 +100,10 @@ class Office:
 
     def publish(self, what, payload, retain=False):
         self.pid += 1
-        topic = ("ykt/o/%s/%s" % (self.tid, what)).encode()
-        body = _s(topic) + struct.pack(">H", self.pid) + payload
+        topic = "ykt/o/%s/%s" % (self.tid, what)
         with self.send_lock:
-            self.sock.sendall(bytes([0x32 | (1 if retain else 0)]) + _rl(len(body)) + body)
+            self.sock.sendall(mqtt_packets.publish(topic, payload, qos=1, pid=self.pid,
+                                                   retain=retain))
         assert self.wait(lambda pid=self.pid: pid in self.acked)
 
     def wait(self, pred):
@@ -152,7 +120,7 @@ class Office:
         for t in self.threads:
             t.join(_WAIT_S)
         with contextlib.suppress(OSError):
-            self.sock.sendall(b"\xe0\x00")  # DISCONNECT
+            self.sock.sendall(mqtt_packets.disconnect())
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(_WAIT_S)
