@@ -44,7 +44,11 @@ class VirtualClock:
 
     def advance(self, us):
         """Move time forward by ``us``, firing every callback due on the way."""
-        target = self._now + max(0, int(us))
+        target = self._now + (us if us.__class__ is int and us > 0 else max(0, int(us)))
+        queue = self._queue
+        if not queue or queue[0][0] > target:  # nothing due on the way
+            self._now = target
+            return
         while self._queue and self._queue[0][0] <= target:
             at, _, fn = heapq.heappop(self._queue)
             self._now = max(self._now, at)

@@ -31,6 +31,8 @@ class Pin:
         self.id = id
         self._mode = mode
         self._pull = pull
+        self._pull_level = 0 if pull == Pin.PULL_DOWN else None
+        self._w = _wiring.active()  # the board this pin belongs to: the one whose firmware made it
         if value is not None:
             self.value(value)
 
@@ -38,11 +40,9 @@ class Pin:
         self.__init__(self.id, mode, pull, value=value)
 
     def value(self, v=None):
-        w = _wiring.active()
         if v is None:
-            pull = 0 if self._pull == Pin.PULL_DOWN else None
-            return w.read_pin(self.id, pull)
-        w.write_pin(self.id, v)
+            return self._w.read_pin(self.id, self._pull_level)
+        self._w.write_pin(self.id, v)
         return None
 
     __call__ = value
@@ -85,23 +85,25 @@ class SPI:
     def __init__(self, id, baudrate=1000000, *, polarity=0, phase=0, bits=8, firstbit=0,
                  sck=None, mosi=None, miso=None):
         self.id = id
+        self._w = _wiring.active()  # the board this bus belongs to: the one whose firmware made it
         self.init(baudrate, polarity=polarity, phase=phase, bits=bits, firstbit=firstbit)
 
     def init(self, baudrate=1000000, *, polarity=0, phase=0, bits=8, firstbit=0, **_pins):
         self.baudrate = baudrate
         self.firstbit = firstbit
+        self._us8 = 8 * 1000000 // max(1, baudrate)  # us a byte takes, as integer division of n*8e6
+        self._bits_us = 8 * 1000000
 
     def deinit(self):
         pass
 
     def _transfer(self, out):
         out = bytes(out)
-        w = _wiring.active()
-        w.clock.advance(len(out) * 8 * 1000000 // max(1, self.baudrate))
-        devs = w.spi_devices(self.id)
-        if not devs:
+        w = self._w
+        w.clock.advance(len(out) * self._bits_us // max(1, self.baudrate))
+        dev = w.spi_selected(self.id)
+        if dev is None:
             return b"\xff" * len(out)  # nobody drives MISO: pulled high
-        dev = devs[0]
         flip = (dev.spi_firstbit == "LSB") != (self.firstbit == SPI.LSB)
         if flip:
             out = out.translate(_REVERSE)
@@ -112,10 +114,10 @@ class SPI:
         self._transfer(buf)
 
     def read(self, nbytes, write=0x00):
-        return self._transfer(bytes([write]) * nbytes)
+        return self._transfer(bytes((write,)) * nbytes)
 
     def readinto(self, buf, write=0x00):
-        buf[:] = self._transfer(bytes([write]) * len(buf))
+        buf[:] = self._transfer(bytes((write,)) * len(buf))
 
     def write_readinto(self, write_buf, read_buf):
         read_buf[:] = self._transfer(write_buf)

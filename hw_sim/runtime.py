@@ -12,15 +12,15 @@ import sys
 import time
 import types
 
+from hw_sim.wiring import active as _active
+
 _TICKS_PERIOD = 1 << 30
 _TICKS_MAX = _TICKS_PERIOD - 1
 _TICKS_HALF = _TICKS_PERIOD // 2
 
 
 def _clock():
-    from hw_sim import wiring
-
-    return wiring.active().clock
+    return _active().clock
 
 
 def ticks_ms():

@@ -31,6 +31,7 @@ class Wiring:
         self.watchers = {}  # pin -> [callable(level)] notified on firmware writes
         self.console = []  # lines the firmware printed to its console (report.emit)
         self.resets = 0
+        self._selected = {}  # bus id -> the device spi_devices would give first (None: none)
         self.rtc_base_s = 0  # RTC seconds since 2000-01-01 at virtual time 0
         # light-sleep wake-up sources (esp32.wake_on_ext0 / wake_on_ext1): (pins, level) or None
         self.ext0 = None
@@ -59,6 +60,7 @@ class Wiring:
     def attach_spi(self, bus_id, cs_pin, dev):
         self.spi.setdefault(bus_id, []).append((cs_pin, dev))
         self.watch_pin(cs_pin, lambda level, dev=dev: dev.spi_select(not level))
+        self.watch_pin(cs_pin, lambda level: self._selected.clear())
 
     def attach_i2c(self, bus_id, dev):
         self.i2c.setdefault(bus_id, {})[dev.i2c_address] = dev
@@ -146,6 +148,15 @@ class Wiring:
     def spi_devices(self, bus_id):
         """Devices on the SPI bus whose chip select is low right now."""
         return [dev for cs, dev in self.spi.get(bus_id, ()) if self.levels.get(cs, 1) == 0]
+
+    def spi_selected(self, bus_id):
+        """The first of ``spi_devices(bus_id)`` (None: none), kept until a chip select moves."""
+        try:
+            return self._selected[bus_id]
+        except KeyError:
+            devs = self.spi_devices(bus_id)
+            dev = self._selected[bus_id] = devs[0] if devs else None
+            return dev
 
     def i2c_device(self, bus_id, addr):
         dev = self.i2c.get(bus_id, {}).get(addr)

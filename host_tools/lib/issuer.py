@@ -26,6 +26,7 @@ The office's key file is either
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -33,7 +34,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
 from host_tools.lib.errors import BadInput
@@ -48,13 +49,27 @@ SEED_FORMAT = "ykt-issuer-seed/1"
 # -- primitives (docs/purse.md §5.1, §5.2) -----------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _ecb(key: bytes) -> CipherContext:
+    """An ECB encryptor for ``key``, kept: stateless between whole blocks, and making one
+    costs ten times a block's encryption (the card model MACs every command)."""
+    return Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+
+
+@functools.lru_cache(maxsize=1024)
+def _cmac(key: bytes) -> CMAC:
+    """A fresh CMAC over ``key``, to copy from."""
+    return CMAC(algorithms.AES(key))
+
+
 def aes_ecb(key: bytes, block: bytes) -> bytes:
-    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    return enc.update(block) + enc.finalize()
+    if len(block) % 16:
+        raise ValueError("AES-ECB takes whole 16-byte blocks")
+    return _ecb(bytes(key)).update(block)
 
 
 def cmac4(key: bytes, msg: bytes) -> bytes:
-    c = CMAC(algorithms.AES(key))
+    c = _cmac(bytes(key)).copy()
     c.update(msg)
     return c.finalize()[:4]
 

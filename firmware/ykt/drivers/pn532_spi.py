@@ -3,7 +3,8 @@
 SPI mode 0, LSB first on the wire. Each chip-select window starts with one
 operation byte: DW 0x01 (a frame follows), SR 0x02 (the chip clocks out its
 status byte; bit 0 RDY = a frame is waiting), DR 0x03 (the chip clocks out the
-waiting frame). A frame is read in one DR window: its header, then the rest.
+waiting frame). A frame is read in one DR window: the operation byte and its header in one
+transfer, then the rest.
 
 ESP32 hardware SPI can shift LSB first: create the bus with ``firstbit=SPI.LSB``
 and pass ``lsb_first=True``. Otherwise (and always with SoftSPI, which is
@@ -87,22 +88,28 @@ class PN532SPI:
         return bool(self._wire(st[1]) & _RDY)
 
     def read(self, n):
-        # the header tells how long the frame is; n = 6 (an ACK is expected) reads it at once
+        # one DR window: the operation byte and the header in one transfer (the header tells
+        # how long the frame is; n = 6, an ACK expected, reads it whole), then the rest
         buf = self._buf
         mv = memoryview(buf)
+        size = 6 if n == 6 else 5
+        buf[0] = self._dr[0]
+        for i in range(1, size + 1):
+            buf[i] = 0
         self._cs(0)
         try:
-            self._spi.write(self._dr)
-            got = 0
-            size = 6 if n == 6 else 5
+            self._spi.write_readinto(mv[:size + 1], mv[:size + 1])
+            self._flip(buf, 1, size + 1)
+            got = size
+            size = min(frame_size(mv[1:got + 1]), FRAME_MAX)
             while got < size:
-                self._spi.readinto(mv[got:size])
-                self._flip(buf, got, size)
+                self._spi.readinto(mv[got + 1:size + 1])
+                self._flip(buf, got + 1, size + 1)
                 got = size
-                size = min(frame_size(mv[:got]), FRAME_MAX)
+                size = min(frame_size(mv[1:got + 1]), FRAME_MAX)
         finally:
             self._cs(1)
-        return mv[:got]
+        return mv[1:got + 1]
 
     def _wire(self, b):
         return b if self._rev is None else self._rev[b]
