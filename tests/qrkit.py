@@ -9,6 +9,12 @@ ISSUER = qr.key_from_seed("issuer")
 OTHER_ISSUER = qr.key_from_seed("another issuer")
 HOLDER = qr.key_from_seed("holder")
 STRANGER = qr.key_from_seed("stranger")
+# RSA-2048 (algorithm 3): e 65537, and the issuer with e 3 too
+RSA_ISSUER = qr.key_from_seed("issuer", "rsa")
+RSA_ISSUER3 = qr.key_from_seed("issuer", "rsa", 3)
+RSA_OTHER_ISSUER = qr.key_from_seed("another issuer", "rsa")
+RSA_HOLDER = qr.key_from_seed("holder", "rsa")
+RSA_STRANGER = qr.key_from_seed("stranger", "rsa")
 ID_NUMBER = "320502199001011234"
 SECRET = b"match secret for tests"
 
@@ -33,7 +39,16 @@ def code(**kw):
 
 def resign_code(data, key):
     """``data`` with the holder's signature replaced by one of ``key``."""
-    return data[:176] + qr._sign(key, data[:176])
+    n = len(qr.parts(data).signed)
+    return data[:n] + qr._sign(key, data[:n])
+
+
+def resign_cert(data, key):
+    """``data`` with the certificate's signature replaced by one of ``key`` (the code's own
+    signature then no longer covers it: resign that too)."""
+    p = qr.parts(data)
+    n = len(p.tbs)
+    return data[:n] + qr._sign(key, data[:n]) + data[n + len(p.cert_sig):]
 
 
 def forged_certificate():

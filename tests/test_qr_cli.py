@@ -28,13 +28,33 @@ def issued(capsys):
     return out.splitlines()[0]
 
 
-def test_issue_prints_a_code_the_firmware_admits(issued):
+def _admitted(text, alg="rsa", exponent=65537):
     from ykt.qr import credential as cr
 
-    assert issued.startswith("YK1:")
-    anchors = qr.anchors_payload([(qr.key_from_seed("demo").public_key(), T0 + 99)], "test", 1)
+    key = qr.key_from_seed("demo", alg, exponent)
+    anchors = qr.anchors_payload([(key.public_key(), T0 + 99)], "test", 1)
     v = cr.Verifier({a.kid: a for a in cr.read_anchors(anchors)})
-    assert v.check(issued, T0 + 5)[0] == cr.OK
+    return v.check(text, T0 + 5)[0] == cr.OK
+
+
+def test_issue_prints_an_rsa_code_the_firmware_admits(issued):
+    assert issued.startswith("YK1:") and len(issued) == 4 + 1230
+    assert qr.decode(issued)[1] == qr.ALG_RSA
+    assert _admitted(issued)
+
+
+def test_issue_makes_p256_codes_and_rsa_codes_of_exponent_3_when_asked(capsys):
+    code, out, _ = run(capsys, *ISSUE, "--alg", "p256")
+    assert code == 0 and len(out.splitlines()[0]) == 4 + 360
+    assert _admitted(out.splitlines()[0], "p256")
+    code, out, _ = run(capsys, *ISSUE, "--rsa-exponent", 3)
+    assert code == 0 and _admitted(out.splitlines()[0], "rsa", 3)
+    assert qr.fields(qr.decode(out.splitlines()[0]))["holder_exponent"] == 3
+
+
+def test_deny_number_gives_the_card_ids_denylist_number(capsys):
+    code, out, _ = run(capsys, "qr", "deny-number", "A12345678")
+    assert (code, out) == (0, "99100102030405060708\n")
 
 
 def test_issue_writes_a_png_and_draws_on_the_terminal(capsys, tmp_path):
@@ -52,6 +72,8 @@ def test_check_explains_a_good_code_with_the_holder_masked(capsys, issued):
     assert (f["verdict"], f["card"], f["region"], f["birth"]) == ("ok", "*****5678", "320502",
                                                                   19900101)
     assert f["valid_until"] == "2026-12-03T09:01:00" and "(test)" in f["signed_by"]
+    assert f["alg"] == "RSA-2048 PKCS#1 v1.5 / SHA-256" and f["holder_exponent"] == 65537
+    assert f["key_id"] in f["signed_by"] and "RSA-2048" in f["signed_by"]
     assert qrkit.ID_NUMBER not in out and "A12345678" not in out
 
 
@@ -81,6 +103,8 @@ def test_check_against_another_issuer_names_the_unknown_key(capsys, issued):
      qrkit.ID_NUMBER, "--card", "x"),
     ("qr", "anchors", "--issuer-seed", "d", "--set", "test", "--version", "0", "--until",
      "2027-01-01T00:00:00", "-o", "x.bin"),
+    ("qr", "deny-number", "A1234567&"),
+    ("qr", "deny-number", "A123456789"),
 ])
 def test_bad_input_is_one_line_and_exits_2(capsys, argv):
     code, out, err = run(capsys, *argv)
@@ -110,4 +134,5 @@ def test_anchors_are_signed_and_installed_as_the_test_set(capsys, tmp_path):
     [o] = fw.Updates(fs, fw.device_key(bytes(16), tid), tid).scan_inbox()
     assert (o.kind, o.installed) == ("trust-test", True)
     anchors = cr.load_anchors(fs, ("/trust.bin", "/trust-test.bin"))
-    assert list(anchors) == [qr.key_id(qr.key_from_seed("demo").public_key())]
+    assert list(anchors) == [qr.key_id(qr.key_from_seed("demo", "rsa").public_key())]
+    assert anchors[list(anchors)[0]].alg == cr.ALG_RSA

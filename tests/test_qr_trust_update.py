@@ -116,3 +116,59 @@ def test_the_vm_installs_the_anchors_the_same_way(tmp_path):
                        ["b", "trust", 1, False, "older than installed (v1 <= v2)"]]
     assert cr.read_anchors(fs.open("/trust.bin", "rb").read())[0].kid == \
         cr.read_anchors(qrkit.anchors())[0].kid
+
+
+def test_rsa_and_p256_issuer_keys_install_together_and_their_codes_are_admitted(fs):
+    payload = qrkit.anchors(qrkit.RSA_ISSUER, qrkit.RSA_ISSUER3, qrkit.ISSUER,
+                            kset="production")
+    assert len(payload) == 11 + 2 * (9 + 260) + (9 + 64)
+    put(fs, "t1", sign("trust", 1, payload))
+    assert scan(fs) == [("trust", 1, True, "")]
+    anchors = cr.load_anchors(fs)
+    assert sorted(a.alg for a in anchors.values()) == [cr.ALG_P256, cr.ALG_RSA, cr.ALG_RSA]
+    rsa_code = qrkit.code(issuer=qrkit.RSA_ISSUER, holder=qrkit.RSA_HOLDER)
+    assert [cr.Verifier(anchors).check(c, T0 + 5)[0] for c in (rsa_code, qrkit.code())] == \
+        [cr.OK, cr.OK]
+
+
+def _rsa_anchor_with(e=None, n=None):
+    """A production anchor payload holding the RSA issuer's key with its exponent or
+    modulus replaced (the host would not write one)."""
+    data = bytearray(qrkit.anchors(qrkit.RSA_ISSUER, kset="production"))
+    if e is not None:
+        data[11 + 9 + 256:11 + 9 + 260] = e.to_bytes(4, "big")
+    if n is not None:
+        data[11 + 9:11 + 9 + 256] = n.to_bytes(256, "big")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("payload,says", [
+    (_rsa_anchor_with(e=17), "RSA exponent 17"),
+    (_rsa_anchor_with(n=(1 << 2046) + 1), "not a 2048-bit RSA modulus"),
+    (_rsa_anchor_with(n=(1 << 2047) + 2), "not a 2048-bit RSA modulus"),
+    (_rsa_anchor_with()[:-1], "trust anchor file of 1 keys is 279 bytes")])
+def test_an_rsa_anchor_the_terminal_cannot_verify_with_is_refused(fs, payload, says):
+    put(fs, "t1", sign("trust", 1, payload, check=False))
+    assert scan(fs) == [("trust", 1, False, "bad payload (%s)" % says)]
+
+
+def test_the_host_refuses_to_sign_an_rsa_anchor_of_another_exponent():
+    with pytest.raises(BadInput, match="e 3 or 65537"):
+        sign("trust", 1, _rsa_anchor_with(e=17))
+
+
+def test_the_vm_installs_rsa_anchors_and_refuses_a_bad_one_the_same_way(tmp_path):
+    fs = Vfs(str(tmp_path))
+    fs.mkdir("/inbox")
+    put(fs, "a", sign("trust", 1, _rsa_anchor_with(e=17), check=False))
+    put(fs, "b", sign("trust", 2, qrkit.anchors(qrkit.RSA_ISSUER, qrkit.ISSUER,
+                                                kset="production", version=2)))
+    # 128 KB: this script compiles the firmware's sources as it imports them (ykt.qr.rsa
+    # and ykt.qr.ec both here); the board imports them compiled
+    proc = vmscripts.run("updates_inbox", tmp_path, MASTER.hex(), TID.hex(), "scan", "1" * 20,
+                         timeout=120, heap="128K")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert out[:2] == [["a", "trust", 1, False, "bad payload (RSA exponent 17)"],
+                       ["b", "trust", 2, True, ""]]
+    assert sorted(a.alg for a in cr.load_anchors(fs).values()) == [cr.ALG_P256, cr.ALG_RSA]

@@ -1,11 +1,15 @@
 """`ykt qr`: test e-card QR codes (docs/qr.md).
 
     ykt qr issue  (--issuer-seed S | --issuer-key PEM) (--holder-seed S | --holder-key PEM)
-                  --id-number N --card C [--at T] [--validity S] [--cert-days D]
-                  [--png FILE] [--show]
+                  --id-number N --card C [--alg rsa|p256] [--rsa-exponent 65537|3]
+                  [--at T] [--validity S] [--cert-days D] [--png FILE] [--show]
     ykt qr check  CODE (--anchors FILE | --issuer-seed S ...) [--at T] [--json]
-    ykt qr anchors (--issuer-seed S | --issuer-key PEM)... --set production|test
-                  --version N [--until T] -o FILE
+    ykt qr anchors (--issuer-seed S | --issuer-key PEM)... [--alg rsa|p256]
+                  --set production|test --version N [--until T] -o FILE
+    ykt qr deny-number CARD
+
+Codes are RSA-2048 (algorithm 3) by default, P-256 (algorithm 1) with ``--alg p256``; a key
+from a seed is of the algorithm asked, a key from a PEM file of its own.
 
 ``check`` exits 0 when the terminal would admit the code, 1 when it would refuse it.
 """
@@ -18,10 +22,16 @@ from host_tools.cli import examples
 DAY = 86400
 
 
+def _seeded(args, seed):
+    from host_tools.lib import qr
+
+    return qr.key_from_seed(seed, args.alg, args.rsa_exponent)
+
+
 def _issuers(args):
     from host_tools.lib import qr
 
-    keys = [qr.key_from_seed(s) for s in args.issuer_seed or []]
+    keys = [_seeded(args, s) for s in args.issuer_seed or []]
     keys += [qr.load_private_key(p) for p in args.issuer_key or []]
     if not keys:
         raise ValueError("give --issuer-seed or --issuer-key")
@@ -34,7 +44,7 @@ def _issue(args):
     issuer = _issuers(args)[0]
     if bool(args.holder_seed) == bool(args.holder_key):
         raise ValueError("give one of --holder-seed and --holder-key")
-    holder = (qr.key_from_seed(args.holder_seed) if args.holder_seed
+    holder = (_seeded(args, args.holder_seed) if args.holder_seed
               else qr.load_private_key(args.holder_key))
     if args.match_secret_file:
         from host_tools.lib.files import read_input
@@ -67,10 +77,11 @@ def _anchor_map(args):
     if args.anchors:
         for a in qr.read_anchors(read_input(args.anchors, "trust anchor"))[2]:
             out[a.kid] = a
-    if args.issuer_seed or args.issuer_key:
-        for k in _issuers(args):
-            pub = k.public_key()
-            out[qr.key_id(pub)] = qr.Anchor(qr.key_id(pub), 0xFFFFFFFF, pub, True)
+    keys = [qr.key_from_seed(s, alg) for s in args.issuer_seed or [] for alg in qr.ALGS]
+    keys += [qr.load_private_key(p) for p in args.issuer_key or []]
+    for k in keys:  # a seed stands for its key of either algorithm
+        pub = k.public_key()
+        out[qr.key_id(pub)] = qr.Anchor(qr.key_id(pub), 0xFFFFFFFF, pub, True)
     if not out:
         raise ValueError("give --anchors or --issuer-seed/--issuer-key to check against")
     return out
@@ -85,7 +96,8 @@ def _check(args):
     f = qr.fields(raw)
     f["verdict"] = qr.verdict(raw, anchors, now)
     a = anchors.get(int(f["key_id"], 16))
-    f["signed_by"] = ("issuer key %s (%s)" % (f["key_id"], "test" if a.test else "production")
+    f["signed_by"] = ("issuer key %s, %s (%s)" % (f["key_id"], f["alg"],
+                                                  "test" if a.test else "production")
                       if a else "issuer key %s: not a trust anchor" % f["key_id"])
     f["valid_until"] = qr.when(qr.secs(qr.datetime.datetime.fromisoformat(f["generated"]))
                                + f["validity_s"]).isoformat()
@@ -111,11 +123,25 @@ def _anchors(args):
     return 0
 
 
-def _issuer_opts(p):
+def _deny_number(args):
+    from host_tools.lib import qr
+
+    print(qr.denylist_number(args.card))
+    return 0
+
+
+def _issuer_opts(p, alg=True):
     p.add_argument("--issuer-seed", action="append",
                    help="an issuer key derived from this text (tests and demos; repeatable)")
     p.add_argument("--issuer-key", action="append",
-                   help="an issuer's P-256 private key, PEM (repeatable)")
+                   help="an issuer's private key, PEM: RSA-2048 (e 3 or 65537) or P-256 "
+                        "(repeatable)")
+    if alg:
+        p.add_argument("--alg", choices=("rsa", "p256"), default="rsa",
+                       help="the algorithm of keys made from seeds: rsa (RSA-2048 "
+                            "PKCS#1 v1.5, the default) or p256 (ECDSA P-256)")
+        p.add_argument("--rsa-exponent", type=int, choices=(65537, 3), default=65537,
+                       help="public exponent of RSA keys made from seeds (default 65537)")
 
 
 def register(sub):
@@ -133,7 +159,8 @@ def register(sub):
                                    "320502199001011234 --card A12345678 --png code.png"))
     _issuer_opts(i)
     i.add_argument("--holder-seed", help="the holder's (phone's) key derived from this text")
-    i.add_argument("--holder-key", help="the holder's P-256 private key, PEM")
+    i.add_argument("--holder-key", help="the holder's private key, PEM (the issuer's "
+                                        "algorithm)")
     i.add_argument("--match-secret-file",
                    help="the secret of the match key (HMAC-SHA256 of the ID number); "
                         "default: derived from the first --issuer-seed")
@@ -157,7 +184,7 @@ def register(sub):
                                    "2026-12-03T09:00:30 --json"))
     c.add_argument("code", help="the code's text, YK1:...")
     c.add_argument("--anchors", help="a trust-anchor payload (ykt qr anchors)")
-    _issuer_opts(c)
+    _issuer_opts(c, alg=False)
     c.add_argument("--at", default="now", help="the terminal's time (default now)")
     c.add_argument("--json", action="store_true", help="one JSON object")
     c.set_defaults(fn=_check)
@@ -173,3 +200,9 @@ def register(sub):
     a.add_argument("--until", required=True, help="the keys' expiry (local time)")
     a.add_argument("-o", "--out", required=True, help="output file")
     a.set_defaults(fn=_anchors)
+    d = cmds.add_parser("deny-number", help="the 20-digit number under which a code's card id "
+                                            "goes on the denylist (ykt denylist)",
+                        **examples("ykt qr deny-number A12345678"))
+    d.add_argument("card", help="the card id a code carries (the social security card "
+                                "number, up to 9 characters 0-9 A-Z)")
+    d.set_defaults(fn=_deny_number)

@@ -16,7 +16,7 @@ import struct
 
 from micropython import const
 
-from ykt.qr import ec
+from ykt.qr import anchors, ec
 
 # outcomes (docs/qr.md §5)
 OK = const(0)
@@ -34,18 +34,26 @@ PREFIX = "YK1:"
 VERSION = const(1)
 ALG_P256 = const(1)  # ECDSA P-256 / SHA-256
 ALG_SM2 = const(2)  # SM2 / SM3, reserved (measured, not issued: docs/qr.md §4)
-CERT_SIZE = const(106)  # version, alg, key id, not after, holder key, match key, card,
-#                          region, birth date (docs/qr.md §3)
+ALG_RSA = const(3)  # RSASSA-PKCS1-v1_5 / SHA-256, RSA-2048, e 3 or 65537 (ykt.qr.rsa)
+# algorithm: (holder key bytes, signature bytes); the algorithm byte picks the layout
+LAYOUTS = {ALG_P256: (64, 64), ALG_RSA: (260, 256)}  # RSA: n (256) e (4); ykt.qr.rsa,
+#                                                       imported when an RSA key is read
+CERT_SIZE = const(106)  # P-256: version, alg, key id, not after, holder key, match key,
+#                          card, region, birth date (docs/qr.md §3)
 SIG_SIZE = const(64)
-CODE_SIZE = const(240)  # certificate, its signature, time (4), validity (2), signature
+CODE_SIZE = const(240)  # P-256: certificate, its signature, time (4), validity (2), signature
+RSA_CODE_SIZE = const(820)  # RSA: 302 + 256 + 6 + 256
 MAX_VALIDITY = const(600)  # seconds; a code claiming longer is malformed
 SKEW = const(30)  # a code from up to 30 s in the terminal's future is accepted
 
-ANCHORS_MAGIC = b"YKTA"
-ANCHORS_FORMAT = const(1)
-SET_PRODUCTION = const(1)
-SET_TEST = const(2)
-_ANCHOR_SIZE = const(73)  # key id (4), alg (1), not after (4), x y (64)
+# the trust anchors are ykt.qr.anchors (the update installer reads them without this module)
+ANCHORS_MAGIC = anchors.ANCHORS_MAGIC
+SET_PRODUCTION = anchors.SET_PRODUCTION
+SET_TEST = anchors.SET_TEST
+Anchor = anchors.Anchor
+read_anchors = anchors.read_anchors
+anchors_version = anchors.anchors_version
+load_anchors = anchors.load_anchors
 
 
 _B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -75,24 +83,34 @@ def b45decode(text):
     return bytes(out)
 
 
+def code_size(alg):
+    """The bytes of a code of algorithm ``alg`` (0 if it has no layout)."""
+    lay = LAYOUTS.get(alg)
+    return 10 + lay[0] + 32 + 2 * lay[1] + 6 if lay else 0
+
+
 class Code:
-    """A code's fields (no check but its layout). ``signed`` is the bytes the holder signed,
-    ``tbs`` those the issuer signed."""
+    """A code's fields (no check but its layout, which its algorithm byte picks: docs/qr.md
+    §3). ``signed`` is the bytes the holder signed, ``tbs`` those the issuer signed;
+    ``holder_key`` is x y (P-256, uncompressed: no square root to verify) or n e (RSA)."""
 
     def __init__(self, raw):
-        if len(raw) != CODE_SIZE or raw[0] != VERSION:
-            raise ValueError("not a version %d code of %d bytes" % (VERSION, CODE_SIZE))
+        if len(raw) < 2 or raw[0] != VERSION or len(raw) != code_size(raw[1]):
+            raise ValueError("not a version %d code of its algorithm's size" % VERSION)
         self.raw = raw
         self.alg = raw[1]
+        hk, sig = LAYOUTS[self.alg]
         self.kid, self.not_after = struct.unpack(">II", raw[2:10])
-        self.holder_key = raw[10:74]  # x y, uncompressed: no square root to verify
-        self.match_key = raw[74:90]
-        self.card = raw[90:99]
-        self.region = int.from_bytes(raw[99:102], "big")
-        self.birth = struct.unpack(">I", raw[102:106])[0]
-        self.tbs = raw[:CERT_SIZE]
-        self.cert_sig = raw[CERT_SIZE : CERT_SIZE + SIG_SIZE]
-        at = CERT_SIZE + SIG_SIZE
+        at = 10 + hk
+        self.holder_key = raw[10:at]
+        self.match_key = raw[at : at + 16]
+        self.card = raw[at + 16 : at + 25]
+        self.region = int.from_bytes(raw[at + 25 : at + 28], "big")
+        self.birth = struct.unpack(">I", raw[at + 28 : at + 32])[0]
+        cert = at + 32
+        self.tbs = raw[:cert]
+        self.cert_sig = raw[cert : cert + sig]
+        at = cert + sig
         self.generated, self.validity = struct.unpack(">IH", raw[at : at + 6])
         self.signed = raw[: at + 6]
         self.sig = raw[at + 6 :]
@@ -110,66 +128,6 @@ def decode(text):
 
 def _rs(sig):
     return int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
-
-
-class Anchor:
-    """One issuer key: its key id, algorithm, expiry, set and the NAF table of its point."""
-
-    def __init__(self, kid, alg, not_after, xy, test):
-        self.kid = kid
-        self.alg = alg
-        self.not_after = not_after
-        self.xy = bytes(xy)
-        self.test = test
-        self._tab = None
-
-    def table(self):
-        if self._tab is None:
-            self._tab = ec.table(ec.P256, ec.point(ec.P256, self.xy), 7)
-        return self._tab
-
-
-def read_anchors(data, want_set=None):
-    """[Anchor] of a trust-anchor payload (docs/qr.md §6); ValueError if it is not one (or
-    not of ``want_set``)."""
-    if len(data) < 15 or bytes(data[:4]) != ANCHORS_MAGIC or data[4] != ANCHORS_FORMAT:
-        raise ValueError("not a trust anchor file")
-    kset = data[5]
-    count = data[10]
-    if kset not in (SET_PRODUCTION, SET_TEST) or (want_set and kset != want_set):
-        raise ValueError("trust anchor set %d, not %d" % (kset, want_set or 0))
-    if len(data) != 11 + count * _ANCHOR_SIZE:
-        raise ValueError("trust anchor file of %d keys is %d bytes" % (count, len(data)))
-    out = []
-    for i in range(count):
-        at = 11 + i * _ANCHOR_SIZE
-        kid, alg, not_after = struct.unpack(">IBI", data[at : at + 9])
-        xy = data[at + 9 : at + _ANCHOR_SIZE]
-        if alg != ALG_P256:
-            raise ValueError("key %08x: algorithm %d" % (kid, alg))
-        ec.point(ec.P256, xy)  # ValueError if not on the curve
-        out.append(Anchor(kid, alg, not_after, xy, kset == SET_TEST))
-    return out
-
-
-def anchors_version(data):
-    """The version a trust-anchor payload gives itself (it must be its envelope's)."""
-    return struct.unpack(">I", data[6:10])[0]
-
-
-def load_anchors(fs, paths=("/trust.bin",)):
-    """{key id: Anchor} from the installed trust-anchor files that exist (add
-    ``/trust-test.bin`` to accept the test keys)."""
-    out = {}
-    for path in paths:
-        try:
-            with fs.open(path, "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        for a in read_anchors(data):
-            out[a.kid] = a
-    return out
 
 
 class Recent:
@@ -226,7 +184,7 @@ class Verifier:
             return MALFORMED, code
 
     def _check(self, code, now):
-        if code.alg != ALG_P256 or code.validity > MAX_VALIDITY:
+        if code.validity > MAX_VALIDITY:
             return MALFORMED
         a = self.anchors.get(code.kid)
         if a is None or a.alg != code.alg or now > a.not_after:
@@ -241,16 +199,30 @@ class Verifier:
         key = digest[:8]
         if self.recent.seen(key, now):
             return REPLAYED
-        holder = ec.point(ec.P256, code.holder_key)  # ValueError: malformed
+        rsa_ = code.alg == ALG_RSA
+        # ValueError (malformed): off the curve, not a 2048-bit modulus, e not 3 or 65537
+        holder = anchors.rsa_key(code.holder_key) if rsa_ else ec.point(ec.P256, code.holder_key)
         # the whole digest: a cached certificate skips its signature check
-        cert = hashlib.sha256(code.raw[: CERT_SIZE + SIG_SIZE]).digest()
+        cert = hashlib.sha256(code.raw[: len(code.tbs) + len(code.cert_sig)]).digest()
         if not self._certs.seen(cert, now):
-            r, s = _rs(code.cert_sig)
-            if not ec.ecdsa_p256(a.table(), code.tbs, r, s):
+            if rsa_:
+                from ykt.qr import rsa
+
+                if not rsa.verify(a.rsa(), code.tbs, code.cert_sig):
+                    return FORGED
+            else:
+                r, s = _rs(code.cert_sig)
+                if not ec.ecdsa_p256(a.table(), code.tbs, r, s):
+                    return FORGED
+        if rsa_:
+            from ykt.qr import rsa
+
+            if not rsa.verify_digest(holder, digest, code.sig):
                 return FORGED
-        r, s = _rs(code.sig)
-        if not ec.ecdsa_verify(ec.P256, ec.table(ec.P256, holder), digest, r, s):
-            return FORGED
+        else:
+            r, s = _rs(code.sig)
+            if not ec.ecdsa_verify(ec.P256, ec.table(ec.P256, holder), digest, r, s):
+                return FORGED
         self._certs.add(cert, code.not_after, now)
         self.recent.add(key, code.generated + code.validity, now)
         return OK

@@ -215,16 +215,16 @@ def _check_canteen(f, plen, name, version):
 
 def _check_trust(payload, kind, name, version):
     """A trust-anchor payload (docs/qr.md section 6) of the kind's set (production for
-    ``trust``, test for ``trust-test``), every key on the curve and its own version the
-    envelope's, or it is refused before it is installed."""
-    from ykt.qr import credential
+    ``trust``, test for ``trust-test``), every key on the curve or an RSA-2048 key with e 3
+    or 65537, and its own version the envelope's, or it is refused before it is installed."""
+    from ykt.qr import anchors
 
-    want = credential.SET_TEST if kind == KIND_TRUST_TEST else credential.SET_PRODUCTION
+    want = anchors.SET_TEST if kind == KIND_TRUST_TEST else anchors.SET_PRODUCTION
     try:
-        credential.read_anchors(payload, want)
+        anchors.read_anchors(payload, want)
     except ValueError as e:
         raise UpdateRefused("bad payload (%s)" % e, name, version)
-    pver = credential.anchors_version(payload)
+    pver = anchors.anchors_version(payload)
     if pver != version:
         raise UpdateRefused("bad payload (trust anchors v%d, not v%d)" % (pver, version),
                             name, version)
