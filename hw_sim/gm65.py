@@ -18,6 +18,16 @@ A UART device (``uart_write`` / ``uart_read``). What it does, as the GM65 user m
   (00) and sensor (11) mode nothing is read (those need the module's button or its sensor).
   ``present_garbage(n)`` is a misread: ``n`` bytes of line garbage (a fixed seed) instead.
 
+The line: what the module sends goes out one byte after another at the UART's speed (10 bits
+a byte: start, 8 data, stop), ``baud`` (the board's ``qr.uart.baudrate``): a 1,234-character
+RSA code takes 1.29 s at 9600 baud and 107 ms at 115200; the host sees each byte only once
+it has been sent. Zones 0x002A-0x002B hold the module's serial speed as a little-endian
+divisor (a Waveshare/GM65-based manual, appendix B, "query the baud rate" ``7E 00 07 01 00
+2A 02 D8 0F``: 0x0139 9600, 0x009C 19200, 0x004E 38400, 0x0034 57600; 0x001A for 115200 by
+the same 3,000,000 / baud rule, not in the table we found): the model keeps them at the speed
+it was made for (the module is set to the board's speed once, when the gate is built, and
+saves it).
+
 Assumptions (not in the manual's text we found): the factory value of zone 0x0000 (0xD5 here:
 LED, sound, aim and light standard, command mode) and the decode time (``scan_ms``, 150 ms).
 The single reading time's default, 5 s (0x32), is the one the manual of a GM65-based scanner
@@ -30,10 +40,15 @@ HEAD = b"\x7e\x00"
 NO_CHECK = b"\xab\xcd"
 ACK = b"\x02\x00\x00\x01\x00\x33\x31"
 READ, WRITE, SAVE = 0x07, 0x08, 0x09
-ZONE_SETTINGS, ZONE_SCAN, ZONE_READ_TIME = 0x0000, 0x0002, 0x0006
+ZONE_SETTINGS, ZONE_SCAN, ZONE_READ_TIME, ZONE_BAUD = 0x0000, 0x0002, 0x0006, 0x002A
 MANUAL, COMMAND, CONTINUOUS, SENSOR = 0, 1, 2, 3
 FRAME_MS = 400  # a frame not complete this long after its 7E 00 is dropped (manual 8.2, 8.3)
 DEFAULT_ZONES = {ZONE_SETTINGS: 0xD5, ZONE_READ_TIME: 0x32}
+
+
+def baud_divisor(baud):
+    """Zones 0x002A-0x002B for a serial speed: round(3,000,000 / baud)."""
+    return (3000000 + baud // 2) // baud
 
 
 def crc16(data):
@@ -59,12 +74,15 @@ def answer(data):
 
 
 class GM65Model:
-    def __init__(self, clock, scan_ms=150, seed=65):
+    def __init__(self, clock, scan_ms=150, seed=65, baud=9600):
         self.clock = clock
         self.scan_ms = scan_ms
+        self.baud = baud
+        self.byte_us = 10 * 1000000 / baud  # start bit, 8 data bits, stop bit
         self.saved = bytearray(256)
         for addr, v in DEFAULT_ZONES.items():
             self.saved[addr] = v
+        self.saved[ZONE_BAUD:ZONE_BAUD + 2] = baud_divisor(baud).to_bytes(2, "little")
         self._rng = random.Random(seed)
         self.frames = []  # every command frame taken (good or not), in order
         self.answers = []  # every answer sent
@@ -76,7 +94,7 @@ class GM65Model:
         self.zones = bytearray(self.saved)
         self._rx = bytearray()
         self._rx_at = 0  # when the frame being received started (its 7E 00)
-        self._out = []  # (ready at us, bytes), in time order
+        self._out = []  # [starts at us, bytes, bytes already taken], one after another
         self._shown = []  # codes in view: [from us, until us, bytes, read]
         self._reading_until = None  # command mode: a triggered reading runs until then
         self._reading_from = 0
@@ -125,11 +143,18 @@ class GM65Model:
                 self._command(f)
 
     def uart_read(self):
+        """The bytes that have come down the line by now (each once)."""
         self._schedule_reads()
         now = self.clock.now_us()
         out = bytearray()
         while self._out and self._out[0][0] <= now:
-            out += self._out.pop(0)[1]
+            start, data, taken = self._out[0]
+            done = min(len(data), int((now - start) // self.byte_us))  # bytes fully sent
+            out += data[taken:done]
+            if done < len(data):
+                self._out[0][2] = done
+                break
+            self._out.pop(0)
         return bytes(out)
 
     # -- inside ---------------------------------------------------------------------
@@ -165,11 +190,21 @@ class GM65Model:
             self._send(ACK)
 
     def _send(self, data, at=None):
+        """``data`` onto the line from ``at`` (default now), after what is still being sent
+        (the line carries one byte at a time)."""
         now = self.clock.now_us() if at is None else at
         if data[:2] == b"\x02\x00":
             self.answers.append(data)
-        self._out.append((now, data))
-        self._out.sort(key=lambda x: x[0])
+        for i, (start, queued, _) in enumerate(self._out):
+            if start > now:  # a later send (a code decoded later than this answer)
+                self._out.insert(i, [now, data, 0])
+                break
+        else:
+            self._out.append([now, data, 0])
+        t = self._out[0][0]
+        for item in self._out:  # one after another: each starts when the previous ends
+            item[0] = max(item[0], t)
+            t = item[0] + len(item[1]) * self.byte_us
 
     def _trigger(self):
         """Command mode: the host started a reading (the ACK goes first, then it reads)."""

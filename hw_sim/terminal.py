@@ -134,8 +134,8 @@ def _wire_display(sim, spec):
 
 
 def _wire_qr(sim, spec):
-    if sim.scanner is None:
-        sim.scanner = GM65Model(sim.clock)
+    if sim.scanner is None:  # the module set to the board's serial speed when it was built
+        sim.scanner = GM65Model(sim.clock, baud=spec["uart"].get("baudrate", 9600))
     else:
         sim.scanner.power_on()  # a power cut: the module restarts from its EEPROM
     sim.wiring.attach_uart(spec["uart"]["id"], sim.scanner)

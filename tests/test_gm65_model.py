@@ -71,11 +71,36 @@ def test_the_models_frame_builder_gives_the_manuals_frames():
     assert model.frame(model.WRITE, 0x0002, b"\x01") == H("7E 00 08 01 00 02 01 02 DA")
 
 
+def later(m, ms=10):
+    """What the module has sent ``ms`` from now (its answers take time on the line)."""
+    m.clock.advance(ms * 1000)
+    return m.uart_read()
+
+
 def test_the_model_answers_the_manuals_examples_byte_for_byte():
     m = model.GM65Model(VirtualClock())
     for sent, answer in MANUAL:
         m.uart_write(sent)
-        assert m.uart_read() == answer, sent.hex(" ")
+        assert later(m) == answer, sent.hex(" ")
+
+
+def test_the_module_sends_at_its_baud_rate_one_byte_after_another():
+    clock = VirtualClock()
+    m = model.GM65Model(clock, baud=115200)
+    m.uart_write(model.frame(model.WRITE, 0, b"\xd6"))  # continuous
+    assert later(m) == ACK
+    m.present("A" * 1233, scan_ms=0)  # an RSA code's length, its CR the 1,234th byte
+    clock.advance(53000)  # 10 bits a byte: 86.8 us each, 610 bytes by 53 ms
+    assert m.uart_read() == b"A" * 610
+    clock.advance(54200)
+    assert m.uart_read() == b"A" * 623 + b"\r"
+    assert m.zones[0x2A:0x2C] == b"\x1a\x00"  # 3,000,000 / 115,200, little-endian
+
+
+def test_the_factory_speed_is_9600_baud():
+    m = model.GM65Model(VirtualClock())
+    m.uart_write(model.frame(model.READ, 0x002A, b"\x02"))
+    assert later(m) == model.answer(b"\x39\x01")  # the manual's answer for 9600
 
 
 def test_a_frame_cut_short_is_dropped_after_400_ms():
@@ -85,30 +110,30 @@ def test_a_frame_cut_short_is_dropped_after_400_ms():
     clock.advance(401000)
     assert m.uart_read() == b""
     m.uart_write(H("7E 00 07 01 00 0A 01 EE 8A"))
-    assert m.uart_read() == model.answer(b"\x00")  # zone 0x000A is 0 on a fresh module
+    assert later(m) == model.answer(b"\x00")  # zone 0x000A is 0 on a fresh module
     m.uart_write(b"\x55\xaa\x00" + H("7E 00 08 01 00 0A 3E 4C CF"))  # noise before: skipped
-    assert m.uart_read() == ACK
+    assert later(m) == ACK
 
 
 def test_clients_we_did_not_write():
     m = model.GM65Model(VirtualClock())
     # specter-diy: get (AB CD), set, get again, save; its get takes the value from byte -3
     m.uart_write(H("7E 00 07 01 00 00 01 AB CD"))
-    got = m.uart_read()
+    got = later(m)
     assert len(got) == 7 and got[:4] == H("02 00 00 01") and got[-3] == 0xD5
     m.uart_write(H("7E 00 08 01 00 00 D2 AB CD"))  # continuous mode, as it scans
-    assert m.uart_read() == ACK and m.mode == model.CONTINUOUS
+    assert later(m) == ACK and m.mode == model.CONTINUOUS
     m.uart_write(H("7E 00 07 01 00 00 01 AB CD"))
-    assert m.uart_read()[-3] == 0xD2
+    assert later(m)[-3] == 0xD2
     m.uart_write(H("7E 00 09 01 00 00 00 DE C8"))
-    assert m.uart_read() == ACK and m.saved[0] == 0xD2
+    assert later(m) == ACK and m.saved[0] == 0xD2
     # the MIT module: ScanMode 0xD5 to 0x0000, then 15 0D to 0x0082 (two bytes, len 2)
     m.uart_write(H("7E 00 08 01 00 00 D5") + binascii.crc_hqx(H("08 01 00 00 D5"), 0)
                  .to_bytes(2, "big"))
-    assert m.uart_read() == ACK and m.mode == model.COMMAND
+    assert later(m) == ACK and m.mode == model.COMMAND
     body = H("08 02 00 82 15 0D")
     m.uart_write(H("7E 00") + body + binascii.crc_hqx(body, 0).to_bytes(2, "big"))
-    assert m.uart_read() == ACK and m.zones[0x82:0x84] == H("15 0D")
+    assert later(m) == ACK and m.zones[0x82:0x84] == H("15 0D")
 
 
 def test_the_drivers_frames_byte_for_byte():
@@ -188,7 +213,7 @@ def test_scan_events_reach_the_scanner_on_virtual_time():
     clock = run.terms["G1"].clock
     # the firmware's role does not use the scanner yet: switch it to continuous mode by hand
     scanner.uart_write(model.frame(model.WRITE, 0, b"\xd6"))
-    assert scanner.uart_read() == ACK
+    assert later(scanner) == ACK
     clock.advance(4 * 10**6)
     assert [(at, len(data)) for at, data in scanner.sent] == [(1250000, 8), (3150000, 12)]
     assert scanner.sent[0][1] == b"VENUE-7\r"
@@ -205,7 +230,7 @@ def test_trigger_mode_reads_once_and_times_out():
     clock.advance(149000)
     assert m.uart_read() == ACK + ACK
     clock.advance(1000)
-    assert m.uart_read() == b"EARLY\r" and m.zones[2] == 0  # bit 0 cleared after the code
+    assert later(m, 7) == b"EARLY\r" and m.zones[2] == 0  # bit 0 cleared after the code
     m.uart_write(model.frame(model.WRITE, 0x0002, b"\x01"))
     clock.advance(600000)
     m.present("LATE")  # the reading ended at 500 ms
@@ -217,9 +242,9 @@ def test_garbage_is_random_but_fixed():
     def run():
         m = model.GM65Model(VirtualClock())
         m.uart_write(model.frame(model.WRITE, 0, b"\xd6"))
-        m.uart_read()
+        later(m)
         m.present_garbage(64, scan_ms=0)
-        return m.uart_read()
+        return later(m, 100)
 
     a = run()
     assert a == run() and len(a) == 64 and a != bytes(64)
@@ -261,7 +286,28 @@ def test_the_board_reader_builds_the_driver_from_the_board_file():
     board = load("devkitc-venue-gate")
     SimTerminal(board).activate()
     qr = yboard.qr(board)
-    assert (qr.mode, qr.read_ms, len(qr._buf)) == (driver.TRIGGER, 5000, 512)
+    assert (qr.mode, qr.read_ms, len(qr._buf)) == (driver.TRIGGER, 5000, 1536)
     qr = yboard.qr(dict(board, qr={"uart": board["qr"]["uart"], "mode": "continuous"}))
     assert (qr.mode, qr.read_ms) == (driver.CONTINUOUS, 5000)
     assert yboard.qr(load("devkitc-turnstile")) is None
+
+
+def test_the_venue_boards_uart_holds_a_whole_rsa_code(monkeypatch):
+    from host_tools.lib.boards import load
+    from hw_sim.terminal import SimTerminal
+    from ykt import board as yboard
+
+    made = []
+    real = yboard.machine.UART
+
+    def uart(*a, **kw):
+        made.append((a, kw))
+        return real(*a, **kw)
+
+    board = load("devkitc-venue-gate")
+    SimTerminal(board).activate()
+    monkeypatch.setattr(yboard.machine, "UART", uart)
+    qr = yboard.qr(board)
+    (uid, baud), kw = made[0]
+    assert (uid, baud, kw["rxbuf"]) == (1, 115200, 2048)
+    assert kw["rxbuf"] >= 1234 and len(qr._buf) >= 1234  # "YK1:" + 1,230 base45 characters

@@ -116,7 +116,9 @@ def qr(board):
     from ykt.drivers.gm65 import CONTINUOUS, GM65, TRIGGER
 
     s = spec["uart"]
+    # rxbuf: the UART's receive buffer holds a whole code between two polls (an RSA code is
+    # 1,234 bytes; the ESP32 port's default buffer is 256)
     uart = machine.UART(s["id"], s.get("baudrate", 9600), tx=s["tx"], rx=s["rx"],
-                        timeout=s.get("timeout", 0))
+                        timeout=s.get("timeout", 0), rxbuf=s.get("rxbuf", 2048))
     mode = CONTINUOUS if spec.get("mode", "trigger") == "continuous" else TRIGGER
-    return GM65(uart, mode, spec.get("read_ms", 5000))
+    return GM65(uart, mode, spec.get("read_ms", 5000), spec.get("max_len", 1536))

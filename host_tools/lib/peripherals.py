@@ -175,12 +175,15 @@ KINDS: tuple[Kind, ...] = (
         Option("width", "int", 20, low=1, doc="characters per line"),
     ), firmware="ykt.board.ui", sim="hw_sim.pole_display.PoleDisplayModel"),
     Kind("qr", "GM65/GM8xx serial QR scanner module", fields=(
-        Slot("uart", {"baudrate": 9600, "timeout": 0}),
+        Slot("uart", {"baudrate": 9600, "timeout": 0, "rxbuf": 2048}),
         Option("mode", "text", "trigger", choices=("trigger", "continuous"),
                doc='"trigger": a scan when the firmware asks (command mode); "continuous": '
                    'the module scans by itself'),
         Option("read_ms", "int", 5000, doc="trigger mode: a scan gives up after this long "
                                            "(zone 0x0006, 100 ms steps; 0: no limit)"),
+        Option("max_len", "int", 1536, low=16,
+               doc="the longest payload the driver keeps (an RSA e-card code is 1,234 "
+                   "characters); longer ones are dropped"),
     ), firmware="ykt.board.qr", sim="hw_sim.gm65.GM65Model"),
     Kind("printer", "ESC/POS receipt printer", fields=(
         Slot("uart", {"baudrate": 9600}),

@@ -20,7 +20,7 @@ EVENTS = [
     (8500, "code", "TOO-LATE", 1000, None),  # after a 1 s reading started at 7000 ended
     (10000, "garbage", 40, 500, None),  # continuous mode from here
     (11000, "code", "AFTER-GARBAGE", 500, None),
-    (12000, "code", "A" * 600, 500, None),  # longer than the driver's 512-byte buffer
+    (12000, "code", "A" * 1600, 500, None),  # longer than the driver's 1,536-byte buffer
     (13500, "code", "OK-AGAIN", 500, None),
     (14500, "code", "GONE", 100, None),  # taken away before its 150 ms decode
 ]
@@ -41,7 +41,8 @@ class Lcg:
 
 
 def fuzz_events(seed=14):
-    """Random codes (printable, 1..700 characters) and misreads, one every FUZZ_GAP ms."""
+    """Random codes (printable, 1..1700 characters: RSA codes are 1,234) and misreads, one
+    every FUZZ_GAP ms."""
     g = Lcg(seed)
     out = []
     for i in range(FUZZ_N):
@@ -49,7 +50,7 @@ def fuzz_events(seed=14):
         if g.next(3) == 0:
             out.append((at, "garbage", 1 + g.next(300), 400, None))
         else:
-            n = 1 + g.next(700)
+            n = 1 + g.next(1700)
             out.append((at, "code", "".join(chr(0x21 + g.next(94)) for _ in range(n)), 900,
                         None))
     return out
