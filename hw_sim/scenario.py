@@ -224,8 +224,10 @@ class Scenario:
         self._cards(data.get("cards"))
         self._events(data.get("events"))
         self.denied = data.get("denylist", [])
-        if not isinstance(self.denied, list) or any(n not in self.cards for n in self.denied):
-            raise ScenarioError("%s: 'denylist' must list card names" % source)
+        if not isinstance(self.denied, list) or any(
+                n not in self.cards and not _card_number(n) for n in self.denied):
+            raise ScenarioError("%s: 'denylist' must list card names (or 20-digit card "
+                                "numbers)" % source)
 
     def _terminals(self, terms):
         where = self.source + ": terminals"
@@ -491,7 +493,8 @@ class Scenario:
             out.append(("bookings.upd", updates.sign("bookings", 1, tid, payload,
                                                      self.update_master())))
         if self.denied:
-            entries = [(self.cards[n]["number"], 1) for n in self.denied]
+            entries = [(self.cards[n]["number"] if n in self.cards else n, 1)
+                       for n in self.denied]
             payload = denylist.build_base(entries, 1)
             out.append(("denylist.upd", updates.sign("denylist", 1, tid, payload,
                                                      self.update_master())))
@@ -527,8 +530,17 @@ class Scenario:
     def _anchors(seeds):
         from host_tools.lib import qr
 
-        keys = [(qr.key_from_seed(str(s)).public_key(), 0xFFFFFFF0) for s in seeds]
+        # a seed's issuer key of each algorithm (RSA-2048 as ``ykt qr issue`` makes by
+        # default, and P-256: codes issued before stay valid)
+        keys = [(qr.key_from_seed(str(s), alg).public_key(), 0xFFFFFFF0) for s in seeds
+                for alg in ("rsa", "p256")]
         return qr.anchors_payload(keys, "test", 1)
+
+
+def _card_number(n):
+    """A denylist entry given as a number: 20 digits (``ykt qr deny-number`` gives the one
+    of an e-card code's card id)."""
+    return isinstance(n, str) and len(n) == 20 and n.isdigit()
 
 
 class Run:

@@ -20,11 +20,13 @@ def secret(issuer=ISSUER):
     return hashlib.sha256(b"ykt-qr-match:" + issuer.encode()).digest()
 
 
-def code(holder_seed, id_number, card, at, validity=60, issuer=ISSUER, cert_days=365):
-    """A code's text, generated at ``at`` (``2026-12-05T09:03:20``)."""
+def code(holder_seed, id_number, card, at, validity=60, issuer=ISSUER, cert_days=365,
+         alg="rsa"):
+    """A code's text, generated at ``at`` (``2026-12-05T09:03:20``): RSA-2048 as ``ykt qr
+    issue`` makes by default, or ``alg`` "p256"."""
     now = qr.secs(datetime.datetime.fromisoformat(at))
     region, birth = qr.id_fields(id_number)
-    raw = qr.issue(qr.key_from_seed(issuer), qr.key_from_seed(holder_seed),
+    raw = qr.issue(qr.key_from_seed(issuer, alg), qr.key_from_seed(holder_seed, alg),
                    cert_not_after=now + cert_days * 86400,
                    match=qr.match_key(secret(issuer), id_number), card=card, region=region,
                    birth=birth, generated=now, validity=validity)

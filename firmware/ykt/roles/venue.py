@@ -68,6 +68,21 @@ REFUSALS = {
 }
 _QR_CODES = {qc.EXPIRED: QR_EXPIRED, qc.FORGED: QR_FORGED, qc.REPLAYED: QR_REPLAYED}
 _SCAN_SHOW_MS = const(1500)  # a QR outcome stays on the screen this long
+_CARD_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ "
+
+
+def deny_number(card):
+    """The 20-digit number under which a code's card id (the social security card number,
+    9 characters) is on the denylist: ``99`` then two digits per character (0-9 -> 00-09,
+    A-Z -> 10-35, space 36), as ``ykt qr deny-number`` gives it; None for another
+    character (docs/venue.md §5)."""
+    out = "99"
+    for b in bytes(card):
+        i = _CARD_CHARS.find(chr(b))
+        if i < 0:
+            return None
+        out += "%02d" % i
+    return out if len(out) == 20 else None
 
 
 class _Refused(Exception):
@@ -193,6 +208,12 @@ class VenueGate(TapRole):
             if outcome != qc.OK:
                 code_ = _QR_CODES.get(outcome, QR_INVALID)
                 raise _Refused(code_, 0, qc.NAMES[outcome] if code_ == QR_INVALID else None)
+            number = deny_number(code.card)
+            if number is not None:  # the card the code stands for, on the denylist
+                try:
+                    self.ctx.check_denylist(number)
+                except CardRefused as e:
+                    raise _Refused(DENYLISTED, 0, str(e))
             self._admit(code.match_key, age(code.birth, self._today()), code.region, "qr")
         except _Refused as e:
             self._refuse(e, None, "qr")
