@@ -16,7 +16,7 @@ import struct
 
 from micropython import const
 
-from ykt.qr import anchors, ec
+from ykt.qr import anchors
 
 # outcomes (docs/qr.md §5)
 OK = const(0)
@@ -56,30 +56,46 @@ anchors_version = anchors.anchors_version
 load_anchors = anchors.load_anchors
 
 
-_B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_B45 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_B45_DIGIT = []  # type: list[bytes]  # byte value -> base45 digit, 0xFF if none (made once)
+
+
+def _digits():
+    if not _B45_DIGIT:
+        t = bytearray(b"\xff" * 256)
+        for i in range(45):
+            t[_B45[i]] = i
+        _B45_DIGIT.append(bytes(t))
+    return _B45_DIGIT[0]
 
 
 def b45decode(text):
-    """Bytes of base45 text (RFC 9285); ValueError if it is not base45."""
-    n = len(text)
+    """Bytes of base45 text (RFC 9285), str or bytes; ValueError if it is not base45. A
+    table lookup a character and one test a group of three (an RSA code is 410 groups)."""
+    b = text.encode() if isinstance(text, str) else text
+    t = _digits()
+    n = len(b)
     if n % 3 == 1:
         raise ValueError("base45 length")
-    out = bytearray()
-    for i in range(0, n, 3):
-        v = 0
-        k = min(3, n - i)
-        for j in range(k - 1, -1, -1):
-            d = _B45.find(text[i + j])
-            if d < 0:
-                raise ValueError("base45 character")
-            v = v * 45 + d
-        if k == 3:
-            if v > 0xFFFF:
-                raise ValueError("base45 value")
-            out.append(v >> 8)
-        elif v > 0xFF:
-            raise ValueError("base45 value")
-        out.append(v & 0xFF)
+    out = bytearray(n // 3 * 2 + (1 if n % 3 else 0))
+    j = 0
+    for i in range(0, n - 2, 3):
+        a = t[b[i]]
+        c = t[b[i + 1]]
+        d = t[b[i + 2]]
+        v = a + c * 45 + d * 2025
+        if (a | c | d) & 0x80 or v > 0xFFFF:  # 0xFF: not a base45 character
+            raise ValueError("base45 group")
+        out[j] = v >> 8
+        out[j + 1] = v & 0xFF
+        j += 2
+    if n % 3:
+        a = t[b[n - 2]]
+        c = t[b[n - 1]]
+        v = a + c * 45
+        if (a | c) & 0x80 or v > 0xFF:
+            raise ValueError("base45 group")
+        out[j] = v
     return bytes(out)
 
 
@@ -118,12 +134,11 @@ class Code:
 
 def decode(text):
     """The ``Code`` of a scanned payload (str or bytes); ValueError if it is none."""
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        text = bytes(text).decode()
-    text = text.strip()
-    if not text.startswith(PREFIX):
+    b = text.encode() if isinstance(text, str) else bytes(text)
+    b = b.strip()
+    if b[:4] != b"YK1:":
         raise ValueError("not a YK1 code")
-    return Code(b45decode(text[len(PREFIX) :]))
+    return Code(b45decode(memoryview(b)[4:]))
 
 
 def _rs(sig):
@@ -200,14 +215,16 @@ class Verifier:
         if self.recent.seen(key, now):
             return REPLAYED
         rsa_ = code.alg == ALG_RSA
+        if rsa_:
+            from ykt.qr import rsa
+        else:  # the curve module only on a terminal that meets P-256 codes
+            from ykt.qr import ec
         # ValueError (malformed): off the curve, not a 2048-bit modulus, e not 3 or 65537
-        holder = anchors.rsa_key(code.holder_key) if rsa_ else ec.point(ec.P256, code.holder_key)
+        holder = rsa.key_of(code.holder_key) if rsa_ else ec.point(ec.P256, code.holder_key)
         # the whole digest: a cached certificate skips its signature check
         cert = hashlib.sha256(code.raw[: len(code.tbs) + len(code.cert_sig)]).digest()
         if not self._certs.seen(cert, now):
             if rsa_:
-                from ykt.qr import rsa
-
                 if not rsa.verify(a.rsa(), code.tbs, code.cert_sig):
                     return FORGED
             else:
@@ -215,8 +232,6 @@ class Verifier:
                 if not ec.ecdsa_p256(a.table(), code.tbs, r, s):
                     return FORGED
         if rsa_:
-            from ykt.qr import rsa
-
             if not rsa.verify_digest(holder, digest, code.sig):
                 return FORGED
         else:
