@@ -530,8 +530,8 @@ class Scenario:
     def _anchors(seeds):
         from host_tools.lib import qr
 
-        # a seed's issuer key of each algorithm (RSA-2048 as ``ykt qr issue`` makes by
-        # default, and P-256: codes issued before stay valid)
+        # a seed's issuer key of each algorithm (RSA-2048 with e = 3 as ``ykt qr issue``
+        # makes by default, and P-256: codes issued before stay valid)
         keys = [(qr.key_from_seed(str(s), alg).public_key(), 0xFFFFFFF0) for s in seeds
                 for alg in ("rsa", "p256")]
         return qr.anchors_payload(keys, "test", 1)

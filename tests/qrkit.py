@@ -10,11 +10,11 @@ OTHER_ISSUER = qr.key_from_seed("another issuer")
 HOLDER = qr.key_from_seed("holder")
 STRANGER = qr.key_from_seed("stranger")
 # RSA-2048 (algorithm 3): e 65537, and the issuer with e 3 too
-RSA_ISSUER = qr.key_from_seed("issuer", "rsa")
+RSA_ISSUER = qr.key_from_seed("issuer", "rsa", 65537)
 RSA_ISSUER3 = qr.key_from_seed("issuer", "rsa", 3)
-RSA_OTHER_ISSUER = qr.key_from_seed("another issuer", "rsa")
-RSA_HOLDER = qr.key_from_seed("holder", "rsa")
-RSA_STRANGER = qr.key_from_seed("stranger", "rsa")
+RSA_OTHER_ISSUER = qr.key_from_seed("another issuer", "rsa", 65537)
+RSA_HOLDER = qr.key_from_seed("holder", "rsa", 65537)
+RSA_STRANGER = qr.key_from_seed("stranger", "rsa", 65537)
 ID_NUMBER = "320502199001011234"
 SECRET = b"match secret for tests"
 

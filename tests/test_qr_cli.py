@@ -28,7 +28,7 @@ def issued(capsys):
     return out.splitlines()[0]
 
 
-def _admitted(text, alg="rsa", exponent=65537):
+def _admitted(text, alg="rsa", exponent=3):
     from ykt.qr import credential as cr
 
     key = qr.key_from_seed("demo", alg, exponent)
@@ -43,13 +43,13 @@ def test_issue_prints_an_rsa_code_the_firmware_admits(issued):
     assert _admitted(issued)
 
 
-def test_issue_makes_p256_codes_and_rsa_codes_of_exponent_3_when_asked(capsys):
+def test_issue_makes_p256_codes_and_rsa_codes_of_exponent_65537_when_asked(capsys):
     code, out, _ = run(capsys, *ISSUE, "--alg", "p256")
     assert code == 0 and len(out.splitlines()[0]) == 4 + 360
     assert _admitted(out.splitlines()[0], "p256")
-    code, out, _ = run(capsys, *ISSUE, "--rsa-exponent", 3)
-    assert code == 0 and _admitted(out.splitlines()[0], "rsa", 3)
-    assert qr.fields(qr.decode(out.splitlines()[0]))["holder_exponent"] == 3
+    code, out, _ = run(capsys, *ISSUE, "--rsa-exponent", 65537)
+    assert code == 0 and _admitted(out.splitlines()[0], "rsa", 65537)
+    assert qr.fields(qr.decode(out.splitlines()[0]))["holder_exponent"] == 65537
 
 
 def test_deny_number_gives_the_card_ids_denylist_number(capsys):
@@ -72,7 +72,7 @@ def test_check_explains_a_good_code_with_the_holder_masked(capsys, issued):
     assert (f["verdict"], f["card"], f["region"], f["birth"]) == ("ok", "*****5678", "320502",
                                                                   19900101)
     assert f["valid_until"] == "2026-12-03T09:01:00" and "(test)" in f["signed_by"]
-    assert f["alg"] == "RSA-2048 PKCS#1 v1.5 / SHA-256" and f["holder_exponent"] == 65537
+    assert f["alg"] == "RSA-2048 PKCS#1 v1.5 / SHA-256" and f["holder_exponent"] == 3
     assert f["key_id"] in f["signed_by"] and "RSA-2048" in f["signed_by"]
     assert qrkit.ID_NUMBER not in out and "A12345678" not in out
 
@@ -134,5 +134,5 @@ def test_anchors_are_signed_and_installed_as_the_test_set(capsys, tmp_path):
     [o] = fw.Updates(fs, fw.device_key(bytes(16), tid), tid).scan_inbox()
     assert (o.kind, o.installed) == ("trust-test", True)
     anchors = cr.load_anchors(fs, ("/trust.bin", "/trust-test.bin"))
-    assert list(anchors) == [qr.key_id(qr.key_from_seed("demo", "rsa").public_key())]
+    assert list(anchors) == [qr.key_id(qr.key_from_seed("demo", "rsa", 3).public_key())]
     assert anchors[list(anchors)[0]].alg == cr.ALG_RSA

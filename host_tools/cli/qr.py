@@ -1,7 +1,7 @@
 """`ykt qr`: test e-card QR codes (docs/qr.md).
 
     ykt qr issue  (--issuer-seed S | --issuer-key PEM) (--holder-seed S | --holder-key PEM)
-                  --id-number N --card C [--alg rsa|p256] [--rsa-exponent 65537|3]
+                  --id-number N --card C [--alg rsa|p256] [--rsa-exponent 3|65537]
                   [--at T] [--validity S] [--cert-days D] [--png FILE] [--show]
     ykt qr check  CODE (--anchors FILE | --issuer-seed S ...) [--at T] [--json]
     ykt qr anchors (--issuer-seed S | --issuer-key PEM)... [--alg rsa|p256]
@@ -77,9 +77,10 @@ def _anchor_map(args):
     if args.anchors:
         for a in qr.read_anchors(read_input(args.anchors, "trust anchor"))[2]:
             out[a.kid] = a
-    keys = [qr.key_from_seed(s, alg) for s in args.issuer_seed or [] for alg in qr.ALGS]
+    keys = [qr.key_from_seed(s, alg, e) for s in args.issuer_seed or []
+            for alg, e in (("rsa", 3), ("rsa", 65537), ("p256", 3))]
     keys += [qr.load_private_key(p) for p in args.issuer_key or []]
-    for k in keys:  # a seed stands for its key of either algorithm
+    for k in keys:  # a seed stands for its keys of either algorithm and RSA exponent
         pub = k.public_key()
         out[qr.key_id(pub)] = qr.Anchor(qr.key_id(pub), 0xFFFFFFFF, pub, True)
     if not out:
@@ -140,8 +141,9 @@ def _issuer_opts(p, alg=True):
         p.add_argument("--alg", choices=("rsa", "p256"), default="rsa",
                        help="the algorithm of keys made from seeds: rsa (RSA-2048 "
                             "PKCS#1 v1.5, the default) or p256 (ECDSA P-256)")
-        p.add_argument("--rsa-exponent", type=int, choices=(65537, 3), default=65537,
-                       help="public exponent of RSA keys made from seeds (default 65537)")
+        p.add_argument("--rsa-exponent", type=int, choices=(3, 65537), default=3,
+                       help="public exponent of RSA keys made from seeds (default 3: the "
+                            "cheapest verify, docs/qr.md section 4)")
 
 
 def register(sub):

@@ -83,9 +83,10 @@ PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey]
 PublicKey = Union[ec.EllipticCurvePublicKey, rsa.RSAPublicKey]
 
 
-def key_from_seed(seed: str, alg: str = "p256", exponent: int = 65537) -> PrivateKey:
+def key_from_seed(seed: str, alg: str = "p256", exponent: int = 3) -> PrivateKey:
     """A key derived from a text seed (tests and demos only): P-256, or RSA-2048 with
-    ``exponent`` (``alg`` "rsa")."""
+    ``exponent`` (``alg`` "rsa"; e = 3 by default, the exponent whose admissions meet the
+    budget under every estimate: docs/qr.md §4)."""
     if alg == "rsa":
         return rsa_key_from_seed(seed, exponent)
     if alg != "p256":
@@ -139,7 +140,7 @@ def _prime(stream: _Stream, bits: int, e: int) -> int:
 
 
 @functools.lru_cache(maxsize=32)
-def rsa_key_from_seed(seed: str, exponent: int = 65537) -> rsa.RSAPrivateKey:
+def rsa_key_from_seed(seed: str, exponent: int = 3) -> rsa.RSAPrivateKey:
     """An RSA-2048 key derived from a text seed (tests and demos only: the primes are
     drawn from SHA-256 of the seed, then tested with Miller-Rabin; ``cryptography`` checks
     the key when it is built)."""
