@@ -137,13 +137,15 @@ BUS_OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("baudrate", "int", low=1, doc="SPI clock (Hz), UART rate (baud)"),
     Option("freq", "int", low=1, doc="I2C clock (Hz)"),
     Option("timeout", "int", doc="UART read timeout (ms)"),
+    Option("rxbuf", "int", low=64, doc="UART receive buffer (bytes; the ESP32 port's default "
+                                       "is 256)"),
     Option("lsb_first", "bool", doc="SPI: least significant bit first"),
 )}
 
 BUSES: dict[str, Bus] = {b.name: b for b in (
     Bus("spi", (Pin("sck", OUT), Pin("mosi", OUT), Pin("miso", IN)), ("baudrate", "lsb_first")),
     Bus("i2c", (Pin("scl", BIDIR), Pin("sda", BIDIR)), ("freq",)),
-    Bus("uart", (Pin("tx", OUT), Pin("rx", IN)), ("baudrate", "timeout")),
+    Bus("uart", (Pin("tx", OUT), Pin("rx", IN)), ("baudrate", "timeout", "rxbuf")),
 )}
 
 # -- the peripheral kinds, in the order boards are checked -----------------------------------------
