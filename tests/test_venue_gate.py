@@ -53,6 +53,13 @@ def test_a_booked_visitor_enters_by_qr_code(morning):
         ("*****0601", 2002, 1), ("*****0201", 2004, 3)]
 
 
+def test_the_demo_codes_are_rsa_codes_read_whole_off_the_scanner(morning):
+    scans = [e["scan"] for e in venuekit.demo()["events"] if "scan" in e]
+    assert {(len(t), qr.decode(t)[1]) for t in scans} == {(1234, qr.ALG_RSA)}
+    assert [e["reason"] for e in events(morning, "scan-error")] == ["garbled payload"]
+    assert len([e for e in events(morning) if e.get("qr")]) == 4  # each code decided
+
+
 def test_a_replayed_screenshot_and_an_expired_code_are_refused(morning):
     refused = [(e["qr"], e["code"], e["reason"]) for e in events(morning, "refused") if "qr" in e]
     assert refused == [("*****0601", 9, "code replayed"), ("*****0201", 7, "code expired")]
