@@ -91,7 +91,6 @@ class SPI:
     def init(self, baudrate=1000000, *, polarity=0, phase=0, bits=8, firstbit=0, **_pins):
         self.baudrate = baudrate
         self.firstbit = firstbit
-        self._us8 = 8 * 1000000 // max(1, baudrate)  # us a byte takes, as integer division of n*8e6
         self._bits_us = 8 * 1000000
 
     def deinit(self):

@@ -38,10 +38,11 @@ VM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vm")
 # rule"; a scenario terminal's ``vm_heap`` or ``ykt sim run --heap`` overrides it.
 DEFAULT_HEAP = None
 # The bridge's machine/time/_rpc/flashdev/esp32 stand-ins live in the VM's heap (measured
-# 16.3 KB: gc.mem_alloc before and after importing them), where on the chip those modules
-# are C. They get this on top of the firmware's heap, so the firmware itself runs inside the
-# heap it is given; a terminal that syncs also imports the network stand-in (3.6 KB).
-SHIM_HEAP_KB = 17
+# 17.7 KB, 1 KB of it the queue of posted requests: gc.mem_alloc before and after importing
+# them), where on the chip those modules are C. They get this on top of the firmware's heap,
+# so the firmware itself runs inside the heap it is given; a terminal that syncs also imports
+# the network stand-in (3.7 KB).
+SHIM_HEAP_KB = 18
 NETWORK_SHIM_KB = 4
 
 
@@ -104,6 +105,19 @@ _WLAN_FNS = ("wlan_active", "wlan_connect", "wlan_disconnect", "wlan_isconnected
              "wlan_status")
 _KNOWN_MAX = 512  # distinct request lines answered without the JSON decoder, per VM
 _SCALARS = (int, str, type(None))  # arguments such a line may carry (nothing mutable)
+# a line that carries bytes ({"b": hex}) is kept only if this short: a bus read's fixed
+# request (the PN532's status or header read) comes again and again, a frame written rarely
+_KNOWN_BYTES_LINE = 64
+
+
+def _short_bytes(v):
+    """``{"b": hex}`` as bytes (immutable: a kept line's argument), anything else as it is."""
+    if type(v) is dict and len(v) == 1 and type(v.get("b")) is str:
+        try:
+            return bytes.fromhex(v["b"])
+        except ValueError:
+            return v
+    return v
 
 
 class _Sleep(Exception):
@@ -150,7 +164,7 @@ class VmProcess:
         """``(fn, args)`` for a request line the VM sends again and again, unchanged (a tick
         read, a sleep, a call without bytes such as a pin read or write): parsed once, then
         answered from ``_known`` without the JSON decoder. None for any other line."""
-        if len(self._known) >= _KNOWN_MAX or b"{" in raw:
+        if len(self._known) >= _KNOWN_MAX or (b"{" in raw and len(raw) > _KNOWN_BYTES_LINE):
             return None
         try:
             req = json.loads(raw[1:].decode("utf-8", "replace"))
@@ -167,9 +181,12 @@ class VmProcess:
             fast = (self._lightsleep, (req[1],))
         elif (op == "call" and len(req) == 4 and type(req[1]) is int
               and 0 <= req[1] < len(self.objects) and type(req[2]) is str
-              and type(req[3]) is list and all(type(a) in _SCALARS for a in req[3])):
+              and type(req[3]) is list):
+            args = [_short_bytes(a) for a in req[3]]
+            if not all(type(a) in _SCALARS or type(a) is bytes for a in args):
+                return None
             name = "_transfer" if req[2] == "transfer" else req[2]
-            fast = (self._call, (req[1], name) + tuple(req[3]))
+            fast = (self._call, (req[1], name) + tuple(args))
         else:
             return None
         self._known[raw] = fast
@@ -205,15 +222,28 @@ class VmProcess:
         raise ValueError("unknown bridge request %r" % (op,))
 
     def _lightsleep(self, time_ms):
-        """machine.lightsleep: one request, slept leg by leg here (Wiring.lightsleep_leg)."""
+        """machine.lightsleep: one request, slept leg by leg here (Wiring.lightsleep_leg).
+        The answer: the ext0 wake-up pin's level when the sleep ends, ``pin << 1 | level``
+        (None: no ext0 pin, or none drives it), which the VM takes for its next read of that
+        pin if no request comes between (hw_sim/vm/_rpc.py ``wake``): the firmware reads the
+        pin it woke on, and the read costs no round trip."""
         us = self.terminal.wiring.lightsleep_begin(time_ms)
         if us:
             raise _Sleep(us, self._lightsleep_leg)
+        return self._wake_level()
 
     def _lightsleep_leg(self):
         us = self.terminal.wiring.lightsleep_leg()
         if us:
             raise _Sleep(us, self._lightsleep_leg)
+        return self._wake_level()
+
+    def _wake_level(self):
+        w = self.terminal.wiring
+        if w.ext0 is None or w.ext0[0] not in w.drivers:
+            return None
+        pin = w.ext0[0]
+        return pin << 1 | w.read_pin(pin)
 
     def _fn(self, name, *args):
         """A module-level function of the board: the light-sleep wake-up sources."""

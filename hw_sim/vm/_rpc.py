@@ -17,8 +17,38 @@ _read = sys.stdin.buffer.read  # one read per call: a readline would read byte b
 now = [None]
 
 
+# Posted requests (and the flash's posted programs, hw_sim/vm/flashdev.py) wait here and go
+# out with the next request that is answered, or before the next console line (boot.py's
+# print): one write where each was one, and the simulator woken once. It carries them out in
+# the order written, before that request, so nothing it does or answers changes.
+_QUEUE = 1024  # bytes (SHIM_HEAP_KB counts them); a longer post goes out at once
+_pb = bytearray(_QUEUE)
+_pn = [0]
+
+
+def queue(data):
+    n = len(data)
+    p = _pn[0]
+    if p + n > _QUEUE:
+        flush()
+        if n > _QUEUE:
+            _bw(data)
+            return
+        p = 0
+    _pb[p:p + n] = data
+    _pn[0] = p + n
+
+
+def flush():
+    p = _pn[0]
+    if p:
+        _pn[0] = 0
+        _bw(_pb, p)
+
+
 def _raw(msg):
-    _bw(msg)
+    queue(msg)
+    flush()
     head = _read(18)
     now[0] = int(head[:12], 16)
     v = _read(int(head[12:], 16))
@@ -34,7 +64,11 @@ def _raw(msg):
 
 def _post_raw(msg):
     now[0] = None
-    _bw(msg)
+    queue(msg)
+
+
+def _post_still(msg):
+    queue(msg)
 
 
 # ``msg``: a request as the bytes of its line, "\x01" (answered) or "\x03" (posted: a pin or
@@ -45,6 +79,9 @@ def _post_raw(msg):
 # garbage. A pipe that takes objects (the virtual board's) sets these two to decode it.
 raw = _raw
 post_raw = _post_raw
+# a posted request that moves neither the clock nor a level a chip drives (a pin's mode):
+# the last answer's clock reading and wake-up level stay good
+post_still = _post_still
 
 
 def _checked(v):
@@ -60,16 +97,30 @@ def _checked(v):
     return v
 
 
+# The level of the light sleep's wake-up pin as the sleep's answer gave it: pin << 1 | level,
+# or -1. Good until the next request: only a request moves the simulator (a sleep, a bus
+# transfer, a pin write), so the pin read that follows a light sleep needs no round trip.
+wake = [-1]
+
+
 def rpc_raw(msg):
+    wake[0] = -1
     return _checked(raw(msg))
 
 
 def rpc(*req):
+    wake[0] = -1
     return _checked(raw(b"\x01" + json.dumps(req).encode() + b"\n"))
 
 
+def send(msg):
+    """Post ``msg`` (a request line's bytes, "\x03" first): no answer awaited."""
+    wake[0] = -1
+    post_raw(msg)
+
+
 def post(req):
-    post_raw(b"\x03" + json.dumps(req).encode() + b"\n")
+    send(b"\x03" + json.dumps(req).encode() + b"\n")
 
 
 def b(data):

@@ -29,6 +29,8 @@
 import os
 import sys
 
+import _rpc
+
 MAGIC_OFFSET = 8
 _NO_OFFSET = 0xFFFFFFFF
 _HEX = b"0123456789abcdef"
@@ -37,8 +39,13 @@ _req = bytearray(b"\x02R00000000 00000000 00000000\n")
 _status = bytearray(1)
 _word = bytearray(5)
 _ERASED = b"\xff" * 128  # an erase writes it 32 times: 4 KB would cost the heap 4 KB
-_write = sys.stdout.buffer.write  # unbuffered on the unix port, like the console
-_readinto = sys.stdin.buffer.readinto  # loops until the buffer is full
+_write = _rpc.queue  # in order with the bridge's posted requests (hw_sim/vm/_rpc.py)
+_stdin_readinto = sys.stdin.buffer.readinto  # loops until the buffer is full
+
+
+def _readinto(buf):
+    _rpc.flush()  # what is queued goes first: the answer follows it
+    _stdin_readinto(buf)
 
 
 def _put(pos, v):

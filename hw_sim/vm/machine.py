@@ -42,14 +42,19 @@ class Pin(_Proxy):
 
     # the requests a pin sends again and again, as bytes (_rpc.raw)
     def init(self, mode=-1, pull=-1, *, value=None):
-        _rpc.post_raw(b'\x03["call", %d, "init", [%d, %d]]\n' % (self._h, mode, pull))
+        # a mode change moves no clock and no level a chip drives: the wake-up pin's level
+        # the light sleep gave stays good (_rpc.wake; the firmware re-inits the pin it woke on)
+        _rpc.post_still(b'\x03["call", %d, "init", [%d, %d]]\n' % (self._h, mode, pull))
         if value is not None:
             self.value(value)
 
     def value(self, v=None):
         if v is None:
+            w = _rpc.wake[0]
+            if w >= 0 and w >> 1 == self.id:  # the light sleep just said (_rpc.wake)
+                return w & 1
             return rpc_raw(b'\x01["call", %d, "value", []]\n' % self._h)
-        _rpc.post_raw(b'\x03["call", %d, "value", [%d]]\n' % (self._h, 1 if v else 0))
+        _rpc.send(b'\x03["call", %d, "value", [%d]]\n' % (self._h, 1 if v else 0))
 
     def __call__(self, v=None):
         return self.value(v)
@@ -72,7 +77,7 @@ class SPI(_Proxy):
         self._new("SPI", (id, baudrate), kw)
 
     def write(self, buf):
-        _rpc.post_raw(b'\x03["call", %d, "write", [{"b": "%s"}]]\n' % (self._h, hexlify(buf)))
+        _rpc.send(b'\x03["call", %d, "write", [{"b": "%s"}]]\n' % (self._h, hexlify(buf)))
 
     def read(self, n, write=0):
         return rpc_raw(b'\x01["call", %d, "read", [%d, %d]]\n' % (self._h, n, write))
@@ -173,10 +178,12 @@ def idle():
 
 def lightsleep(time_ms=None):
     # one request: the simulator sleeps it leg by leg (hw_sim/vm_bridge.py _lightsleep)
+    # the answer: the wake-up pin's level when the sleep ended (_rpc.wake)
     if time_ms is None:
-        rpc("lightsleep", None)
+        v = rpc("lightsleep", None)
     else:
-        rpc_raw(b'\x01["lightsleep", %d]\n' % time_ms)
+        v = rpc_raw(b'\x01["lightsleep", %d]\n' % time_ms)
+    _rpc.wake[0] = -1 if v is None else v
 
 
 PWRON_RESET = 1

@@ -371,6 +371,13 @@ class PN532:
         """Poll (or doze) until a frame is read (-> it) or ``deadline`` passes (-> None)."""
         t = self._t
         delay = 1
+        doze = self._doze
+        if doze is not None:
+            # the chip takes a while to answer a frame just written: sleep first (a light
+            # sleep on a level that holds already ends at once), then look
+            left = time.ticks_diff(deadline, time.ticks_ms())
+            if left > 0:
+                doze(left, None)
         while True:
             if t.ready():
                 f = t.read(n)
@@ -379,8 +386,8 @@ class PN532:
             left = time.ticks_diff(deadline, time.ticks_ms())
             if left <= 0:
                 return None
-            if self._doze is not None:
-                self._doze(left, None)
+            if doze is not None:
+                doze(left, None)
                 continue
             time.sleep_ms(delay if delay < left else left)
             if delay < _POLL_MAX_MS:

@@ -114,6 +114,7 @@ _rpc.raw = lambda msg: _call(json.loads(msg[1:]))  # a request line's JSON, as a
 rpc = _rpc.rpc
 # the board answers every request: a posted one is waited for, as any call
 _rpc.post_raw = lambda msg: _rpc.rpc_raw(msg)
+_rpc.post_still = _rpc.post_raw
 
 
 class _Partition:
