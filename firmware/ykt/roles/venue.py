@@ -16,8 +16,11 @@ residence; the ID number and the name are never kept, journaled or shown.
   the exactly-once payment (``TapRole.charge``, journal kind ``purchase``).
 
 Every admission is journaled ``admitted`` (tseq the booking id or 0, amount the people,
-tx_type the slot index) and every refusal ``refused`` (tx_type its code, tseq the booking id
-if any); both show on the display and as a console line with the code.
+tx_type the slot index, link the ``purchase`` that paid it) and every refusal ``refused``
+(tx_type its code, tseq the booking id if any); both show on the display and as a console
+line with the code. A payment whose admission never happened (the power went between the
+two, or the card's payment was proven on its return) is *owed*: the card's next admission
+here today takes it instead of a new debit (rebuilt from the journal at boot).
 
 Config: ``venue`` (rules, ``host_tools.lib.venue.rules``), ``early_min`` (15),
 ``late_min`` (15), ``passage_ms`` (8000), ``qr_test_keys`` (false: accept the test trust
@@ -117,6 +120,7 @@ class VenueGate(TapRole):
         self._day = 0
         self.used = set()  # booking ids admitted today
         self.walk_ins = []  # walk-in visitors per slot today
+        self.owed = {}  # card number -> [(purchase seq, fen, balance)] paid, not admitted
         self._emergency = False
         self._reading = False  # trigger mode: a reading was started and has not ended
         self._said = False  # a scanner failure was reported
@@ -127,19 +131,29 @@ class VenueGate(TapRole):
         self._day = today
         self.used = set()
         self.walk_ins = [0] * len(self.bookings.slots)
+        self.owed = {}
         if not from_journal:
             return
         j = self.ctx.journal
         midnight = clock.seconds() - clock.seconds() % 86400
         if not j.last_seq:
             return
+        paid = {}  # purchase seq -> (card, fen, balance): today's, until an admission links it
         for r in j.records(1):
-            if r.kind != 0x22 or r.time < midnight:  # admitted, today
+            if r.time < midnight:
                 continue
+            if r.kind == 0x11 and r.card:  # purchase
+                paid[r.seq] = (r.card, r.amount, r.balance)
+            if r.kind != 0x22:  # admitted
+                continue
+            paid.pop(r.link, None)
             if r.tseq:
                 self.used.add(r.tseq)
             elif r.tx_type < len(self.walk_ins):
                 self.walk_ins[r.tx_type] += r.amount
+        for seq in sorted(paid):
+            card, fen, balance = paid[seq]
+            self.owed.setdefault(card, []).append((seq, fen, balance))
 
     def _today(self):
         today = caltime.date_of(clock.now())
@@ -157,6 +171,13 @@ class VenueGate(TapRole):
         return (("bookings", self.bookings.version), ("slots", len(self.bookings.slots)),
                 ("anchors", len(self.verifier.anchors)),
                 ("scanner", self.scanner is not None))
+
+    def _recent_sale(self):
+        """A card whose payment here is owed an admission is admitted when it is still on
+        the reader after a reboot, not refused as already paid."""
+        super()._recent_sale()
+        if self._last and self._last[0] in self.owed:
+            self._last = None
 
     def run(self):
         if self.scanner is not None and self.scanner.configure() < 0:
@@ -249,13 +270,12 @@ class VenueGate(TapRole):
             self._refuse(e, info.card_no, "card")
 
     def recovered(self, held, result, seq):
-        """A walk-in ticket proven paid on the card's return: admitted, nothing more charged."""
-        slot = self._slot_now()
-        self._admitted(held.pending.card_no, 0, 1, slot)
-        report.emit("ticket", ("card", self.shown), ("fen", result.amount),
-                    ("balance", result.balance), ("recovered", True))
-        self.ui.ok("TICKET " + yuan(result.amount), "BAL " + yuan(result.balance))
-        self._let_through()
+        """A payment proven on the card's return (its completion is record ``seq``): owed,
+        and the card served now, so the admission it paid for (a walk-in ticket, or a
+        booking's due price) takes it; nothing more is charged."""
+        self.owed.setdefault(held.pending.card_no, []).append(
+            (seq, result.amount, result.balance))
+        self.serve(self.card, self.card.info)
 
     # -- deciding ---------------------------------------------------------------
     def _inside(self, slot, now):
@@ -288,15 +308,17 @@ class VenueGate(TapRole):
                 raise _Refused(WRONG_SLOT, b.id, "booked " + _hhmm(slot))
             b = inside[0]
             fields = []
+            link = 0
             if b.due:
                 if card is None:
                     raise _Refused(PAY_AT_DESK, b.id)
-                result = self.charge(card, info, b.due, TX_PURCHASE)
-                if result is None:
+                paid = self._pay(card, info, b.due)
+                if paid is None:
                     return
-                fields = [("fen", result.amount), ("balance", result.balance)]
+                fen, balance, link, _ = paid
+                fields = [("fen", fen), ("balance", balance)]
             self.used.add(b.id)
-            self._admitted(info.card_no if info else None, b.id, b.people, b.slot)
+            self._admitted(info.card_no if info else None, b.id, b.people, b.slot, link)
             report.emit("admit", (via, self.shown), ("booking", b.id),
                         ("slot", _hhmm(self.bookings.slots[b.slot][0])),
                         ("people", b.people), *fields)
@@ -304,31 +326,52 @@ class VenueGate(TapRole):
             self._let_through()
             return
         slot = self._slot_now()
-        if card is None or not self.rules.get("walk_in", True) or slot is None:
-            raise _Refused(NO_BOOKING)
-        left = self.bookings.slots[slot][2] - self.bookings.booked[slot] - self.walk_ins[slot]
-        if left < 1:
-            raise _Refused(SLOT_FULL)
-        fen, steps = prices.price(self.rules, years, region)
-        balance = None
-        if fen:
-            result = self.charge(card, info, fen, TX_PURCHASE)
-            if result is None:
-                return
-            balance = result.balance
-        else:
-            balance = card.balance()
-        self.walk_ins[slot] += 1
-        self._admitted(info.card_no, 0, 1, slot)
+        if card is None or info.card_no not in self.owed:
+            if card is None or not self.rules.get("walk_in", True) or slot is None:
+                raise _Refused(NO_BOOKING)
+            left = (self.bookings.slots[slot][2] - self.bookings.booked[slot]
+                    - self.walk_ins[slot])
+            if left < 1:
+                raise _Refused(SLOT_FULL)
+            fen, steps = prices.price(self.rules, years, region)
+        else:  # sold already (its place taken then): admitted, whatever the slot holds now
+            fen, steps = self.owed[info.card_no][0][1], []
+        paid = self._pay(card, info, fen)
+        if paid is None:
+            return
+        fen, balance, link, owed = paid
+        if slot is not None:
+            self.walk_ins[slot] += 1
+        self._admitted(info.card_no, 0, 1, slot, link)
         report.emit("ticket", ("card", self.shown), ("fen", fen), ("balance", balance),
-                    ("slot", _hhmm(self.bookings.slots[slot][0])),
-                    ("steps", [list(s) for s in steps]), ("recovered", False))
+                    ("slot", None if slot is None else _hhmm(self.bookings.slots[slot][0])),
+                    ("steps", [list(s) for s in steps]), ("recovered", owed))
         self.ui.ok("TICKET " + yuan(fen), "BAL " + yuan(balance))
         self._let_through()
 
-    def _admitted(self, card_no, booking, people, slot):
+    def _pay(self, card, info, fen):
+        """Pay ``fen`` for an admission: with the card's oldest payment owed an admission
+        here, else (when ``fen``) a debit of the purse. (fen, balance after, seq of the
+        ``purchase`` that paid it or 0, whether it was owed); None while the debit is
+        pending."""
+        owed = self.owed.get(info.card_no)
+        if owed:
+            seq, fen, balance = owed.pop(0)
+            if not owed:
+                del self.owed[info.card_no]
+            self._last = (info.card_no, clock.ticks_ms())
+            return fen, balance, seq, True
+        if not fen:
+            return 0, card.balance(), 0, False
+        result = self.charge(card, info, fen, TX_PURCHASE)
+        if result is None:
+            return None
+        # the completion is the journal's last record (Payments.charge wrote it last)
+        return result.amount, result.balance, self.ctx.journal.last_seq, False
+
+    def _admitted(self, card_no, booking, people, slot, link=0):
         self.ctx.log("admitted", card=card_no, tseq=booking, amount=people,
-                     tx_type=slot if slot is not None else 255)
+                     tx_type=slot if slot is not None else 255, link=link)
 
     def _refuse(self, e, card_no, via):
         reason, screen = REFUSALS[e.code]
